@@ -1,0 +1,4 @@
+//! `netbpfload` binary entry point.
+fn main() {
+    std::process::exit(1);
+}

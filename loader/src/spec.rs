@@ -1,0 +1,286 @@
+//! The parsed form of one Android-format eBPF object.
+//!
+//! Everything here is plain data produced by [`crate::parse`] from the bytes of
+//! an ELF file. Nothing in this module knows about the running kernel; the
+//! decisions that depend on it live in [`crate::gate`] and [`crate::engine`].
+//!
+//! Field layouts follow `struct bpf_map_def` (120 bytes) and
+//! `struct bpf_prog_def` (92 bytes) of Android's `bpf_map_def.h`; see
+//! `shared/reference/android-bpf-loader-facts.md` §1 for offsets.
+
+use serde::Serialize;
+
+/// Default `bpfloader_min_ver` when the section (or the field) is absent.
+pub const DEFAULT_BPFLOADER_MIN_VER: u32 = 0;
+/// Default `bpfloader_max_ver` when the section (or the field) is absent.
+pub const DEFAULT_BPFLOADER_MAX_VER: u32 = 0x1_0000;
+/// Default `max_kver` of a map/program def whose record is too short to hold it.
+pub const DEFAULT_MAX_KVER: u32 = 0xFFFF_FFFF;
+
+/// Size of the current `struct bpf_map_def`.
+pub const BPF_MAP_DEF_SIZE: usize = 120;
+/// Size of the current `struct bpf_prog_def`.
+pub const BPF_PROG_DEF_SIZE: usize = 92;
+/// Smallest `size_of_bpf_map_def` ever shipped (v0.0); smaller is rejected.
+pub const MIN_BPF_MAP_DEF_SIZE: usize = 32;
+/// Smallest `size_of_bpf_prog_def` ever shipped (v0.0); smaller is rejected.
+pub const MIN_BPF_PROG_DEF_SIZE: usize = 20;
+/// `size_of_bpf_map_def` assumed when the section is absent (v0.0 objects).
+pub const DEFAULT_MAP_DEF_SIZE: usize = 32;
+/// `size_of_bpf_prog_def` assumed when the section is absent (v0.0 objects).
+pub const DEFAULT_PROG_DEF_SIZE: usize = 20;
+
+/// A kernel version encoded as Android's `KVER(a, b, c)`: `a<<24 | b<<16 | c`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Kver(pub u32);
+
+impl Kver {
+    /// Encodes `major.minor.sub` (sub saturates at 0xFFFF).
+    pub const fn new(major: u8, minor: u8, sub: u16) -> Self {
+        Kver(((major as u32) << 24) | ((minor as u32) << 16) | sub as u32)
+    }
+    /// Major version.
+    pub const fn major(self) -> u32 {
+        self.0 >> 24
+    }
+    /// Minor version.
+    pub const fn minor(self) -> u32 {
+        (self.0 >> 16) & 0xFF
+    }
+    /// Sublevel.
+    pub const fn sub(self) -> u32 {
+        self.0 & 0xFFFF
+    }
+}
+
+impl std::fmt::Display for Kver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 == DEFAULT_MAX_KVER {
+            write!(f, "inf")
+        } else {
+            write!(f, "{}.{}.{}", self.major(), self.minor(), self.sub())
+        }
+    }
+}
+
+/// The `ignore_on_*` bit field shared by map and program defs (one byte).
+///
+/// Bit 0 eng, 1 user, 2 userdebug, 3 arm32, 4 aarch64, 5 x86_32, 6 x86_64,
+/// 7 riscv64.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IgnoreOn {
+    /// Skip on `ro.build.type=eng`.
+    pub eng: bool,
+    /// Skip on `ro.build.type=user`.
+    pub user: bool,
+    /// Skip on `ro.build.type=userdebug`.
+    pub userdebug: bool,
+    /// Skip on 32-bit Arm.
+    pub arm32: bool,
+    /// Skip on aarch64.
+    pub aarch64: bool,
+    /// Skip on 32-bit x86.
+    pub x86_32: bool,
+    /// Skip on x86_64.
+    pub x86_64: bool,
+    /// Skip on riscv64.
+    pub riscv64: bool,
+}
+
+impl IgnoreOn {
+    /// Decodes the bit-field byte.
+    pub const fn from_bits(b: u8) -> Self {
+        IgnoreOn {
+            eng: b & 0x01 != 0,
+            user: b & 0x02 != 0,
+            userdebug: b & 0x04 != 0,
+            arm32: b & 0x08 != 0,
+            aarch64: b & 0x10 != 0,
+            x86_32: b & 0x20 != 0,
+            x86_64: b & 0x40 != 0,
+            riscv64: b & 0x80 != 0,
+        }
+    }
+    /// Encodes back to the bit-field byte.
+    pub const fn bits(self) -> u8 {
+        (self.eng as u8)
+            | (self.user as u8) << 1
+            | (self.userdebug as u8) << 2
+            | (self.arm32 as u8) << 3
+            | (self.aarch64 as u8) << 4
+            | (self.x86_32 as u8) << 5
+            | (self.x86_64 as u8) << 6
+            | (self.riscv64 as u8) << 7
+    }
+}
+
+/// The SELinux / pin-directory domains an object may name.
+///
+/// `selinux_context` selects the directory a pin is *created* in (so that the
+/// directory's genfscon label sticks to it), `pin_subdir` the directory it
+/// ends up in. See [`crate::paths`] for the strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Domain {
+    /// Not specified: the location prefix is used.
+    #[default]
+    Unspecified,
+    /// `fs_bpf_tethering` / `tethering/`.
+    Tethering,
+    /// `fs_bpf_net_private` / `net_private/`.
+    NetPrivate,
+    /// `fs_bpf_net_shared` / `net_shared/`.
+    NetShared,
+    /// `fs_bpf_netd_readonly` / `netd_readonly/`.
+    NetdReadonly,
+    /// `fs_bpf_netd_shared` / `netd_shared/`.
+    NetdShared,
+    /// `fs_bpf_loader` / `loader/`.
+    Loader,
+}
+
+/// One record of the `maps` section (`struct bpf_map_def`), every field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MapDef {
+    /// `enum bpf_map_type` as declared.
+    pub map_type: u32,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Declared max entries.
+    pub max_entries: u32,
+    /// `map_flags`, verbatim.
+    pub map_flags: u32,
+    /// Offset 20, formerly `uid`; must be zero.
+    pub zero: u32,
+    /// Owner group of the pin.
+    pub gid: u32,
+    /// chmod bits of the pin.
+    pub mode: u32,
+    /// Minimum loader version (inclusive).
+    pub bpfloader_min_ver: u32,
+    /// Maximum loader version (exclusive).
+    pub bpfloader_max_ver: u32,
+    /// Minimum kernel version (inclusive).
+    pub min_kver: Kver,
+    /// Maximum kernel version (exclusive).
+    pub max_kver: Kver,
+    /// Domain named by `selinux_context`.
+    pub selinux_context: Domain,
+    /// Domain named by `pin_subdir`.
+    pub pin_subdir: Domain,
+    /// Shared maps are pinned as `map__<name>` (no object name).
+    pub shared: bool,
+    /// `ignore_on_*` bits.
+    pub ignore_on: IgnoreOn,
+    /// Owner user of the pin (offset 116).
+    pub uid: u32,
+}
+
+/// One record of the `progs` section (`struct bpf_prog_def`), every field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgDef {
+    /// Owner user of the pin.
+    pub uid: u32,
+    /// Owner group of the pin.
+    pub gid: u32,
+    /// Minimum kernel version (inclusive).
+    pub min_kver: Kver,
+    /// Maximum kernel version (exclusive).
+    pub max_kver: Kver,
+    /// A failure to load an optional program does not fail the object.
+    pub optional: bool,
+    /// `ignore_on_*` bits.
+    pub ignore_on: IgnoreOn,
+    /// Minimum loader version (inclusive).
+    pub bpfloader_min_ver: u32,
+    /// Maximum loader version (exclusive).
+    pub bpfloader_max_ver: u32,
+    /// Domain named by `selinux_context`.
+    pub selinux_context: Domain,
+    /// Domain named by `pin_subdir`.
+    pub pin_subdir: Domain,
+}
+
+/// A map: its symbol name and definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MapSpec {
+    /// Symbol name in the `maps` section.
+    pub name: String,
+    /// The definition record.
+    pub def: MapDef,
+}
+
+/// The kernel program type and expected attach type implied by a section name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ProgKind {
+    /// `enum bpf_prog_type`.
+    pub prog_type: u32,
+    /// `enum bpf_attach_type` passed as `expected_attach_type`.
+    pub expected_attach_type: u32,
+}
+
+/// A map reference to patch into an `LD_IMM64` instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MapRelocation {
+    /// Index of the first half of the `LD_IMM64` instruction.
+    pub insn_index: usize,
+    /// Index into [`ObjectSpec::maps`].
+    pub map_index: usize,
+}
+
+/// One program: one code section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramSpec {
+    /// Raw section name, e.g. `schedcls/ingress6_clat$4_14`.
+    pub section: String,
+    /// Program and expected attach type from the section prefix.
+    pub kind: ProgKind,
+    /// Name for the kernel (`/` replaced by `_`, at most 15 bytes).
+    pub kernel_name: String,
+    /// Name used in the pin path: section with `/` to `_`, cut at the last `$`.
+    pub pin_name: String,
+    /// Name of the FUNC symbol whose `<name>_def` gave [`Self::def`].
+    pub func_name: String,
+    /// The definition record.
+    pub def: ProgDef,
+    /// Instructions, 8 bytes each, little-endian, as in the file.
+    #[serde(skip)]
+    pub insns: Vec<u8>,
+    /// Map references to patch before loading.
+    pub relocations: Vec<MapRelocation>,
+}
+
+impl ProgramSpec {
+    /// Number of 8-byte instructions.
+    pub fn insn_count(&self) -> usize {
+        self.insns.len() / 8
+    }
+}
+
+/// Everything the loader needs from one object file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectSpec {
+    /// Object name used in pin paths: basename cut at the last `.`, then at
+    /// the last `@` (`offload@mainline.o` → `offload`).
+    pub name: String,
+    /// Contents of the `license` section.
+    pub license: String,
+    /// Reason string of the `critical` section; `Some` makes a failure fatal.
+    pub critical: Option<String>,
+    /// `bpfloader_min_ver` section (inclusive), default 0.
+    pub bpfloader_min_ver: u32,
+    /// `bpfloader_max_ver` section (exclusive), default 0x10000.
+    pub bpfloader_max_ver: u32,
+    /// Declared record size of the `maps` section.
+    pub size_of_bpf_map_def: usize,
+    /// Declared record size of the `progs` section.
+    pub size_of_bpf_prog_def: usize,
+    /// Maps in `maps`-section order.
+    pub maps: Vec<MapSpec>,
+    /// Programs in section-header order.
+    pub programs: Vec<ProgramSpec>,
+    /// Oddities the reference loader tolerates (logged, not fatal).
+    pub warnings: Vec<String>,
+}

@@ -1,0 +1,1 @@
+//! In-memory fake kernel implementing [`super::Sys`] (being written).

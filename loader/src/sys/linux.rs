@@ -1,0 +1,1 @@
+//! Real Linux implementation of [`super::Sys`] (being written).

@@ -284,3 +284,65 @@ pub struct ObjectSpec {
     /// Oddities the reference loader tolerates (logged, not fatal).
     pub warnings: Vec<String>,
 }
+
+impl Kver {
+    /// Parses a `uname -r` release such as `6.1.0-56-amd64` or `5.10.199-android13`
+    /// the way the reference does (`%u.%u.%u`, missing parts are 0).
+    pub fn parse_release(release: &str) -> Option<Kver> {
+        let mut parts = [0u32; 3];
+        let mut rest = release;
+        for (i, slot) in parts.iter_mut().enumerate() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                if i == 0 {
+                    return None;
+                }
+                break;
+            }
+            *slot = rest.get(..digits)?.parse().ok()?;
+            rest = rest.get(digits..)?;
+            match rest.strip_prefix('.') {
+                Some(r) => rest = r,
+                None => break,
+            }
+        }
+        let [a, b, c] = parts;
+        Some(Kver::new(
+            u8::try_from(a).ok()?,
+            u8::try_from(b).ok()?,
+            u16::try_from(c.min(0xFFFF)).ok()?,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kver_parse() {
+        assert_eq!(
+            Kver::parse_release("6.1.0-56-amd64"),
+            Some(Kver::new(6, 1, 0))
+        );
+        assert_eq!(
+            Kver::parse_release("5.10.199-android13"),
+            Some(Kver::new(5, 10, 199))
+        );
+        assert_eq!(Kver::parse_release("6.18"), Some(Kver::new(6, 18, 0)));
+        assert_eq!(
+            Kver::parse_release("4.19.236+"),
+            Some(Kver::new(4, 19, 236))
+        );
+        assert_eq!(Kver::parse_release("x"), None);
+        assert_eq!(Kver::new(4, 14, 0).to_string(), "4.14.0");
+        assert!(Kver::new(4, 14, 0) < Kver::new(4, 19, 0));
+    }
+
+    #[test]
+    fn ignore_bits_round_trip() {
+        for b in 0..=255u8 {
+            assert_eq!(IgnoreOn::from_bits(b).bits(), b);
+        }
+    }
+}

@@ -1,1 +1,5 @@
-//! Shared harness for the root and QEMU tiers (being written).
+//! Shared harness for the root tier (real kernel, private bpffs) and the QEMU
+//! tier (boots Debian's kernel with our initramfs).
+
+pub mod bpffs;
+pub mod qemu;

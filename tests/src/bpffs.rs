@@ -1,0 +1,1 @@
+//! Private bpffs mounts for root-tier tests (being written).

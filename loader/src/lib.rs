@@ -12,6 +12,9 @@
 //!   [`sys::Sys`] trait, so unit tests run against a fake kernel.
 //! * [`engine`]: turns one `ObjectSpec` into live, pinned kernel objects, with
 //!   rollback on failure, and loads whole locations.
+//! * [`trust`], [`manifest`]: which files and directories may be trusted
+//!   (ownership, modes, symlinks) and optional SHA-256 manifests.
+//! * [`inspect`]: human and JSON rendering of a parsed object.
 //! * [`boot`], [`platform`], [`logging`]: the boot flow (gates, sysctls,
 //!   directories, locations, sanity check, follow-up loader).
 #![deny(missing_docs)]
@@ -19,12 +22,14 @@
 pub mod boot;
 pub mod engine;
 pub mod gate;
+pub mod inspect;
 pub mod logging;
+pub mod manifest;
 pub mod parse;
 pub mod paths;
 pub mod platform;
 pub mod reloc;
-pub mod report;
 pub mod section;
 pub mod spec;
 pub mod sys;
+pub mod trust;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the build, the demo and the three test tiers need on a fresh
+# Debian 12 machine (run as root). Idempotent: packages already present are
+# not reinstalled, so a second run takes about a second.
+set -euo pipefail
+
+# clang/llvm: build the eBPF corpus (clang-19 too: the corpus must also build
+# with a newer clang). bpftool + libbpf-dev: the benchmark's libbpf baseline.
+# qemu-system-x86, linux-image-amd64, busybox-static, cpio: the QEMU boot tier.
+# libcap2-bin (capsh) and util-linux (unshare, setpriv): the root tier.
+PKGS=(clang clang-19 llvm bpftool libbpf-dev qemu-system-x86 linux-image-amd64
+      busybox-static cpio gzip libcap2-bin util-linux hyperfine)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # INITRD=No: we boot our own initramfs; skipping update-initramfs saves ~20 s.
+  export INITRD=No
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: cargo not found; install Rust (rustup) first" >&2
+  exit 1
+fi

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The project's test command (README). Installs what it needs, then runs the
+# checks and all three tiers:
+#   1. unit        plain `cargo test`, no privileges needed
+#   2. root        real kernel, each test in a private bpffs, the whole test
+#                  binary inside a private mount namespace (`unshare -m`)
+#   3. qemu        boots Debian's kernel under QEMU (TCG) with our initramfs
+# Must run as root (tiers 2 and 3 load real BPF programs / need a kernel image).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/test.sh must run as root (root tier and package installs)" >&2
+  exit 1
+fi
+
+scripts/install-deps.sh
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tier 1: unit tests"
+cargo test --workspace --locked --exclude netbpfload-tests
+cargo test -p netbpfload-tests --lib --locked
+
+step "tier 2: root tests (real kernel, private mount namespace + bpffs)"
+# Build first so the namespace only runs tests.
+cargo test -p netbpfload-tests --locked --no-run --test root --test robustness
+unshare -m --propagation private \
+  cargo test -p netbpfload-tests --locked --test root --test robustness
+
+step "tier 3: QEMU boot tests"
+cargo test -p netbpfload-tests --locked --test qemu -- --test-threads=1
+
+if [ -x fuzz/smoke.sh ]; then
+  step "fuzz smoke run"
+  fuzz/smoke.sh
+fi
+
+echo
+echo "all tiers passed"

@@ -1,0 +1,367 @@
+//! Object-level sections (`license`, `critical`, versions, record sizes) and
+//! the `maps` / `progs` record arrays.
+
+use super::elf::{Elf, Symbol};
+use super::error::ParseErrorKind;
+use super::{ParseError, MAX_DEF_SIZE, MAX_MAPS, MAX_PROG_DEFS};
+use crate::spec::{
+    Domain, IgnoreOn, Kver, MapDef, ProgDef, BPF_MAP_DEF_SIZE, BPF_PROG_DEF_SIZE,
+    DEFAULT_BPFLOADER_MAX_VER, DEFAULT_MAX_KVER,
+};
+use object::elf;
+
+/// Length of the `selinux_context` / `pin_subdir` char arrays.
+const DOMAIN_STR_LEN: usize = 32;
+
+/// Reads a NUL-terminated string section. `Ok(None)` if the section is absent.
+pub(super) fn string_section(elf: &Elf<'_>, name: &str) -> Result<Option<String>, ParseError> {
+    let Some(index) = elf.find_section(name) else {
+        return Ok(None);
+    };
+    let data = elf.section_data(index)?;
+    let end = data
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or_else(|| elf.error_in(index, ParseErrorKind::UnterminatedString))?;
+    let bytes = data.get(..end).unwrap_or_default();
+    let s =
+        std::str::from_utf8(bytes).map_err(|_| elf.error_in(index, ParseErrorKind::InvalidUtf8))?;
+    Ok(Some(s.to_string()))
+}
+
+/// Reads the first `N` bytes of a section as a little-endian integer.
+/// `Ok(None)` if the section is absent.
+fn int_section<const N: usize>(elf: &Elf<'_>, name: &str) -> Result<Option<[u8; N]>, ParseError> {
+    let Some(index) = elf.find_section(name) else {
+        return Ok(None);
+    };
+    let data = elf.section_data(index)?;
+    data.get(..N)
+        .and_then(|b| <[u8; N]>::try_from(b).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            elf.error_in(
+                index,
+                ParseErrorKind::SectionTooShort {
+                    size: data.len() as u64,
+                    need: N,
+                },
+            )
+        })
+}
+
+/// Reads a `u32` section (`bpfloader_min_ver`, ...), `default` when absent.
+pub(super) fn u32_section(elf: &Elf<'_>, name: &str, default: u32) -> Result<u32, ParseError> {
+    Ok(int_section::<4>(elf, name)?.map_or(default, u32::from_le_bytes))
+}
+
+/// Reads a `size_of_bpf_*_def` section (an 8-byte `size_t` on BPF), `default`
+/// when absent, bounded to `[min, MAX_DEF_SIZE]`.
+pub(super) fn def_size_section(
+    elf: &Elf<'_>,
+    name: &str,
+    default: usize,
+    min: usize,
+) -> Result<usize, ParseError> {
+    let Some(bytes) = int_section::<8>(elf, name)? else {
+        return Ok(default);
+    };
+    let size = u64::from_le_bytes(bytes);
+    let in_section = |kind| {
+        let index = elf.find_section(name).unwrap_or_default();
+        elf.error_in(index, kind)
+    };
+    if size < min as u64 {
+        return Err(in_section(ParseErrorKind::DefSizeTooSmall { size, min }));
+    }
+    match usize::try_from(size) {
+        Ok(s) if s <= MAX_DEF_SIZE => Ok(s),
+        _ => Err(in_section(ParseErrorKind::DefSizeTooLarge {
+            size,
+            max: MAX_DEF_SIZE,
+        })),
+    }
+}
+
+/// The records of a `maps`/`progs` section, each paired with its symbol.
+struct Records<'a> {
+    data: &'a [u8],
+    stride: usize,
+    symbols: Vec<Symbol<'a>>,
+}
+
+/// Splits section `index` into records of `stride` bytes and pairs record
+/// `i` with the `i`-th symbol of the section by address (facts §3).
+fn records<'a>(
+    elf: &Elf<'a>,
+    index: usize,
+    stride: usize,
+    max: usize,
+    what: &'static str,
+) -> Result<Records<'a>, ParseError> {
+    let err = |kind| elf.error_in(index, kind);
+    let data = elf.section_data(index)?;
+    // `stride` is at least MIN_BPF_PROG_DEF_SIZE (checked by the caller).
+    let count = data.len().checked_div(stride).unwrap_or_default();
+    if data.len().checked_rem(stride) != Some(0) {
+        return Err(err(ParseErrorKind::RecordsNotMultiple {
+            size: data.len() as u64,
+            stride,
+        }));
+    }
+    if count > max {
+        return Err(err(ParseErrorKind::TooMany {
+            what,
+            count: count as u64,
+            max,
+        }));
+    }
+    // Section and file symbols carry no name; the reference never sees them
+    // because the build strips local symbols, so they are not counted here.
+    let mut symbols: Vec<Symbol<'a>> = elf
+        .symbols_in(index)?
+        .into_iter()
+        .filter(|s| s.kind != elf::STT_SECTION && s.kind != elf::STT_FILE)
+        .collect();
+    symbols.sort_by_key(|s| s.value);
+    if symbols.len() != count {
+        return Err(err(ParseErrorKind::SymbolCountMismatch {
+            symbols: symbols.len(),
+            records: count,
+        }));
+    }
+    for (i, sym) in symbols.iter().enumerate() {
+        let name = symbol_name(elf, sym)?;
+        let end = sym.value.checked_add(sym.size);
+        if end.is_none_or(|end| end > data.len() as u64) {
+            return Err(err(ParseErrorKind::SymbolOutOfSection {
+                symbol: name.to_string(),
+                value: sym.value,
+                size: sym.size,
+            }));
+        }
+        let expected = (i as u64).saturating_mul(stride as u64);
+        if sym.value != expected {
+            return Err(err(ParseErrorKind::SymbolMisplaced {
+                symbol: name.to_string(),
+                value: sym.value,
+                expected,
+            }));
+        }
+    }
+    Ok(Records {
+        data,
+        stride,
+        symbols,
+    })
+}
+
+impl<'a> Records<'a> {
+    /// Record `i` laid over `defaults`: at most `N` bytes are copied, so an
+    /// older, shorter record keeps the defaults of the fields it lacks and a
+    /// newer, longer one is truncated.
+    fn record<const N: usize>(&self, i: usize, defaults: [u8; N]) -> [u8; N] {
+        let mut rec = defaults;
+        let len = self.stride.min(N);
+        let src = i
+            .checked_mul(self.stride)
+            .and_then(|start| self.data.get(start..)?.get(..len));
+        if let (Some(src), Some(dst)) = (src, rec.get_mut(..len)) {
+            dst.copy_from_slice(src);
+        }
+        rec
+    }
+}
+
+/// A symbol's name as UTF-8, rejecting names that cannot be a path component.
+pub(super) fn symbol_name<'a>(elf: &Elf<'a>, sym: &Symbol<'a>) -> Result<&'a str, ParseError> {
+    match std::str::from_utf8(sym.name) {
+        Ok(s) if !s.is_empty() && !s.contains('/') => Ok(s),
+        _ => Err(elf.error(ParseErrorKind::BadSymbolName {
+            index: sym.index,
+            name: String::from_utf8_lossy(sym.name).into_owned(),
+        })),
+    }
+}
+
+fn le_u32(rec: &[u8], off: usize) -> u32 {
+    rec.get(off..off.saturating_add(4))
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
+fn byte(rec: &[u8], off: usize) -> u8 {
+    rec.get(off).copied().unwrap_or(0)
+}
+
+/// A `char[32]` domain string, compared like the reference's
+/// `strncmp(field, s, 32)`: up to the first NUL, or all 32 bytes.
+fn domain(
+    elf: &Elf<'_>,
+    section: usize,
+    rec: &[u8],
+    off: usize,
+    owner: &str,
+    field: &'static str,
+    lookup: fn(&str) -> Option<Domain>,
+) -> Result<Domain, ParseError> {
+    let raw = rec
+        .get(off..off.saturating_add(DOMAIN_STR_LEN))
+        .unwrap_or_default();
+    let raw = raw.split(|&b| b == 0).next().unwrap_or_default();
+    std::str::from_utf8(raw)
+        .ok()
+        .and_then(lookup)
+        .ok_or_else(|| {
+            elf.error_in(
+                section,
+                ParseErrorKind::UnknownDomain {
+                    owner: owner.to_string(),
+                    field,
+                    value: String::from_utf8_lossy(raw).into_owned(),
+                },
+            )
+        })
+}
+
+fn map_defaults() -> [u8; BPF_MAP_DEF_SIZE] {
+    let mut rec = [0u8; BPF_MAP_DEF_SIZE];
+    put_u32(&mut rec, 36, DEFAULT_BPFLOADER_MAX_VER);
+    put_u32(&mut rec, 44, DEFAULT_MAX_KVER);
+    rec
+}
+
+fn prog_defaults() -> [u8; BPF_PROG_DEF_SIZE] {
+    let mut rec = [0u8; BPF_PROG_DEF_SIZE];
+    put_u32(&mut rec, 12, DEFAULT_MAX_KVER);
+    put_u32(&mut rec, 24, DEFAULT_BPFLOADER_MAX_VER);
+    rec
+}
+
+fn put_u32(rec: &mut [u8], off: usize, v: u32) {
+    if let Some(dst) = rec.get_mut(off..off.saturating_add(4)) {
+        dst.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Decodes the `maps` section (if any) into `(name, def)` pairs in record order.
+pub(super) fn maps(elf: &Elf<'_>, stride: usize) -> Result<Vec<(String, MapDef)>, ParseError> {
+    let Some(index) = elf.find_section("maps") else {
+        return Ok(Vec::new());
+    };
+    let recs = records(elf, index, stride, MAX_MAPS, "maps")?;
+    let mut out = Vec::with_capacity(recs.symbols.len());
+    for (i, sym) in recs.symbols.iter().enumerate() {
+        let name = symbol_name(elf, sym)?;
+        let rec = recs.record(i, map_defaults());
+        let zero = le_u32(&rec, 20);
+        if zero != 0 {
+            return Err(elf.error_in(
+                index,
+                ParseErrorKind::NonZeroField {
+                    map: name.to_string(),
+                    value: zero,
+                },
+            ));
+        }
+        let def = MapDef {
+            map_type: le_u32(&rec, 0),
+            key_size: le_u32(&rec, 4),
+            value_size: le_u32(&rec, 8),
+            max_entries: le_u32(&rec, 12),
+            map_flags: le_u32(&rec, 16),
+            zero,
+            gid: le_u32(&rec, 24),
+            mode: le_u32(&rec, 28),
+            bpfloader_min_ver: le_u32(&rec, 32),
+            bpfloader_max_ver: le_u32(&rec, 36),
+            min_kver: Kver(le_u32(&rec, 40)),
+            max_kver: Kver(le_u32(&rec, 44)),
+            selinux_context: domain(
+                elf,
+                index,
+                &rec,
+                48,
+                name,
+                "selinux_context",
+                Domain::from_selinux_context,
+            )?,
+            pin_subdir: domain(
+                elf,
+                index,
+                &rec,
+                80,
+                name,
+                "pin_subdir",
+                Domain::from_pin_subdir,
+            )?,
+            shared: byte(&rec, 112) != 0,
+            ignore_on: IgnoreOn::from_bits(byte(&rec, 113)),
+            uid: le_u32(&rec, 116),
+        };
+        out.push((name.to_string(), def));
+    }
+    Ok(out)
+}
+
+/// Decodes the `progs` section (if any) into `(symbol name, def)` pairs.
+pub(super) fn prog_defs(
+    elf: &Elf<'_>,
+    stride: usize,
+) -> Result<Vec<(String, ProgDef)>, ParseError> {
+    let Some(index) = elf.find_section("progs") else {
+        return Ok(Vec::new());
+    };
+    let recs = records(elf, index, stride, MAX_PROG_DEFS, "program definitions")?;
+    let mut out = Vec::with_capacity(recs.symbols.len());
+    for (i, sym) in recs.symbols.iter().enumerate() {
+        let name = symbol_name(elf, sym)?;
+        let rec = recs.record(i, prog_defaults());
+        let def = ProgDef {
+            uid: le_u32(&rec, 0),
+            gid: le_u32(&rec, 4),
+            min_kver: Kver(le_u32(&rec, 8)),
+            max_kver: Kver(le_u32(&rec, 12)),
+            optional: byte(&rec, 16) != 0,
+            ignore_on: IgnoreOn::from_bits(byte(&rec, 17)),
+            bpfloader_min_ver: le_u32(&rec, 20),
+            bpfloader_max_ver: le_u32(&rec, 24),
+            selinux_context: domain(
+                elf,
+                index,
+                &rec,
+                28,
+                name,
+                "selinux_context",
+                Domain::from_selinux_context,
+            )?,
+            pin_subdir: domain(
+                elf,
+                index,
+                &rec,
+                60,
+                name,
+                "pin_subdir",
+                Domain::from_pin_subdir,
+            )?,
+        };
+        out.push((name.to_string(), def));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_reference() {
+        let m = map_defaults();
+        assert_eq!(le_u32(&m, 36), 0x1_0000);
+        assert_eq!(le_u32(&m, 44), 0xFFFF_FFFF);
+        assert_eq!(m.iter().filter(|&&b| b != 0).count(), 1 + 4);
+        let p = prog_defaults();
+        assert_eq!(le_u32(&p, 24), 0x1_0000);
+        assert_eq!(le_u32(&p, 12), 0xFFFF_FFFF);
+    }
+}

@@ -1,1 +1,406 @@
-//! Real Linux implementation of [`super::Sys`] (being written).
+//! The real kernel: [`LinuxSys`] implements [`Sys`] with `bpf(2)` through
+//! `libc::syscall(SYS_bpf, ...)` and nix for filesystem operations.
+//!
+//! Kernel ABI structures (`bpf_attr`, `bpf_map_info`, `bpf_prog_info`) come
+//! from `aya_obj::generated`, so the layouts are the UAPI ones. The attribute
+//! size passed to the kernel is `size_of::<bpf_attr>()`; older kernels accept a
+//! larger attr as long as the bytes they do not know are zero, which they are
+//! because every attr starts zeroed.
+
+use super::{FileStat, MapCreateAttr, MapInfo, ProgInfo, ProgLoadAttr, Sys, SysError, SysResult};
+use aya_obj::generated::{bpf_attr, bpf_cmd, bpf_map_info, bpf_prog_info};
+use nix::errno::Errno;
+use nix::sys::stat::{FchmodatFlags, Mode};
+use std::ffi::{CString, OsStr};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// The running kernel.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LinuxSys;
+
+impl LinuxSys {
+    /// A handle on the running kernel.
+    pub const fn new() -> Self {
+        LinuxSys
+    }
+}
+
+fn nix_err(op: &'static str, path: Option<&Path>, e: Errno) -> SysError {
+    SysError::from_errno(op, path, e as i32)
+}
+
+fn io_err(op: &'static str, path: &Path, e: std::io::Error) -> SysError {
+    SysError {
+        op,
+        path: Some(path.to_path_buf()),
+        source: e,
+    }
+}
+
+fn cpath(op: &'static str, path: &Path) -> SysResult<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| SysError::from_errno(op, Some(path), libc::EINVAL))
+}
+
+/// A zeroed `bpf_attr`.
+fn zeroed_attr() -> bpf_attr {
+    // SAFETY: `bpf_attr` is a C union of plain integer/array structs; the
+    // all-zero bit pattern is a valid value of every member, and the kernel
+    // requires unused bytes to be zero.
+    unsafe { std::mem::zeroed() }
+}
+
+/// Copies `name` into a kernel `char[16]` object name (NUL-terminated,
+/// truncated to 15 bytes).
+fn copy_name(dst: &mut [libc::c_char; 16], name: &str) {
+    for (d, s) in dst.iter_mut().zip(name.bytes().take(15)) {
+        *d = s as libc::c_char;
+    }
+}
+
+/// `bpf(cmd, attr, sizeof(*attr))`.
+fn sys_bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> Result<libc::c_long, Errno> {
+    // SAFETY: `attr` is a valid, exclusively borrowed `bpf_attr` of the size we
+    // pass; every pointer stored in it (paths, buffers, instructions) points
+    // into memory the caller keeps alive and correctly sized for the duration
+    // of this call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd as libc::c_int,
+            attr as *mut bpf_attr,
+            std::mem::size_of::<bpf_attr>() as libc::c_uint,
+        )
+    };
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A `bpf()` command that returns a new file descriptor.
+fn sys_bpf_fd(
+    op: &'static str,
+    path: Option<&Path>,
+    cmd: bpf_cmd,
+    attr: &mut bpf_attr,
+) -> SysResult<OwnedFd> {
+    let ret = sys_bpf(cmd, attr).map_err(|e| nix_err(op, path, e))?;
+    let fd = libc::c_int::try_from(ret).map_err(|_| SysError::from_errno(op, path, libc::EBADF))?;
+    // SAFETY: on success these commands return a new file descriptor that
+    // nothing else owns; wrapping it makes us its only owner.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` into a `T` (`bpf_map_info` / `bpf_prog_info`).
+fn obj_info<T: Copy>(op: &'static str, fd: BorrowedFd<'_>, info: &mut T) -> SysResult<()> {
+    let mut attr = zeroed_attr();
+    let len = u32::try_from(std::mem::size_of::<T>())
+        .map_err(|_| SysError::from_errno(op, None, libc::EINVAL))?;
+    attr.info.bpf_fd = fd.as_raw_fd() as u32;
+    attr.info.info_len = len;
+    attr.info.info = info as *mut T as u64;
+    sys_bpf(bpf_cmd::BPF_OBJ_GET_INFO_BY_FD, &mut attr).map_err(|e| nix_err(op, None, e))?;
+    Ok(())
+}
+
+fn to_filestat(st: &libc::stat) -> FileStat {
+    FileStat {
+        uid: st.st_uid,
+        gid: st.st_gid,
+        mode: st.st_mode,
+        dev: st.st_dev,
+        ino: st.st_ino,
+    }
+}
+
+impl Sys for LinuxSys {
+    fn map_create(&self, a: &MapCreateAttr) -> SysResult<OwnedFd> {
+        let mut attr = zeroed_attr();
+        // SAFETY: writing plain integer fields of the map-create member of a
+        // zeroed union.
+        unsafe {
+            let m = &mut attr.__bindgen_anon_1;
+            m.map_type = a.map_type;
+            m.key_size = a.key_size;
+            m.value_size = a.value_size;
+            m.max_entries = a.max_entries;
+            m.map_flags = a.map_flags;
+            copy_name(&mut m.map_name, &a.name);
+        }
+        sys_bpf_fd("BPF_MAP_CREATE", None, bpf_cmd::BPF_MAP_CREATE, &mut attr)
+    }
+
+    fn prog_load(&self, a: &ProgLoadAttr<'_>, log: &mut [u8]) -> SysResult<OwnedFd> {
+        const OP: &str = "BPF_PROG_LOAD";
+        let license =
+            CString::new(a.license).map_err(|_| SysError::from_errno(OP, None, libc::EINVAL))?;
+        let insn_cnt = u32::try_from(a.insns.len() / 8)
+            .map_err(|_| SysError::from_errno(OP, None, libc::E2BIG))?;
+        // The kernel takes the log size as u32; a bigger buffer is just not used fully.
+        let log_size = u32::try_from(log.len()).unwrap_or(u32::MAX);
+        let mut attr = zeroed_attr();
+        // SAFETY: writing plain integer fields of the prog-load member of a
+        // zeroed union. `insns`, `license` and `log` outlive the syscall below.
+        unsafe {
+            let p = &mut attr.__bindgen_anon_3;
+            p.prog_type = a.prog_type;
+            p.expected_attach_type = a.expected_attach_type;
+            p.insn_cnt = insn_cnt;
+            p.insns = a.insns.as_ptr() as u64;
+            p.license = license.as_ptr() as u64;
+            p.kern_version = a.kern_version;
+            copy_name(&mut p.prog_name, a.name);
+            if !log.is_empty() {
+                p.log_level = 1;
+                p.log_size = log_size;
+                p.log_buf = log.as_mut_ptr() as u64;
+            }
+        }
+        sys_bpf_fd(OP, None, bpf_cmd::BPF_PROG_LOAD, &mut attr)
+    }
+
+    fn obj_pin(&self, fd: BorrowedFd<'_>, path: &Path) -> SysResult<()> {
+        const OP: &str = "BPF_OBJ_PIN";
+        let c = cpath(OP, path)?;
+        let mut attr = zeroed_attr();
+        // `c` outlives the syscall below.
+        attr.__bindgen_anon_4.pathname = c.as_ptr() as u64;
+        attr.__bindgen_anon_4.bpf_fd = fd.as_raw_fd() as u32;
+        sys_bpf(bpf_cmd::BPF_OBJ_PIN, &mut attr).map_err(|e| nix_err(OP, Some(path), e))?;
+        Ok(())
+    }
+
+    fn obj_get(&self, path: &Path, file_flags: u32) -> SysResult<OwnedFd> {
+        const OP: &str = "BPF_OBJ_GET";
+        let c = cpath(OP, path)?;
+        let mut attr = zeroed_attr();
+        // `c` outlives the syscall below.
+        attr.__bindgen_anon_4.pathname = c.as_ptr() as u64;
+        attr.__bindgen_anon_4.file_flags = file_flags;
+        sys_bpf_fd(OP, Some(path), bpf_cmd::BPF_OBJ_GET, &mut attr)
+    }
+
+    fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
+        // SAFETY: `bpf_map_info` is a plain C struct; all-zero is valid.
+        let mut info: bpf_map_info = unsafe { std::mem::zeroed() };
+        obj_info("BPF_OBJ_GET_INFO_BY_FD(map)", fd, &mut info)?;
+        Ok(MapInfo {
+            id: info.id,
+            map_type: info.type_,
+            key_size: info.key_size,
+            value_size: info.value_size,
+            max_entries: info.max_entries,
+            map_flags: info.map_flags,
+        })
+    }
+
+    fn prog_info(&self, fd: BorrowedFd<'_>) -> SysResult<ProgInfo> {
+        // SAFETY: `bpf_prog_info` is a plain C struct; all-zero is valid (its
+        // pointer fields are null, so the kernel copies no arrays out).
+        let mut info: bpf_prog_info = unsafe { std::mem::zeroed() };
+        obj_info("BPF_OBJ_GET_INFO_BY_FD(prog)", fd, &mut info)?;
+        Ok(ProgInfo {
+            id: info.id,
+            prog_type: info.type_,
+            jited_prog_len: info.jited_prog_len,
+            xlated_prog_len: info.xlated_prog_len,
+        })
+    }
+
+    fn map_update(
+        &self,
+        fd: BorrowedFd<'_>,
+        key: &[u8],
+        value: &[u8],
+        flags: u64,
+    ) -> SysResult<()> {
+        const OP: &str = "BPF_MAP_UPDATE_ELEM";
+        // The kernel reads key_size/value_size bytes; it cannot know our slice
+        // lengths, so check them against the map first.
+        let info = self.map_info(fd)?;
+        if key.len() != info.key_size as usize || value.len() != info.value_size as usize {
+            return Err(SysError::from_errno(OP, None, libc::EINVAL));
+        }
+        let mut attr = zeroed_attr();
+        // SAFETY: writing plain integer fields of the elem member of a zeroed
+        // union; `key` and `value` outlive the syscall and have the map's sizes.
+        unsafe {
+            let e = &mut attr.__bindgen_anon_2;
+            e.map_fd = fd.as_raw_fd() as u32;
+            e.key = key.as_ptr() as u64;
+            e.__bindgen_anon_1.value = value.as_ptr() as u64;
+            e.flags = flags;
+        }
+        sys_bpf(bpf_cmd::BPF_MAP_UPDATE_ELEM, &mut attr).map_err(|e| nix_err(OP, None, e))?;
+        Ok(())
+    }
+
+    fn map_lookup(&self, fd: BorrowedFd<'_>, key: &[u8], value: &mut [u8]) -> SysResult<()> {
+        const OP: &str = "BPF_MAP_LOOKUP_ELEM";
+        let info = self.map_info(fd)?;
+        // Per-CPU maps return value_size * ncpus bytes; refuse them rather than
+        // let the kernel write past `value`.
+        if key.len() != info.key_size as usize || value.len() != info.value_size as usize {
+            return Err(SysError::from_errno(OP, None, libc::EINVAL));
+        }
+        if is_percpu(info.map_type) {
+            return Err(SysError::from_errno(OP, None, libc::EOPNOTSUPP));
+        }
+        let mut attr = zeroed_attr();
+        // SAFETY: writing plain integer fields of the elem member of a zeroed
+        // union; `key` and `value` outlive the syscall and have the map's sizes.
+        unsafe {
+            let e = &mut attr.__bindgen_anon_2;
+            e.map_fd = fd.as_raw_fd() as u32;
+            e.key = key.as_ptr() as u64;
+            e.__bindgen_anon_1.value = value.as_mut_ptr() as u64;
+        }
+        sys_bpf(bpf_cmd::BPF_MAP_LOOKUP_ELEM, &mut attr).map_err(|e| nix_err(OP, None, e))?;
+        Ok(())
+    }
+
+    fn chmod(&self, path: &Path, mode: u32) -> SysResult<()> {
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            Mode::from_bits_truncate(mode as libc::mode_t),
+            FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|e| nix_err("chmod", Some(path), e))
+    }
+
+    fn chown(&self, path: &Path, uid: u32, gid: u32) -> SysResult<()> {
+        nix::unistd::fchownat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| nix_err("lchown", Some(path), e))
+    }
+
+    fn rename_noreplace(&self, from: &Path, to: &Path) -> SysResult<()> {
+        const OP: &str = "renameat2(RENAME_NOREPLACE)";
+        let f = cpath(OP, from)?;
+        let t = cpath(OP, to)?;
+        // nix only wraps renameat2 for glibc; the raw syscall also works with
+        // bionic and musl.
+        // SAFETY: both paths are valid NUL-terminated strings that outlive the
+        // call; AT_FDCWD makes them relative to the working directory.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                libc::AT_FDCWD,
+                f.as_ptr(),
+                libc::AT_FDCWD,
+                t.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if ret < 0 {
+            // Name the destination: EEXIST is about it.
+            return Err(nix_err(OP, Some(to), Errno::last()));
+        }
+        Ok(())
+    }
+
+    fn unlink(&self, path: &Path) -> SysResult<()> {
+        nix::unistd::unlink(path).map_err(|e| nix_err("unlink", Some(path), e))
+    }
+
+    fn mkdir(&self, path: &Path, mode: u32) -> SysResult<()> {
+        let m = Mode::from_bits_truncate(mode as libc::mode_t);
+        nix::unistd::mkdir(path, m).map_err(|e| nix_err("mkdir", Some(path), e))?;
+        // mkdir applies the process umask; set the mode explicitly instead of
+        // changing the (process-wide, thread-unsafe) umask.
+        self.chmod(path, mode)
+    }
+
+    fn lstat(&self, path: &Path) -> SysResult<FileStat> {
+        let st = nix::sys::stat::lstat(path).map_err(|e| nix_err("lstat", Some(path), e))?;
+        Ok(to_filestat(&st))
+    }
+
+    fn statfs_type(&self, path: &Path) -> SysResult<i64> {
+        let st = nix::sys::statfs::statfs(path).map_err(|e| nix_err("statfs", Some(path), e))?;
+        Ok(st.filesystem_type().0 as i64)
+    }
+
+    fn is_read_only_fs(&self, path: &Path) -> SysResult<bool> {
+        let st = nix::sys::statvfs::statvfs(path).map_err(|e| nix_err("statvfs", Some(path), e))?;
+        Ok(st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+    }
+
+    fn read_dir(&self, path: &Path) -> SysResult<Vec<String>> {
+        let rd = std::fs::read_dir(path).map_err(|e| io_err("opendir", path, e))?;
+        let mut names = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|e| io_err("readdir", path, e))?;
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        Ok(names)
+    }
+
+    fn read_file(&self, path: &Path, max_len: u64) -> SysResult<(Vec<u8>, FileStat)> {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| io_err("open", path, e))?;
+        let st = nix::sys::stat::fstat(&f).map_err(|e| nix_err("fstat", Some(path), e))?;
+        let st = to_filestat(&st);
+        if !st.is_file() {
+            return Err(SysError::from_errno("open", Some(path), libc::EINVAL));
+        }
+        let mut data = Vec::new();
+        f.take(max_len.saturating_add(1))
+            .read_to_end(&mut data)
+            .map_err(|e| io_err("read", path, e))?;
+        if data.len() as u64 > max_len {
+            return Err(SysError::from_errno("read", Some(path), libc::EFBIG));
+        }
+        Ok((data, st))
+    }
+
+    fn write_file(&self, path: &Path, data: &[u8]) -> SysResult<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| io_err("open", path, e))?;
+        f.write_all(data).map_err(|e| io_err("write", path, e))
+    }
+
+    fn uname(&self) -> SysResult<(String, String)> {
+        let u = nix::sys::utsname::uname().map_err(|e| nix_err("uname", None, e))?;
+        let s = |o: &OsStr| o.to_string_lossy().into_owned();
+        Ok((s(u.release()), s(u.machine())))
+    }
+
+    fn page_size(&self) -> SysResult<u32> {
+        let v = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+            .map_err(|e| nix_err("sysconf(_SC_PAGESIZE)", None, e))?
+            .ok_or_else(|| SysError::from_errno("sysconf(_SC_PAGESIZE)", None, libc::EINVAL))?;
+        u32::try_from(v)
+            .map_err(|_| SysError::from_errno("sysconf(_SC_PAGESIZE)", None, libc::ERANGE))
+    }
+}
+
+/// Per-CPU map types, whose lookups return one value per possible CPU.
+fn is_percpu(map_type: u32) -> bool {
+    use aya_obj::generated::bpf_map_type as t;
+    [
+        t::BPF_MAP_TYPE_PERCPU_HASH as u32,
+        t::BPF_MAP_TYPE_PERCPU_ARRAY as u32,
+        t::BPF_MAP_TYPE_LRU_PERCPU_HASH as u32,
+        t::BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE as u32,
+    ]
+    .contains(&map_type)
+}

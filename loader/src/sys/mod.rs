@@ -207,4 +207,26 @@ pub trait Sys: Send + Sync {
     fn write_file(&self, path: &Path, data: &[u8]) -> SysResult<()>;
     /// `uname()`: `(release, machine)`.
     fn uname(&self) -> SysResult<(String, String)>;
+
+    // Boot flow (boot.rs, platform.rs). Defaults report ENOSYS so an
+    // implementation that lacks them fails loudly instead of pretending.
+
+    /// Creates or truncates a regular file (`O_CREAT|O_TRUNC|O_NOFOLLOW`,
+    /// `mode` with umask 0) and writes `data` (the runtime property file).
+    fn create_file(&self, path: &Path, data: &[u8], mode: u32) -> SysResult<()> {
+        let _ = (data, mode);
+        Err(SysError::from_errno("create", Some(path), libc::ENOSYS))
+    }
+    /// `geteuid()`.
+    fn euid(&self) -> u32 {
+        u32::MAX
+    }
+    /// `execve(path, argv, environ)`: replaces the process (the follow-up
+    /// loader), so it only ever returns the error.
+    fn exec(&self, path: &Path, argv: &[String]) -> SysError {
+        let _ = argv;
+        SysError::from_errno("execve", Some(path), libc::ENOSYS)
+    }
+    /// `sysconf(_SC_PAGESIZE)`: ring buffers are at least one page.
+    fn page_size(&self) -> SysResult<u32>;
 }

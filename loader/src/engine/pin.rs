@@ -1,0 +1,117 @@
+//! Pinning with rollback: every pin this run creates for an object is
+//! recorded, so a failing object can remove exactly those and nothing else.
+
+use super::error::LoadError;
+use crate::sys::{Sys, SysError};
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
+
+/// What [`Pins::pin_new`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PinOutcome {
+    /// Our object is now pinned at the final path.
+    Created,
+    /// Someone else pinned the final path first (a concurrent loader); our
+    /// object is not pinned and the caller should reuse theirs.
+    LostRace,
+}
+
+/// Pins created for one object in this run.
+pub(crate) struct Pins<'a> {
+    sys: &'a dyn Sys,
+    created: Vec<PathBuf>,
+}
+
+fn is_errno(e: &SysError, errno: i32) -> bool {
+    e.errno() == Some(errno)
+}
+
+impl<'a> Pins<'a> {
+    pub(crate) fn new(sys: &'a dyn Sys) -> Self {
+        Pins {
+            sys,
+            created: Vec::new(),
+        }
+    }
+
+    /// Pins `fd` at `path`. With `tmp` (a `selinux_context` was given), pins
+    /// at `tmp` first, so that the new inode gets the label of the context's
+    /// directory, then moves it with `renameat2(RENAME_NOREPLACE)`. An
+    /// `EEXIST` on the final path means another loader won the race.
+    pub(crate) fn pin_new(
+        &mut self,
+        what: &str,
+        fd: BorrowedFd<'_>,
+        path: &Path,
+        tmp: Option<&Path>,
+    ) -> Result<PinOutcome, LoadError> {
+        let Some(tmp) = tmp else {
+            return match self.sys.obj_pin(fd, path) {
+                Ok(()) => {
+                    self.created.push(path.to_path_buf());
+                    Ok(PinOutcome::Created)
+                }
+                Err(e) if is_errno(&e, libc::EEXIST) => Ok(PinOutcome::LostRace),
+                Err(e) => Err(LoadError::sys(format!("{what}: pin"), e)),
+            };
+        };
+        match self.sys.obj_pin(fd, tmp) {
+            Ok(()) => {}
+            Err(e) if is_errno(&e, libc::EEXIST) => {
+                // A temporary pin left by an interrupted run: nothing refers
+                // to it by this name, replace it.
+                log::warn!("{what}: removing stale temporary pin {}", tmp.display());
+                self.sys.unlink(tmp).map_err(|e| {
+                    LoadError::sys(format!("{what}: remove stale temporary pin"), e)
+                })?;
+                self.sys
+                    .obj_pin(fd, tmp)
+                    .map_err(|e| LoadError::sys(format!("{what}: pin"), e))?;
+            }
+            Err(e) => return Err(LoadError::sys(format!("{what}: pin"), e)),
+        }
+        self.created.push(tmp.to_path_buf());
+        match self.sys.rename_noreplace(tmp, path) {
+            Ok(()) => {
+                self.created.pop();
+                self.created.push(path.to_path_buf());
+                Ok(PinOutcome::Created)
+            }
+            Err(e) if is_errno(&e, libc::EEXIST) => {
+                self.created.pop();
+                self.sys
+                    .unlink(tmp)
+                    .map_err(|e| LoadError::sys(format!("{what}: remove temporary pin"), e))?;
+                Ok(PinOutcome::LostRace)
+            }
+            Err(e) => Err(LoadError::sys(format!("{what}: move pin into place"), e)),
+        }
+    }
+
+    /// Keeps every pin: the object loaded.
+    pub(crate) fn commit(mut self) {
+        self.created.clear();
+    }
+
+    /// Removes every pin created for this object, newest first.
+    pub(crate) fn rollback(mut self) {
+        self.undo();
+    }
+
+    fn undo(&mut self) {
+        while let Some(p) = self.created.pop() {
+            match self.sys.unlink(&p) {
+                Ok(()) => log::info!("rolled back pin {}", p.display()),
+                Err(e) => log::error!("rollback: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for Pins<'_> {
+    /// An object abandoned without [`Pins::commit`] (early return, panic in a
+    /// caller) leaves nothing behind either.
+    fn drop(&mut self) {
+        self.undo();
+    }
+}

@@ -1,0 +1,1 @@
+//! Engine unit tests against [`FakeSys`]: no root needed.

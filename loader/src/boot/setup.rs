@@ -1,0 +1,256 @@
+//! The kernel-facing steps of the boot flow around the loading itself:
+//! sysctl writes, the bpffs checks and directories, and the sanity check.
+//! All of them go through [`Sys`].
+
+use crate::paths;
+use crate::platform::{API_U, API_V};
+use crate::spec::Kver;
+use crate::sys::{MapCreateAttr, Sys, SysError, BPF_FS_MAGIC};
+use std::path::{Path, PathBuf};
+
+/// A failed setup step (each one fails the boot with exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A required sysctl could not be written.
+    #[error("cannot write {value:?} to {}: {source}", .path.display())]
+    Sysctl {
+        /// The sysctl file.
+        path: PathBuf,
+        /// The value.
+        value: &'static str,
+        /// The failed write.
+        #[source]
+        source: SysError,
+    },
+    /// The bpffs root cannot be examined.
+    #[error("bpffs root {}: {source}", .path.display())]
+    BpffsStat {
+        /// The root.
+        path: PathBuf,
+        /// The failed call.
+        #[source]
+        source: SysError,
+    },
+    /// The bpffs root is not a bpf filesystem.
+    #[error("{} is not a bpf filesystem (statfs f_type {f_type:#x}, want {BPF_FS_MAGIC:#x}); mount it with `mount -t bpf bpf {}`", .path.display(), .path.display())]
+    NotBpffs {
+        /// The root.
+        path: PathBuf,
+        /// What statfs said.
+        f_type: i64,
+    },
+    /// The bpffs root is mounted read-only.
+    #[error("bpf filesystem {} is mounted read-only", .path.display())]
+    ReadOnly {
+        /// The root.
+        path: PathBuf,
+    },
+    /// A pin directory could not be created.
+    #[error("cannot create pin directory {}: {source}", .path.display())]
+    Mkdir {
+        /// The directory.
+        path: PathBuf,
+        /// The failed call.
+        #[source]
+        source: SysError,
+    },
+    /// The sanity check map could not be created or written.
+    #[error("sanity check failed (2-entry ARRAY map, key 1 = 123): {source}")]
+    Sanity {
+        /// The failed call.
+        #[source]
+        source: SysError,
+    },
+}
+
+/// One sysctl the boot flow writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysctlWrite {
+    /// The file (under the configured `/proc/sys`).
+    pub path: PathBuf,
+    /// What is written.
+    pub value: &'static str,
+    /// A failed write fails the boot; otherwise it is logged.
+    pub fatal: bool,
+}
+
+/// `/proc/sys/...` re-rooted under `proc_sys` (normally `/proc/sys`).
+fn sysctl_path(proc_sys: &Path, abs: &str) -> PathBuf {
+    proc_sys.join(abs.trim_start_matches("/proc/sys/"))
+}
+
+/// The sysctl writes of the reference, in order:
+/// - V+, as root: `0` to `kernel/unprivileged_bpf_disabled` (so unprivileged
+///   code can use pinned maps), fatal only on kernels 5.13+ where the knob
+///   is guaranteed writable (below 5.13 a `1` cannot be undone);
+/// - U+: `1` to `net/core/bpf_jit_enable` and `bpf_jit_kallsyms`, fatal.
+pub fn sysctl_plan(proc_sys: &Path, api: u32, kver: Kver, euid: u32) -> Vec<SysctlWrite> {
+    let mut v = Vec::new();
+    if api >= API_V && euid == 0 {
+        v.push(SysctlWrite {
+            path: sysctl_path(proc_sys, paths::SYSCTL_UNPRIVILEGED_BPF_DISABLED),
+            value: "0\n",
+            fatal: kver >= Kver::new(5, 13, 0),
+        });
+    }
+    if api >= API_U {
+        for p in [paths::SYSCTL_BPF_JIT_ENABLE, paths::SYSCTL_BPF_JIT_KALLSYMS] {
+            v.push(SysctlWrite {
+                path: sysctl_path(proc_sys, p),
+                value: "1\n",
+                fatal: true,
+            });
+        }
+    }
+    v
+}
+
+/// Performs `plan`. Non-fatal failures are logged and skipped.
+pub fn write_sysctls(sys: &dyn Sys, plan: &[SysctlWrite]) -> Result<(), SetupError> {
+    for w in plan {
+        match sys.write_file(&w.path, w.value.as_bytes()) {
+            Ok(()) => log::debug!("wrote {:?} to {}", w.value, w.path.display()),
+            Err(source) if !w.fatal => {
+                log::warn!(
+                    "cannot write {:?} to {} (not fatal on this kernel): {source}",
+                    w.value,
+                    w.path.display()
+                );
+            }
+            Err(source) => {
+                return Err(SetupError::Sysctl {
+                    path: w.path.clone(),
+                    value: w.value,
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `root` is a writable bpf filesystem.
+pub fn check_bpffs(sys: &dyn Sys, root: &Path) -> Result<(), SetupError> {
+    let stat_err = |source| SetupError::BpffsStat {
+        path: root.to_path_buf(),
+        source,
+    };
+    let f_type = sys.statfs_type(root).map_err(stat_err)?;
+    if f_type != BPF_FS_MAGIC {
+        return Err(SetupError::NotBpffs {
+            path: root.to_path_buf(),
+            f_type,
+        });
+    }
+    if sys.is_read_only_fs(root).map_err(stat_err)? {
+        return Err(SetupError::ReadOnly {
+            path: root.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Creates `<root>/<subdir>` for each subdir with [`paths::PIN_DIR_MODE`]
+/// (umask 0). An existing directory is fine; an existing non-directory is
+/// an error (a pin squatting on a directory name).
+pub fn make_pin_dirs<'a>(
+    sys: &dyn Sys,
+    root: &Path,
+    subdirs: impl IntoIterator<Item = &'a str>,
+) -> Result<(), SetupError> {
+    for sub in subdirs {
+        let sub = sub.trim_matches('/');
+        if sub.is_empty() {
+            continue;
+        }
+        let path = root.join(sub);
+        let err = |source| SetupError::Mkdir {
+            path: path.clone(),
+            source,
+        };
+        match sys.mkdir(&path, paths::PIN_DIR_MODE) {
+            Ok(()) => log::debug!("created {}", path.display()),
+            Err(e) if e.errno() == Some(libc::EEXIST) => {
+                let st = sys.lstat(&path).map_err(err)?;
+                if !st.is_dir() {
+                    return Err(err(SysError::from_errno(
+                        "mkdir",
+                        Some(&path),
+                        libc::ENOTDIR,
+                    )));
+                }
+            }
+            Err(e) => return Err(err(e)),
+        }
+    }
+    Ok(())
+}
+
+/// `BPF_MAP_TYPE_ARRAY` (uapi `enum bpf_map_type`).
+const BPF_MAP_TYPE_ARRAY: u32 = 2;
+
+/// The reference's final sanity check: the kernel must still let us create
+/// a 2-entry ARRAY map (int keys and values) and write key 1 = 123.
+pub fn sanity_check(sys: &dyn Sys) -> Result<(), SetupError> {
+    use std::os::fd::AsFd;
+    let err = |source| SetupError::Sanity { source };
+    let fd = sys
+        .map_create(&MapCreateAttr {
+            map_type: BPF_MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 2,
+            map_flags: 0,
+            name: String::new(),
+        })
+        .map_err(err)?;
+    sys.map_update(fd.as_fd(), &1u32.to_ne_bytes(), &123u32.to_ne_bytes(), 0)
+        .map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysctl_plan_by_release_and_kernel() {
+        let ps = Path::new("/proc/sys");
+        let unpriv = PathBuf::from("/proc/sys/kernel/unprivileged_bpf_disabled");
+        let jit = PathBuf::from("/proc/sys/net/core/bpf_jit_enable");
+        let kallsyms = PathBuf::from("/proc/sys/net/core/bpf_jit_kallsyms");
+        let w = |path: &PathBuf, value, fatal| SysctlWrite {
+            path: path.clone(),
+            value,
+            fatal,
+        };
+
+        // T: nothing.
+        assert_eq!(sysctl_plan(ps, 33, Kver::new(6, 1, 0), 0), vec![]);
+        // U: the JIT knobs only.
+        assert_eq!(
+            sysctl_plan(ps, 34, Kver::new(6, 1, 0), 0),
+            vec![w(&jit, "1\n", true), w(&kallsyms, "1\n", true)]
+        );
+        // V as root on 5.13+: unprivileged_bpf_disabled fatal.
+        assert_eq!(
+            sysctl_plan(ps, 35, Kver::new(5, 13, 0), 0),
+            vec![
+                w(&unpriv, "0\n", true),
+                w(&jit, "1\n", true),
+                w(&kallsyms, "1\n", true)
+            ]
+        );
+        // ... not fatal below 5.13.
+        assert!(!sysctl_plan(ps, 35, Kver::new(5, 10, 199), 0)[0].fatal);
+        // ... and not attempted when not root.
+        assert_eq!(
+            sysctl_plan(ps, 35, Kver::new(6, 1, 0), 1000),
+            vec![w(&jit, "1\n", true), w(&kallsyms, "1\n", true)]
+        );
+        // Re-rooted.
+        assert_eq!(
+            sysctl_plan(Path::new("/tmp/ps"), 34, Kver::new(6, 1, 0), 0)[0].path,
+            PathBuf::from("/tmp/ps/net/core/bpf_jit_enable")
+        );
+    }
+}

@@ -1,0 +1,487 @@
+//! Malformed and hostile objects: each must give the specific typed error,
+//! name the file, and never panic.
+
+mod parse_util;
+
+use netbpfload::parse::{parse_object, ParseError, ParseErrorKind as K};
+use parse_util::*;
+use std::path::Path;
+
+const FILE: &str = "/etc/bpf/bad@x.o";
+
+fn parse(bytes: &[u8]) -> Result<netbpfload::spec::ObjectSpec, ParseError> {
+    parse_object(Path::new(FILE), bytes)
+}
+
+/// Parses, expects an error, checks the message names the file, returns it.
+fn fail(bytes: &[u8]) -> ParseError {
+    let e = parse(bytes).expect_err("malformed object parsed");
+    let msg = e.to_string();
+    assert!(msg.starts_with(&format!("{FILE}: ")), "{msg}");
+    assert_eq!(e.file(), Path::new(FILE));
+    e
+}
+
+fn fail_sample(f: impl FnOnce(&mut Sample)) -> ParseError {
+    let mut s = Sample::default();
+    f(&mut s);
+    fail(&s.build())
+}
+
+#[test]
+fn sample_is_valid() {
+    let spec = parse(&sample_object()).unwrap();
+    assert_eq!(spec.name, "bad");
+    assert_eq!(spec.license, "GPL");
+    assert_eq!(spec.bpfloader_min_ver, 42);
+    assert_eq!(spec.maps.len(), 2);
+    assert_eq!(spec.maps[1].name, "second_map");
+    assert_eq!(spec.maps[1].def.map_type, 2);
+    assert_eq!(spec.programs.len(), 1);
+    let p = &spec.programs[0];
+    assert_eq!(p.section, "skfilter/test$opt");
+    assert_eq!(p.pin_name, "skfilter_test");
+    assert_eq!(p.kernel_name, "skfilter_test_o");
+    assert_eq!(p.insn_count(), 6);
+    assert_eq!(
+        p.relocations
+            .iter()
+            .map(|r| (r.insn_index, r.map_index))
+            .collect::<Vec<_>>(),
+        [(0, 0), (2, 1)]
+    );
+    assert!(spec.warnings.is_empty(), "{:?}", spec.warnings);
+}
+
+#[test]
+fn empty_and_zero_filled() {
+    assert_eq!(fail(&[]).kind(), &K::NotElf);
+    assert_eq!(fail(&[0u8; 4096]).kind(), &K::NotElf);
+    assert_eq!(fail(&[0u8; 3]).kind(), &K::NotElf);
+    // Magic and ident only: too short for the 64-byte header.
+    let mut head = sample_object();
+    head.truncate(20);
+    assert_eq!(fail(&head).kind(), &K::NotElf);
+}
+
+#[test]
+fn truncated_at_every_length() {
+    let full = sample_object();
+    for len in 0..full.len() {
+        let e = fail(&full[..len]);
+        assert!(
+            matches!(
+                e.kind(),
+                K::NotElf | K::SectionTableOutOfBounds { .. } | K::SectionOutOfBounds { .. }
+            ),
+            "len {len}: {e}"
+        );
+    }
+}
+
+#[test]
+fn bit_flips_never_panic() {
+    // Deterministic xorshift: flip 1..4 bytes at a time, 20 000 variants.
+    let base = sample_object();
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut ok = 0;
+    for _ in 0..20_000 {
+        let mut b = base.clone();
+        for _ in 0..=(next() % 4) {
+            let i = (next() % b.len() as u64) as usize;
+            b[i] = next() as u8;
+        }
+        match parse(&b) {
+            Ok(_) => ok += 1,
+            Err(e) => assert!(e.to_string().starts_with(FILE), "{e}"),
+        }
+    }
+    // Most single-byte flips land in code or padding and still parse.
+    assert!(ok > 0);
+}
+
+#[test]
+fn wrong_class() {
+    let mut b = sample_object();
+    b[4] = 1; // ELFCLASS32
+    assert_eq!(fail(&b).kind(), &K::Not64Bit { class: 1 });
+}
+
+#[test]
+fn wrong_endianness() {
+    let mut b = sample_object();
+    b[5] = 2; // ELFDATA2MSB
+    assert_eq!(fail(&b).kind(), &K::NotLittleEndian { data: 2 });
+}
+
+#[test]
+fn wrong_version() {
+    let mut b = sample_object();
+    b[6] = 0;
+    assert_eq!(fail(&b).kind(), &K::BadElfVersion { version: 0 });
+}
+
+#[test]
+fn wrong_machine() {
+    let mut b = sample_object();
+    patch_u16(&mut b, 18, 62); // EM_X86_64
+    let e = fail(&b);
+    assert_eq!(e.kind(), &K::WrongMachine { machine: 62 });
+    assert_eq!(
+        e.to_string(),
+        format!("{FILE}: e_machine 62 is not EM_BPF (247)")
+    );
+}
+
+#[test]
+fn not_relocatable() {
+    let mut b = sample_object();
+    patch_u16(&mut b, 16, 2); // ET_EXEC
+    assert_eq!(fail(&b).kind(), &K::NotRelocatable { e_type: 2 });
+}
+
+#[test]
+fn section_table_out_of_range() {
+    let mut b = sample_object();
+    let len = b.len();
+    patch_u64(&mut b, 40, len as u64 - 10); // e_shoff
+    assert!(matches!(
+        fail(&b).kind(),
+        K::SectionTableOutOfBounds { file_len, .. } if *file_len == len
+    ));
+    let mut b = sample_object();
+    patch_u64(&mut b, 40, u64::MAX - 8);
+    assert!(matches!(fail(&b).kind(), K::SectionTableOutOfBounds { .. }));
+}
+
+#[test]
+fn absurd_section_count() {
+    let mut b = sample_object();
+    patch_u16(&mut b, 60, 65535); // e_shnum
+    assert!(matches!(
+        fail(&b).kind(),
+        K::SectionTableOutOfBounds { count: 65535, .. }
+    ));
+}
+
+#[test]
+fn bad_section_header_size() {
+    let mut b = sample_object();
+    patch_u16(&mut b, 58, 40); // e_shentsize
+    assert_eq!(fail(&b).kind(), &K::BadSectionHeaderSize { size: 40 });
+}
+
+#[test]
+fn bad_shstrndx() {
+    let mut b = sample_object();
+    patch_u16(&mut b, 62, 999); // e_shstrndx
+    assert!(matches!(fail(&b).kind(), K::SectionTable(_)));
+}
+
+#[test]
+fn section_data_out_of_range() {
+    let mut b = sample_object();
+    let h = section_header_offset(&b, "license");
+    patch_u64(&mut b, h + 24, 1 << 40); // sh_offset
+    let e = fail(&b);
+    assert!(matches!(e.kind(), K::SectionOutOfBounds { offset, .. } if *offset == 1 << 40));
+    assert_eq!(e.section(), Some("license"));
+
+    let mut b = sample_object();
+    let h = section_header_offset(&b, "maps");
+    patch_u64(&mut b, h + 32, u64::MAX); // sh_size
+    assert!(matches!(fail(&b).kind(), K::SectionOutOfBounds { .. }));
+
+    let mut b = sample_object();
+    let h = section_header_offset(&b, ".symtab");
+    patch_u64(&mut b, h + 32, 1 << 50);
+    let e = fail(&b);
+    assert!(matches!(e.kind(), K::SectionOutOfBounds { .. }));
+    assert_eq!(e.section(), Some(".symtab"));
+}
+
+#[test]
+fn maps_not_multiple_of_record_size() {
+    let e = fail_sample(|s| s.maps.resize(250, 0));
+    assert_eq!(
+        e.kind(),
+        &K::RecordsNotMultiple {
+            size: 250,
+            stride: 120
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("{FILE}: section maps: size 250 is not a multiple of the record size 120")
+    );
+    let e = fail_sample(|s| s.progs.push(0));
+    assert_eq!(e.section(), Some("progs"));
+    assert!(matches!(
+        e.kind(),
+        K::RecordsNotMultiple {
+            size: 93,
+            stride: 92
+        }
+    ));
+}
+
+#[test]
+fn symbol_past_its_section() {
+    let e = fail_sample(|s| s.map_syms[1].1 = 240);
+    assert!(
+        matches!(e.kind(), K::SymbolOutOfSection { symbol, value: 240, .. } if symbol == "second_map"),
+        "{e}"
+    );
+    let e = fail_sample(|s| s.map_syms[1].2 = u64::MAX);
+    assert!(matches!(e.kind(), K::SymbolOutOfSection { .. }), "{e}");
+}
+
+#[test]
+fn symbol_not_on_its_record() {
+    let e = fail_sample(|s| s.map_syms[1].1 = 100);
+    assert!(
+        matches!(e.kind(), K::SymbolMisplaced { symbol, value: 100, expected: 120 } if symbol == "second_map"),
+        "{e}"
+    );
+}
+
+#[test]
+fn symbol_count_mismatch() {
+    let e = fail_sample(|s| {
+        s.map_syms.pop();
+        s.rels.pop();
+    });
+    assert_eq!(
+        e.kind(),
+        &K::SymbolCountMismatch {
+            symbols: 1,
+            records: 2
+        }
+    );
+}
+
+#[test]
+fn map_name_with_slash() {
+    let e = fail_sample(|s| s.map_syms[0].0 = "../../evil".into());
+    assert!(matches!(e.kind(), K::BadSymbolName { name, .. } if name == "../../evil"));
+}
+
+#[test]
+fn relocation_to_missing_symbol() {
+    let e = fail_sample(|s| s.rels[1].1 = RelSym::Raw(999));
+    assert!(
+        matches!(e.kind(), K::RelocationSymbolMissing { index: 999, .. }),
+        "{e}"
+    );
+    assert_eq!(e.section(), Some(".relskfilter/test$opt"));
+}
+
+#[test]
+fn relocation_outside_code() {
+    let e = fail_sample(|s| s.rels[0].0 = 3);
+    assert!(matches!(
+        e.kind(),
+        K::RelocationOutOfRange {
+            offset: 3,
+            code_size: 48
+        }
+    ));
+    let e = fail_sample(|s| s.rels[0].0 = 48);
+    assert!(matches!(
+        e.kind(),
+        K::RelocationOutOfRange { offset: 48, .. }
+    ));
+    let e = fail_sample(|s| s.rels[0].0 = u64::MAX - 7);
+    assert!(matches!(e.kind(), K::RelocationOutOfRange { .. }));
+}
+
+#[test]
+fn relocation_not_on_ld_imm64_is_skipped_with_warning() {
+    let mut s = Sample::default();
+    s.rels[1].0 = 32; // the MOV r0, 0
+    let spec = parse(&s.build()).unwrap();
+    assert_eq!(spec.programs[0].relocations.len(), 1);
+    assert_eq!(spec.warnings.len(), 1);
+    assert!(
+        spec.warnings[0].contains("second_map"),
+        "{:?}",
+        spec.warnings
+    );
+    // An LD_IMM64 whose second half would be past the end of the code.
+    let mut s = Sample::default();
+    s.code.truncate(40);
+    s.code.extend_from_slice(&LD_IMM64[..8]);
+    s.rels[1].0 = 40;
+    let spec = parse(&s.build()).unwrap();
+    assert_eq!(spec.programs[0].relocations.len(), 1);
+    assert_eq!(spec.warnings.len(), 1);
+}
+
+#[test]
+fn relocation_to_non_map_symbol_is_ignored() {
+    let mut s = Sample::default();
+    s.rels[0].1 = RelSym::Raw(1); // prog_test (FUNC)
+    let spec = parse(&s.build()).unwrap();
+    assert_eq!(spec.programs[0].relocations.len(), 1);
+    assert!(
+        spec.warnings[0].contains("prog_test"),
+        "{:?}",
+        spec.warnings
+    );
+}
+
+#[test]
+fn code_size_not_multiple_of_8() {
+    let e = fail_sample(|s| {
+        s.code.push(0);
+        s.rels.clear();
+    });
+    assert_eq!(e.kind(), &K::CodeSizeNotMultiple { size: 49 });
+    assert_eq!(e.section(), Some("skfilter/test$opt"));
+}
+
+#[test]
+fn empty_code() {
+    let e = fail_sample(|s| {
+        s.code.clear();
+        s.rels.clear();
+    });
+    assert_eq!(e.kind(), &K::EmptyCode);
+}
+
+#[test]
+fn absurd_record_sizes() {
+    let e = fail_sample(|s| s.map_def_size = Some((1u64 << 40).to_le_bytes().to_vec()));
+    assert!(matches!(e.kind(), K::DefSizeTooLarge { size, .. } if *size == 1 << 40));
+    assert_eq!(e.section(), Some("size_of_bpf_map_def"));
+    let e = fail_sample(|s| s.map_def_size = Some(u64::MAX.to_le_bytes().to_vec()));
+    assert!(matches!(e.kind(), K::DefSizeTooLarge { .. }));
+    let e = fail_sample(|s| s.map_def_size = Some(16u64.to_le_bytes().to_vec()));
+    assert_eq!(e.kind(), &K::DefSizeTooSmall { size: 16, min: 32 });
+    let e = fail_sample(|s| s.prog_def_size = Some(19u64.to_le_bytes().to_vec()));
+    assert_eq!(e.kind(), &K::DefSizeTooSmall { size: 19, min: 20 });
+    let e = fail_sample(|s| s.prog_def_size = Some(vec![92, 0, 0, 0]));
+    assert_eq!(e.kind(), &K::SectionTooShort { size: 4, need: 8 });
+    let e = fail_sample(|s| s.min_ver = Some(vec![1, 2]));
+    assert_eq!(e.kind(), &K::SectionTooShort { size: 2, need: 4 });
+}
+
+#[test]
+fn too_many_maps() {
+    // 4097 legacy 32-byte records: rejected before any symbol is looked at.
+    let e = fail_sample(|s| {
+        s.map_def_size = Some(32u64.to_le_bytes().to_vec());
+        s.maps = vec![0; 4097 * 32];
+    });
+    assert!(
+        matches!(
+            e.kind(),
+            K::TooMany {
+                what: "maps",
+                count: 4097,
+                max: 4096
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn license_missing_or_unterminated() {
+    assert_eq!(fail_sample(|s| s.license = None).kind(), &K::MissingLicense);
+    let e = fail_sample(|s| s.license = Some(b"GPL".to_vec()));
+    assert_eq!(e.kind(), &K::UnterminatedString);
+    assert_eq!(e.section(), Some("license"));
+    let e = fail_sample(|s| s.critical = Some(b"\xff\xfe\0".to_vec()));
+    assert_eq!(e.kind(), &K::InvalidUtf8);
+}
+
+#[test]
+fn nonzero_zero_field() {
+    let e = fail_sample(|s| s.maps[120 + 20] = 7);
+    assert_eq!(
+        e.kind(),
+        &K::NonZeroField {
+            map: "second_map".into(),
+            value: 7
+        }
+    );
+}
+
+#[test]
+fn unknown_domains() {
+    let e = fail_sample(|s| {
+        s.maps[..120].copy_from_slice(
+            &MapRec {
+                selinux_context: "fs_bpf_bogus",
+                ..MapRec::default()
+            }
+            .bytes(),
+        )
+    });
+    assert_eq!(
+        e.kind(),
+        &K::UnknownDomain {
+            owner: "first_map".into(),
+            field: "selinux_context",
+            value: "fs_bpf_bogus".into()
+        }
+    );
+    let e = fail_sample(|s| {
+        s.progs = ProgRec {
+            pin_subdir: "vendor/",
+            ..ProgRec::default()
+        }
+        .bytes()
+    });
+    assert_eq!(
+        e.kind(),
+        &K::UnknownDomain {
+            owner: "prog_test_def".into(),
+            field: "pin_subdir",
+            value: "vendor/".into()
+        }
+    );
+    // 32 non-NUL bytes: strncmp(…, 32) never equals a shorter name.
+    let e = fail_sample(|s| s.maps[48..80].copy_from_slice(&[b'a'; 32]));
+    assert!(matches!(e.kind(), K::UnknownDomain { value, .. } if value.len() == 32));
+}
+
+#[test]
+fn missing_prog_def() {
+    let e = fail_sample(|s| s.prog_syms[0].0 = "other_def".into());
+    assert_eq!(
+        e.kind(),
+        &K::MissingProgDef {
+            func: "prog_test".into()
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{FILE}: section skfilter/test$opt: no program definition prog_test_def in the progs section"
+        )
+    );
+}
+
+#[test]
+fn no_func_symbol() {
+    let e = fail_sample(|s| s.func = None);
+    assert_eq!(e.kind(), &K::NoFuncSymbol);
+}
+
+#[test]
+fn unknown_sections_are_ignored() {
+    let mut s = Sample::default();
+    s.section_name = "fuse/test".into();
+    s.rels.clear();
+    let spec = parse(&s.build()).unwrap();
+    assert!(spec.programs.is_empty());
+    assert_eq!(spec.maps.len(), 2);
+}

@@ -478,9 +478,11 @@ fn no_func_symbol() {
 
 #[test]
 fn unknown_sections_are_ignored() {
-    let mut s = Sample::default();
-    s.section_name = "fuse/test".into();
-    s.rels.clear();
+    let s = Sample {
+        section_name: "fuse/test".into(),
+        rels: vec![],
+        ..Sample::default()
+    };
     let spec = parse(&s.build()).unwrap();
     assert!(spec.programs.is_empty());
     assert_eq!(spec.maps.len(), 2);

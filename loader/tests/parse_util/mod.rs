@@ -129,7 +129,7 @@ impl ElfBuilder {
                          link: u32,
                          info: u32,
                          entsize: u64| {
-            while out.len() % 8 != 0 {
+            while !out.len().is_multiple_of(8) {
                 out.push(0);
             }
             let off = out.len() as u64;
@@ -163,7 +163,7 @@ impl ElfBuilder {
             24,
         );
         place(&mut out, strtab_name, SHT_STRTAB, &strtab, 0, 0, 0);
-        while out.len() % 8 != 0 {
+        while !out.len().is_multiple_of(8) {
             out.push(0);
         }
         let shoff = out.len() as u64;

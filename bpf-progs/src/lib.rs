@@ -1,1 +1,187 @@
-//! (being written)
+//! The eBPF object corpus: Android-format objects compiled from
+//! `src/progs/*.c` by `build.rs`, embedded here, and a helper that lays them
+//! out the way a device does.
+//!
+//! [`OBJECTS`] lists every object with the location it belongs to and what a
+//! loader should make of it; `README.md` has the per-map and per-program
+//! expectations (pin paths, gates) that tests use as ground truth.
+
+#![deny(missing_docs)]
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Directory (relative to the device root) of the tethering APEX's objects;
+/// each mainline location is a subdirectory named like its bpffs prefix.
+pub const APEX_BPF_DIR: &str = "apex/com.android.tethering/etc/bpf/";
+/// Directory (relative to the device root) of the platform loader's objects.
+pub const PLATFORM_BPF_DIR: &str = "system/etc/bpf/";
+/// The mainline bpffs prefixes, in the loader's location order.
+pub const MAINLINE_PREFIXES: [&str; 5] = [
+    "tethering/",
+    "netd_shared/",
+    "netd_readonly/",
+    "net_shared/",
+    "net_private/",
+];
+
+/// Mode of every object file [`install_tree`] writes.
+pub const FILE_MODE: u32 = 0o644;
+/// Mode of every directory [`install_tree`] creates.
+pub const DIR_MODE: u32 = 0o755;
+
+/// Where an object is installed in the default layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// A tethering APEX location: `APEX_BPF_DIR/<prefix>`, pins under
+    /// `<bpffs>/<prefix>` unless a `pin_subdir` says otherwise.
+    Mainline {
+        /// One of [`MAINLINE_PREFIXES`], e.g. `tethering/`.
+        prefix: &'static str,
+    },
+    /// The platform location `/system/etc/bpf/`, pins directly under the
+    /// bpffs root (prefix `""`).
+    Platform,
+}
+
+impl Location {
+    /// Directory of the object relative to the device root.
+    pub fn dir(self) -> String {
+        match self {
+            Location::Mainline { prefix } => format!("{APEX_BPF_DIR}{prefix}"),
+            Location::Platform => PLATFORM_BPF_DIR.to_string(),
+        }
+    }
+
+    /// Prefix of pins under the bpffs root (`""` for the platform location).
+    pub fn bpffs_prefix(self) -> &'static str {
+        match self {
+            Location::Mainline { prefix } => prefix,
+            Location::Platform => "",
+        }
+    }
+}
+
+/// What a loader on a 6.x kernel should make of an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Loads: every map and program that passes its gates is pinned.
+    Good,
+    /// Not critical; a mandatory program is rejected by the verifier, so the
+    /// object fails (and the others still load).
+    VerifierRejected,
+    /// Critical, and a mandatory program is rejected by the verifier: loading
+    /// it must fail the boot. Kept out of the default layout.
+    FailingCritical,
+    /// Its `bpfloader_min_ver` is above every loader version: skipped whole,
+    /// without error and without any pin.
+    LoaderVersionSkipped,
+    /// Built with an old `bpf_map_def`/`bpf_prog_def` layout; loads with a
+    /// loader that honours `size_of_bpf_*_def`. Kept out of the default layout.
+    Legacy {
+        /// Declared (or, for v0.0 without the section, implied) map def size.
+        map_def_size: usize,
+        /// Declared (or implied) prog def size.
+        prog_def_size: usize,
+    },
+}
+
+/// One compiled object.
+#[derive(Debug, Clone, Copy)]
+pub struct CorpusObject {
+    /// File name, e.g. `offload@mainline.o`.
+    pub file_name: &'static str,
+    /// The ELF bytes, compiled by `build.rs`.
+    pub bytes: &'static [u8],
+    /// Location in the default layout; `None` for objects kept out of it.
+    pub location: Option<Location>,
+    /// Expected outcome.
+    pub kind: Kind,
+    /// Carries a `critical` section.
+    pub critical: bool,
+}
+
+macro_rules! object_bytes {
+    ($name:literal) => {
+        include_bytes!(concat!(env!("OUT_DIR"), "/", $name))
+    };
+}
+
+const fn mainline(prefix: &'static str) -> Option<Location> {
+    Some(Location::Mainline { prefix })
+}
+
+/// Every object of the corpus. See `README.md` for what each one holds.
+pub static OBJECTS: &[CorpusObject] = &[
+    CorpusObject {
+        file_name: "offload@mainline.o",
+        bytes: object_bytes!("offload@mainline.o"),
+        location: mainline("tethering/"),
+        kind: Kind::Good,
+        critical: true,
+    },
+    CorpusObject {
+        file_name: "netd.o",
+        bytes: object_bytes!("netd.o"),
+        location: mainline("netd_shared/"),
+        kind: Kind::Good,
+        critical: true,
+    },
+    CorpusObject {
+        file_name: "pktCount.o",
+        bytes: object_bytes!("pktCount.o"),
+        location: mainline("net_private/"),
+        kind: Kind::Good,
+        critical: false,
+    },
+];
+
+/// Looks an object up by file name.
+pub fn object(file_name: &str) -> Option<&'static CorpusObject> {
+    OBJECTS.iter().find(|o| o.file_name == file_name)
+}
+
+/// Writes the default layout under `root`: every placed object into its
+/// location directory (mode 0644), creating every mainline location and the
+/// platform directory (mode 0755) even when empty. Returns the files written,
+/// in [`OBJECTS`] order. Existing files are overwritten.
+pub fn install_tree(root: &Path) -> io::Result<Vec<PathBuf>> {
+    let dirs = MAINLINE_PREFIXES
+        .iter()
+        .map(|&prefix| Location::Mainline { prefix })
+        .chain(std::iter::once(Location::Platform));
+    for location in dirs {
+        create_dir_with_mode(root, &location.dir())?;
+    }
+    let mut written = Vec::new();
+    for obj in OBJECTS {
+        let Some(location) = obj.location else {
+            continue;
+        };
+        let path = root.join(location.dir()).join(obj.file_name);
+        fs::write(&path, obj.bytes)?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(FILE_MODE))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Creates `root/rel` and its missing parents below `root`, each with
+/// [`DIR_MODE`] regardless of the umask.
+fn create_dir_with_mode(root: &Path, rel: &str) -> io::Result<()> {
+    let mut dir = root.to_path_buf();
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        dir.push(part);
+        match fs::create_dir(&dir) {
+            Ok(()) => fs::set_permissions(&dir, fs::Permissions::from_mode(DIR_MODE))?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

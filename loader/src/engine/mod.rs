@@ -164,7 +164,7 @@ fn check_pin_dirs(ctx: &ObjectCtx<'_>, spec: &ObjectSpec) -> Result<(), LoadErro
         add(p.def.pin_subdir, p.def.selinux_context);
     }
     for d in dirs {
-        let dir = ctx.cfg.bpffs_root.join(&d);
+        let dir = ctx.cfg.bpffs_root.join(d.trim_end_matches('/'));
         let f_type = ctx
             .sys
             .statfs_type(&dir)

@@ -129,6 +129,7 @@ struct State {
     fail_map_create: HashMap<String, i32>,
     fail_prog_load: HashMap<String, ProgFailure>,
     fail_ops: HashMap<(String, PathBuf), i32>,
+    concurrent: HashMap<PathBuf, MapCreateAttr>,
     calls: Vec<String>,
 }
 
@@ -192,6 +193,7 @@ impl FakeSys {
                 fail_map_create: HashMap::new(),
                 fail_prog_load: HashMap::new(),
                 fail_ops: HashMap::new(),
+                concurrent: HashMap::new(),
                 calls: Vec::new(),
             }),
         }
@@ -294,6 +296,15 @@ impl FakeSys {
         self.lock()
             .fail_ops
             .insert((op.into(), path.as_ref().to_path_buf()), errno);
+    }
+
+    /// Simulates a concurrent loader: just before the first `BPF_OBJ_PIN`
+    /// or `renameat2` that targets `path`, a map with `attr` is created and
+    /// pinned there by "someone else", so that call sees `EEXIST`.
+    pub fn concurrent_pin(&self, path: impl AsRef<Path>, attr: MapCreateAttr) {
+        self.lock()
+            .concurrent
+            .insert(path.as_ref().to_path_buf(), attr);
     }
 
     /// Every call made so far, one line each (e.g. `BPF_OBJ_PIN /b/x`).
@@ -439,6 +450,36 @@ impl State {
         Ok(fd)
     }
 
+    /// Runs a [`FakeSys::concurrent_pin`] registered for `path`, if any.
+    fn race(&mut self, path: &Path) -> SysResult<()> {
+        let Some(attr) = self.concurrent.remove(path) else {
+            return Ok(());
+        };
+        let id = self.id();
+        let fd = self.new_object(Obj::Map(FakeMap {
+            id,
+            attr,
+            elems: BTreeMap::new(),
+        }))?;
+        drop(fd);
+        let ino = self.ino();
+        self.log(format!("(concurrent loader pins {})", path.display()));
+        self.tree.insert(
+            path.to_path_buf(),
+            Node::Pin(
+                Meta {
+                    mode: 0o600,
+                    uid: 0,
+                    gid: 0,
+                    ino,
+                },
+                ObjKind::Map,
+                id,
+            ),
+        );
+        Ok(())
+    }
+
     fn entry(&self, fd: BorrowedFd<'_>) -> Option<&Entry> {
         self.objects.get(&inode_of(fd)?)
     }
@@ -544,6 +585,7 @@ impl Sys for FakeSys {
         if let Some(e) = s.injected(OP, path) {
             return Err(err(OP, path, e));
         }
+        s.race(path)?;
         let (kind, id) = match s.entry(fd).map(|e| &e.obj) {
             Some(Obj::Map(m)) => (ObjKind::Map, m.id),
             Some(Obj::Prog(p)) => (ObjKind::Prog, p.id),
@@ -712,6 +754,7 @@ impl Sys for FakeSys {
         if let Some(e) = s.injected("renameat2", to) {
             return Err(err(OP, to, e));
         }
+        s.race(to)?;
         if !s.tree.contains_key(from) {
             return Err(err(OP, from, libc::ENOENT));
         }
@@ -858,6 +901,57 @@ impl Sys for FakeSys {
             }
             Some(_) => Err(err("open", path, libc::EISDIR)),
             None => Err(err("open", path, libc::ENOENT)),
+        }
+    }
+
+    fn create_file(&self, path: &Path, data: &[u8], mode: u32) -> SysResult<()> {
+        let mut s = self.lock();
+        s.log(format!(
+            "create {} {:o} {}",
+            path.display(),
+            mode,
+            String::from_utf8_lossy(data).trim_end()
+        ));
+        if let Some(e) = s.injected("create", path) {
+            return Err(err("create", path, e));
+        }
+        if !s.parent_is_dir(path) {
+            return Err(err("open", path, libc::ENOENT));
+        }
+        match s.tree.get_mut(path) {
+            Some(Node::File(_, d)) => {
+                *d = data.to_vec();
+                Ok(())
+            }
+            Some(_) => Err(err("open", path, libc::EISDIR)),
+            None => {
+                let ino = s.ino();
+                let meta = Meta {
+                    mode: mode & 0o7777,
+                    uid: 0,
+                    gid: 0,
+                    ino,
+                };
+                s.tree
+                    .insert(path.to_path_buf(), Node::File(meta, data.to_vec()));
+                Ok(())
+            }
+        }
+    }
+
+    /// The fake kernel's caller is root.
+    fn euid(&self) -> u32 {
+        0
+    }
+
+    /// Logged as `execve <path> <argv...>`; the fake cannot replace the
+    /// process, so it reports `ENOEXEC` (after the log line tests look for).
+    fn exec(&self, path: &Path, argv: &[String]) -> SysError {
+        let mut s = self.lock();
+        s.log(format!("execve {} {}", path.display(), argv.join(" ")));
+        match s.injected("execve", path) {
+            Some(e) => err("execve", path, e),
+            None => err("execve", path, libc::ENOEXEC),
         }
     }
 

@@ -360,3 +360,6 @@ pub fn run_done(sys: &dyn Sys, cfg: &BootConfig) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -378,6 +378,44 @@ impl Sys for LinuxSys {
         f.write_all(data).map_err(|e| io_err("write", path, e))
     }
 
+    fn create_file(&self, path: &Path, data: &[u8], mode: u32) -> SysResult<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|e| io_err("open", path, e))?;
+        // The umask applied at creation; the mode must be exactly `mode`.
+        f.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| io_err("fchmod", path, e))?;
+        f.write_all(data).map_err(|e| io_err("write", path, e))
+    }
+
+    fn euid(&self) -> u32 {
+        nix::unistd::geteuid().as_raw()
+    }
+
+    fn exec(&self, path: &Path, argv: &[String]) -> SysError {
+        let einval = || SysError::from_errno("execve", Some(path), libc::EINVAL);
+        let Ok(cpath) = CString::new(path.as_os_str().as_bytes()) else {
+            return einval();
+        };
+        let Ok(cargs) = argv
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            return einval();
+        };
+        // execv passes the current environment on.
+        match nix::unistd::execv(&cpath, &cargs) {
+            Err(e) => nix_err("execve", Some(path), e),
+        }
+    }
+
     fn uname(&self) -> SysResult<(String, String)> {
         let u = nix::sys::utsname::uname().map_err(|e| nix_err("uname", None, e))?;
         let s = |o: &OsStr| o.to_string_lossy().into_owned();

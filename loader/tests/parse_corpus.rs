@@ -1,0 +1,389 @@
+//! Parses the `bpf-progs` corpus and checks every field against the values
+//! written in the C sources (`bpf-progs/src/progs/*.c`, macros in
+//! `bpf-progs/include/`). Expected values are transcribed from the sources,
+//! not from parser output.
+
+mod parse_util;
+
+use netbpfload::inspect::{map_pins, prog_pins};
+use netbpfload::parse::parse_object;
+use netbpfload::spec::{Domain, IgnoreOn, Kver, MapSpec, ObjectSpec, ProgramSpec};
+use std::path::Path;
+
+// From bpf_map_def.h.
+const AID_ROOT: u32 = 0;
+const AID_SYSTEM: u32 = 1000;
+const AID_NETWORK_STACK: u32 = 1073;
+const KVER_INF: Kver = Kver(0xFFFF_FFFF);
+const KVER_NONE: Kver = Kver(0);
+// Kernel UAPI enums.
+const HASH: u32 = 1;
+const ARRAY: u32 = 2;
+const DEVMAP_HASH: u32 = 25;
+const SOCKET_FILTER: u32 = 1;
+const SCHED_CLS: u32 = 3;
+const XDP: u32 = 6;
+
+fn corpus(file_name: &str) -> ObjectSpec {
+    let obj = bpf_progs::object(file_name)
+        .unwrap_or_else(|| panic!("{file_name} is not in bpf_progs::OBJECTS"));
+    let path = format!("/apex/com.android.tethering/etc/bpf/x/{file_name}");
+    parse_object(Path::new(&path), obj.bytes).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn map<'a>(spec: &'a ObjectSpec, name: &str) -> &'a MapSpec {
+    spec.maps
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("no map {name}"))
+}
+
+fn prog<'a>(spec: &'a ObjectSpec, section: &str) -> &'a ProgramSpec {
+    spec.programs
+        .iter()
+        .find(|p| p.section == section)
+        .unwrap_or_else(|| panic!("no program {section}"))
+}
+
+/// A map declared with one of the plain `DEFINE_BPF_MAP*` macros: no gates,
+/// no domains, not shared, default flags.
+fn assert_plain_map(
+    spec: &ObjectSpec,
+    name: &str,
+    (map_type, key, value, entries): (u32, u32, u32, u32),
+    (uid, gid, mode): (u32, u32, u32),
+) {
+    let d = &map(spec, name).def;
+    assert_eq!(
+        (
+            d.map_type,
+            d.key_size,
+            d.value_size,
+            d.max_entries,
+            d.map_flags
+        ),
+        (map_type, key, value, entries, 0),
+        "{name}"
+    );
+    assert_eq!(
+        (d.uid, d.gid, d.mode, d.zero),
+        (uid, gid, mode, 0),
+        "{name}"
+    );
+    assert_eq!((d.min_kver, d.max_kver), (KVER_NONE, KVER_INF), "{name}");
+    assert_eq!(
+        (d.bpfloader_min_ver, d.bpfloader_max_ver),
+        (0, 0x10000),
+        "{name}"
+    );
+    assert_eq!(d.selinux_context, Domain::Unspecified, "{name}");
+    assert_eq!(d.pin_subdir, Domain::Unspecified, "{name}");
+    assert!(!d.shared, "{name}");
+    assert_eq!(d.ignore_on, IgnoreOn::default(), "{name}");
+}
+
+/// Checks a program's kind, names, def and the maps its relocations name.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one row of the expectation table"
+)]
+fn assert_prog(
+    spec: &ObjectSpec,
+    section: &str,
+    (prog_type, attach): (u32, u32),
+    (kernel_name, pin_name, func): (&str, &str, &str),
+    (uid, gid): (u32, u32),
+    (min_kver, max_kver): (Kver, Kver),
+    optional: bool,
+    reloc_maps: &[&str],
+) {
+    let p = prog(spec, section);
+    assert_eq!(
+        (p.kind.prog_type, p.kind.expected_attach_type),
+        (prog_type, attach),
+        "{section}"
+    );
+    assert_eq!(
+        (
+            p.kernel_name.as_str(),
+            p.pin_name.as_str(),
+            p.func_name.as_str()
+        ),
+        (kernel_name, pin_name, func),
+        "{section}"
+    );
+    let d = &p.def;
+    assert_eq!((d.uid, d.gid), (uid, gid), "{section}");
+    assert_eq!((d.min_kver, d.max_kver), (min_kver, max_kver), "{section}");
+    assert_eq!(d.optional, optional, "{section}");
+    assert_eq!(
+        (d.bpfloader_min_ver, d.bpfloader_max_ver),
+        (0, 0x10000),
+        "{section}"
+    );
+    assert_eq!(d.selinux_context, Domain::Unspecified, "{section}");
+    assert_eq!(d.pin_subdir, Domain::Unspecified, "{section}");
+    assert_eq!(d.ignore_on, IgnoreOn::default(), "{section}");
+    assert!(p.insn_count() > 0 && p.insns.len() % 8 == 0, "{section}");
+    let mut got: Vec<&str> = p
+        .relocations
+        .iter()
+        .map(|r| spec.maps[r.map_index].name.as_str())
+        .collect();
+    got.sort_unstable();
+    let mut want = reloc_maps.to_vec();
+    want.sort_unstable();
+    assert_eq!(got, want, "{section}: relocated maps");
+    for r in &p.relocations {
+        // Every relocation lands on an LD_IMM64 (opcode 0x18) with its second half.
+        assert_eq!(p.insns[r.insn_index * 8], 0x18, "{section}");
+        assert!((r.insn_index + 2) * 8 <= p.insns.len(), "{section}");
+    }
+}
+
+#[test]
+fn every_corpus_object_parses() {
+    assert!(!bpf_progs::OBJECTS.is_empty());
+    for obj in bpf_progs::OBJECTS {
+        let spec =
+            parse_object(Path::new(obj.file_name), obj.bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spec.critical.is_some(), obj.critical, "{}", obj.file_name);
+        assert!(
+            spec.warnings.is_empty(),
+            "{}: {:?}",
+            obj.file_name,
+            spec.warnings
+        );
+        if let bpf_progs::Kind::Legacy {
+            map_def_size,
+            prog_def_size,
+        } = obj.kind
+        {
+            assert_eq!(spec.size_of_bpf_map_def, map_def_size, "{}", obj.file_name);
+            assert_eq!(
+                spec.size_of_bpf_prog_def, prog_def_size,
+                "{}",
+                obj.file_name
+            );
+        } else {
+            assert_eq!(
+                (spec.size_of_bpf_map_def, spec.size_of_bpf_prog_def),
+                (120, 92),
+                "{}",
+                obj.file_name
+            );
+        }
+    }
+}
+
+#[test]
+fn every_corpus_object_truncated_fails_cleanly() {
+    for obj in bpf_progs::OBJECTS {
+        let len = obj.bytes.len();
+        // Every length up to 512 bytes, then a stride that still visits
+        // every region of the file.
+        let lengths = (0..len.min(512)).chain((512..len).step_by(7));
+        for cut in lengths {
+            let e = parse_object(Path::new(obj.file_name), &obj.bytes[..cut])
+                .expect_err("truncated object parsed");
+            assert!(e.to_string().starts_with(obj.file_name), "{e}");
+        }
+    }
+}
+
+#[test]
+fn offload() {
+    let spec = corpus("offload@mainline.o");
+    // `@mainline` is cut from the object name.
+    assert_eq!(spec.name, "offload");
+    assert_eq!(spec.license, "Apache 2.0");
+    assert_eq!(spec.critical.as_deref(), Some("Connectivity (Tethering)"));
+    // BPFLOADER_MIN_VER = BPFLOADER_S_VER (42), max default.
+    assert_eq!(
+        (spec.bpfloader_min_ver, spec.bpfloader_max_ver),
+        (42, 0x10000)
+    );
+    assert_eq!(
+        (spec.size_of_bpf_map_def, spec.size_of_bpf_prog_def),
+        (120, 92)
+    );
+
+    let mut names: Vec<&str> = spec.maps.iter().map(|m| m.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "tether_dev_map",
+            "tether_error_map",
+            "tether_limit_map",
+            "tether_stats_map"
+        ]
+    );
+    // struct TetherStatsValue is six __u64.
+    assert_plain_map(
+        &spec,
+        "tether_stats_map",
+        (HASH, 4, 48, 16),
+        (AID_ROOT, AID_NETWORK_STACK, 0o660),
+    );
+    assert_plain_map(
+        &spec,
+        "tether_limit_map",
+        (HASH, 4, 8, 16),
+        (AID_ROOT, AID_NETWORK_STACK, 0o660),
+    );
+    assert_plain_map(
+        &spec,
+        "tether_error_map",
+        (ARRAY, 4, 4, 8),
+        (AID_ROOT, AID_NETWORK_STACK, 0o440),
+    );
+    assert_plain_map(
+        &spec,
+        "tether_dev_map",
+        (DEVMAP_HASH, 4, 4, 64),
+        (AID_ROOT, AID_NETWORK_STACK, 0o660),
+    );
+
+    // Section-header order is source order.
+    let sections: Vec<&str> = spec.programs.iter().map(|p| p.section.as_str()).collect();
+    assert_eq!(
+        sections,
+        [
+            "schedcls/tether_downstream6_ether$4_14",
+            "schedcls/tether_downstream6_ether$5_10",
+            "schedcls/tether_upstream6_rawip$opt",
+            "schedcls/tether_upstream6_rawip$stub",
+            "xdp/tether_downstream_ether",
+        ]
+    );
+    let net = (AID_ROOT, AID_NETWORK_STACK);
+    assert_prog(
+        &spec,
+        "schedcls/tether_downstream6_ether$4_14",
+        (SCHED_CLS, 0),
+        (
+            "schedcls_tether",
+            "schedcls_tether_downstream6_ether",
+            "sched_cls_tether_downstream6_ether_4_14",
+        ),
+        net,
+        (Kver::new(4, 14, 0), Kver::new(5, 10, 0)),
+        false,
+        &["tether_stats_map"],
+    );
+    assert_prog(
+        &spec,
+        "schedcls/tether_downstream6_ether$5_10",
+        (SCHED_CLS, 0),
+        (
+            "schedcls_tether",
+            "schedcls_tether_downstream6_ether",
+            "sched_cls_tether_downstream6_ether_5_10",
+        ),
+        net,
+        (Kver::new(5, 10, 0), KVER_INF),
+        false,
+        &["tether_stats_map"],
+    );
+    assert_prog(
+        &spec,
+        "schedcls/tether_upstream6_rawip$opt",
+        (SCHED_CLS, 0),
+        (
+            "schedcls_tether",
+            "schedcls_tether_upstream6_rawip",
+            "sched_cls_tether_upstream6_rawip_opt",
+        ),
+        net,
+        (KVER_NONE, KVER_INF),
+        true,
+        &["tether_limit_map"],
+    );
+    assert_prog(
+        &spec,
+        "schedcls/tether_upstream6_rawip$stub",
+        (SCHED_CLS, 0),
+        (
+            "schedcls_tether",
+            "schedcls_tether_upstream6_rawip",
+            "sched_cls_tether_upstream6_rawip_stub",
+        ),
+        net,
+        (KVER_NONE, KVER_INF),
+        false,
+        &[],
+    );
+    assert_prog(
+        &spec,
+        "xdp/tether_downstream_ether",
+        (XDP, 0),
+        (
+            "xdp_tether_down",
+            "xdp_tether_downstream_ether",
+            "xdp_tether_downstream_ether",
+        ),
+        net,
+        (Kver::new(5, 10, 0), KVER_INF),
+        false,
+        &["tether_dev_map"],
+    );
+
+    // Pin paths from facts §9 (bpf_existence_test.cpp).
+    let maps = map_pins(&spec, "tethering/");
+    assert!(maps
+        .iter()
+        .any(|m| m.pin == "tethering/map_offload_tether_dev_map"));
+    let progs: Vec<String> = prog_pins(&spec, "tethering/")
+        .into_iter()
+        .map(|p| p.pin)
+        .collect();
+    assert_eq!(
+        progs[0],
+        "tethering/prog_offload_schedcls_tether_downstream6_ether"
+    );
+    assert_eq!(progs[0], progs[1], "$4_14 and $5_10 share one pin");
+    assert_eq!(progs[2], progs[3], "$opt and $stub share one pin");
+}
+
+#[test]
+fn pkt_count() {
+    let spec = corpus("pktCount.o");
+    assert_eq!(spec.name, "pktCount");
+    assert_eq!(spec.license, "Apache 2.0");
+    assert_eq!(spec.critical, None);
+    assert_eq!(
+        (spec.bpfloader_min_ver, spec.bpfloader_max_ver),
+        (0, 0x10000)
+    );
+    assert_eq!(spec.maps.len(), 2);
+    assert_plain_map(
+        &spec,
+        "packet_count_map",
+        (ARRAY, 4, 8, 1),
+        (AID_ROOT, AID_ROOT, 0o600),
+    );
+    assert_plain_map(
+        &spec,
+        "two_entry_map",
+        (ARRAY, 4, 4, 2),
+        (AID_ROOT, AID_SYSTEM, 0o660),
+    );
+    assert_eq!(spec.programs.len(), 1);
+    assert_prog(
+        &spec,
+        "skfilter/count",
+        (SOCKET_FILTER, 0),
+        ("skfilter_count", "skfilter_count", "count_packets"),
+        (AID_ROOT, AID_SYSTEM),
+        (KVER_NONE, KVER_INF),
+        false,
+        &["packet_count_map"],
+    );
+    let progs = prog_pins(&spec, "net_private/");
+    assert_eq!(progs[0].pin, "net_private/prog_pktCount_skfilter_count");
+    let maps = map_pins(&spec, "net_private/");
+    assert!(maps
+        .iter()
+        .any(|m| m.pin == "net_private/map_pktCount_packet_count_map"));
+}

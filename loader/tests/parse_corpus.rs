@@ -3,8 +3,6 @@
 //! `bpf-progs/include/`). Expected values are transcribed from the sources,
 //! not from parser output.
 
-mod parse_util;
-
 use netbpfload::inspect::{map_pins, prog_pins};
 use netbpfload::parse::parse_object;
 use netbpfload::spec::{Domain, IgnoreOn, Kver, MapSpec, ObjectSpec, ProgramSpec};
@@ -124,7 +122,7 @@ fn assert_prog(
     assert_eq!(d.selinux_context, Domain::Unspecified, "{section}");
     assert_eq!(d.pin_subdir, Domain::Unspecified, "{section}");
     assert_eq!(d.ignore_on, IgnoreOn::default(), "{section}");
-    assert!(p.insn_count() > 0 && p.insns.len() % 8 == 0, "{section}");
+    assert!(p.insn_count() > 0 && p.insns.len().is_multiple_of(8), "{section}");
     let mut got: Vec<&str> = p
         .relocations
         .iter()

@@ -339,6 +339,7 @@ pub struct Sample {
     pub license: Option<Vec<u8>>,
     pub critical: Option<Vec<u8>>,
     pub min_ver: Option<Vec<u8>>,
+    pub max_ver: Option<Vec<u8>>,
     pub map_def_size: Option<Vec<u8>>,
     pub prog_def_size: Option<Vec<u8>>,
     pub maps: Vec<u8>,
@@ -370,6 +371,7 @@ impl Default for Sample {
             license: Some(b"GPL\0".to_vec()),
             critical: None,
             min_ver: Some(42u32.to_le_bytes().to_vec()),
+            max_ver: Some(0x10000u32.to_le_bytes().to_vec()),
             map_def_size: Some(120u64.to_le_bytes().to_vec()),
             prog_def_size: Some(92u64.to_le_bytes().to_vec()),
             maps,
@@ -397,7 +399,9 @@ impl Sample {
         if let Some(v) = &self.min_ver {
             b.section("bpfloader_min_ver", v);
         }
-        b.section("bpfloader_max_ver", &0x10000u32.to_le_bytes());
+        if let Some(v) = &self.max_ver {
+            b.section("bpfloader_max_ver", v);
+        }
         if let Some(v) = &self.map_def_size {
             b.section("size_of_bpf_map_def", v);
         }

@@ -122,7 +122,10 @@ fn assert_prog(
     assert_eq!(d.selinux_context, Domain::Unspecified, "{section}");
     assert_eq!(d.pin_subdir, Domain::Unspecified, "{section}");
     assert_eq!(d.ignore_on, IgnoreOn::default(), "{section}");
-    assert!(p.insn_count() > 0 && p.insns.len().is_multiple_of(8), "{section}");
+    assert!(
+        p.insn_count() > 0 && p.insns.len().is_multiple_of(8),
+        "{section}"
+    );
     let mut got: Vec<&str> = p
         .relocations
         .iter()
@@ -384,4 +387,153 @@ fn pkt_count() {
     assert!(maps
         .iter()
         .any(|m| m.pin == "net_private/map_pktCount_packet_count_map"));
+}
+
+#[test]
+fn netd_domains_flags_gates() {
+    const AID_NET_BW_ACCT: u32 = 3007;
+    let spec = corpus("netd.o");
+    assert_eq!(spec.name, "netd");
+    assert_eq!(spec.critical.as_deref(), Some("netd"));
+    // BPFLOADER_MIN_VER = BPFLOADER_T_VER.
+    assert_eq!(spec.bpfloader_min_ver, 43);
+
+    let d = &map(&spec, "cookie_tag_map").def;
+    assert_eq!((d.map_type, d.key_size, d.max_entries), (HASH, 8, 1024));
+    assert_eq!((d.uid, d.gid, d.mode), (AID_ROOT, AID_NET_BW_ACCT, 0o660));
+    assert_eq!(
+        (d.selinux_context, d.pin_subdir),
+        (Domain::NetdShared, Domain::Unspecified)
+    );
+    let d = &map(&spec, "uid_owner_map").def;
+    assert_eq!((d.mode, d.selinux_context), (0o460, Domain::NetdReadonly));
+    let d = &map(&spec, "configuration_map").def;
+    assert_eq!(
+        (d.map_type, d.key_size, d.value_size, d.max_entries),
+        (ARRAY, 4, 4, 2)
+    );
+    assert_eq!((d.mode, d.selinux_context), (0o060, Domain::NetShared));
+    // BPF_F_NO_PREALLOC = 1: explicit, and the LPM_TRIE default.
+    let d = &map(&spec, "local_net_blocked_uid_map").def;
+    assert_eq!(
+        (d.map_flags, d.max_entries, d.gid),
+        (1, 1000, AID_NET_BW_ACCT)
+    );
+    let d = &map(&spec, "local_net_access_map").def;
+    assert_eq!((d.map_type, d.map_flags, d.gid), (11, 1, AID_NETWORK_STACK));
+    let d = &map(&spec, "uid_permission_map").def;
+    assert_eq!(
+        (d.selinux_context, d.pin_subdir),
+        (Domain::NetdReadonly, Domain::NetdReadonly)
+    );
+    let d = &map(&spec, "iface_index_name_map").def;
+    // IGNORE_ON_ARM32 | IGNORE_ON_RISCV64.
+    assert_eq!(d.ignore_on.bits(), 0x08 | 0x80);
+    assert!(d.ignore_on.arm32 && d.ignore_on.riscv64 && !d.ignore_on.aarch64);
+    let d = &map(&spec, "packet_trace_ringbuf").def;
+    assert_eq!(
+        (d.map_type, d.key_size, d.value_size, d.max_entries),
+        (27, 0, 0, 32768)
+    );
+    assert_eq!((d.min_kver, d.max_kver), (Kver::new(5, 10, 0), KVER_INF));
+    assert_eq!(
+        map(&spec, "pre_4_14_stats_map").def.max_kver,
+        Kver::new(4, 14, 0)
+    );
+    assert_eq!(map(&spec, "kver_inf_map").def.min_kver, KVER_INF);
+    let d = &map(&spec, "packet_trace_enabled_map").def;
+    assert_eq!((d.bpfloader_min_ver, d.bpfloader_max_ver), (44, 0x10000));
+    assert_eq!(map(&spec, "next_loader_map").def.bpfloader_min_ver, 0x10000);
+    let d = &map(&spec, "lock_array_test_map").def;
+    assert_eq!((d.ignore_on.bits(), d.mode), (0x02, 0o440));
+
+    let pins = map_pins(&spec, "netd_shared/");
+    let pin = |name: &str| pins.iter().find(|p| p.name == name).unwrap().clone();
+    assert_eq!(
+        pin("uid_permission_map").pin,
+        "netd_readonly/map_netd_uid_permission_map"
+    );
+    assert_eq!(
+        pin("uid_permission_map").create_via.as_deref(),
+        Some("netd_readonly/tmp_map_netd_uid_permission_map")
+    );
+    assert_eq!(
+        pin("cookie_tag_map").pin,
+        "netd_shared/map_netd_cookie_tag_map"
+    );
+    assert_eq!(
+        pin("cookie_tag_map").create_via.as_deref(),
+        Some("netd_shared/tmp_map_netd_cookie_tag_map")
+    );
+    // facts §9: /sys/fs/bpf/netd_shared/prog_netd_cgroupskb_ingress_stats.
+    let progs = prog_pins(&spec, "netd_shared/");
+    assert!(progs
+        .iter()
+        .any(|p| p.pin == "netd_shared/prog_netd_cgroupskb_ingress_stats"));
+    let p = prog(&spec, "cgroupskb/ingress/stats$4_14");
+    assert_eq!((p.kind.prog_type, p.kind.expected_attach_type), (8, 0));
+    assert_eq!(p.kernel_name, "cgroupskb_ingre");
+    let p = prog(&spec, "bind4/inet4_bind");
+    assert_eq!((p.kind.prog_type, p.kind.expected_attach_type), (18, 8));
+}
+
+#[test]
+fn legacy_abis_get_defaults() {
+    // v0.0: no version or size sections; 32/20 records.
+    let v0 = corpus("legacyV0.o");
+    assert_eq!((v0.size_of_bpf_map_def, v0.size_of_bpf_prog_def), (32, 20));
+    assert_eq!((v0.bpfloader_min_ver, v0.bpfloader_max_ver), (0, 0x10000));
+    assert_plain_map(
+        &v0,
+        "legacy_count_map",
+        (ARRAY, 4, 8, 1),
+        (AID_ROOT, AID_SYSTEM, 0o640),
+    );
+    assert_eq!(v0.maps.len(), 1);
+    assert_prog(
+        &v0,
+        "skfilter/legacy_count",
+        (SOCKET_FILTER, 0),
+        (
+            "skfilter_legacy",
+            "skfilter_legacy_count",
+            "skfilter_legacy_count",
+        ),
+        (AID_ROOT, AID_SYSTEM),
+        (KVER_NONE, KVER_INF),
+        false,
+        &["legacy_count_map"],
+    );
+
+    // S: 48/28, kernel gates present, domains absent.
+    let s = corpus("legacyS.o");
+    assert_eq!((s.size_of_bpf_map_def, s.size_of_bpf_prog_def), (48, 28));
+    let d = &map(&s, "legacy_pre_4_14_map").def;
+    assert_eq!((d.min_kver, d.max_kver), (KVER_NONE, Kver::new(4, 14, 0)));
+    assert_eq!(
+        (d.uid, d.shared, d.pin_subdir),
+        (0, false, Domain::Unspecified)
+    );
+    assert_eq!(prog(&s, "skfilter/legacy_never").def.min_kver, KVER_INF);
+    assert_plain_map(
+        &s,
+        "legacy_count_map",
+        (ARRAY, 4, 8, 1),
+        (AID_ROOT, AID_SYSTEM, 0o640),
+    );
+
+    // T: 116/92, shared + pin_subdir, no uid@116.
+    let t = corpus("legacyT.o");
+    assert_eq!((t.size_of_bpf_map_def, t.size_of_bpf_prog_def), (116, 92));
+    let d = &map(&t, "legacy_shared_map").def;
+    assert!(d.shared);
+    assert_eq!(
+        (d.pin_subdir, d.uid, d.gid, d.mode),
+        (Domain::NetPrivate, 0, AID_SYSTEM, 0o660)
+    );
+    let pins = map_pins(&t, "");
+    assert!(pins
+        .iter()
+        .any(|p| p.pin == "net_private/map__legacy_shared_map"));
+    assert_eq!(t.maps.len(), 3);
 }

@@ -123,6 +123,13 @@ pub static OBJECTS: &[CorpusObject] = &[
         critical: true,
     },
     CorpusObject {
+        file_name: "needsNewerLoader.o",
+        bytes: object_bytes!("needsNewerLoader.o"),
+        location: mainline("tethering/"),
+        kind: Kind::LoaderVersionSkipped,
+        critical: false,
+    },
+    CorpusObject {
         file_name: "netd.o",
         bytes: object_bytes!("netd.o"),
         location: mainline("netd_shared/"),
@@ -130,10 +137,82 @@ pub static OBJECTS: &[CorpusObject] = &[
         critical: true,
     },
     CorpusObject {
+        file_name: "clatd.o",
+        bytes: object_bytes!("clatd.o"),
+        location: mainline("net_shared/"),
+        kind: Kind::Good,
+        critical: true,
+    },
+    CorpusObject {
+        file_name: "dscpPolicy.o",
+        bytes: object_bytes!("dscpPolicy.o"),
+        location: mainline("net_shared/"),
+        kind: Kind::Good,
+        critical: false,
+    },
+    CorpusObject {
         file_name: "pktCount.o",
         bytes: object_bytes!("pktCount.o"),
         location: mainline("net_private/"),
         kind: Kind::Good,
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "verifierReject.o",
+        bytes: object_bytes!("verifierReject.o"),
+        location: mainline("net_private/"),
+        kind: Kind::VerifierRejected,
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "schedTrace.o",
+        bytes: object_bytes!("schedTrace.o"),
+        location: Some(Location::Platform),
+        kind: Kind::Good,
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "tcpProbe.o",
+        bytes: object_bytes!("tcpProbe.o"),
+        location: Some(Location::Platform),
+        kind: Kind::Good,
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "criticalReject.o",
+        bytes: object_bytes!("criticalReject.o"),
+        location: None,
+        kind: Kind::FailingCritical,
+        critical: true,
+    },
+    CorpusObject {
+        file_name: "legacyV0.o",
+        bytes: object_bytes!("legacyV0.o"),
+        location: None,
+        kind: Kind::Legacy {
+            map_def_size: 32,
+            prog_def_size: 20,
+        },
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "legacyS.o",
+        bytes: object_bytes!("legacyS.o"),
+        location: None,
+        kind: Kind::Legacy {
+            map_def_size: 48,
+            prog_def_size: 28,
+        },
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "legacyT.o",
+        bytes: object_bytes!("legacyT.o"),
+        location: None,
+        kind: Kind::Legacy {
+            map_def_size: 116,
+            prog_def_size: 92,
+        },
         critical: false,
     },
 ];
@@ -143,11 +222,12 @@ pub fn object(file_name: &str) -> Option<&'static CorpusObject> {
     OBJECTS.iter().find(|o| o.file_name == file_name)
 }
 
-/// Writes the default layout under `root`: every placed object into its
-/// location directory (mode 0644), creating every mainline location and the
-/// platform directory (mode 0755) even when empty. Returns the files written,
-/// in [`OBJECTS`] order. Existing files are overwritten.
+/// Writes the default layout under `root` (created if missing): every placed
+/// object into its location directory (mode 0644), creating every mainline
+/// location and the platform directory (mode 0755) even when empty. Returns
+/// the files written, in [`OBJECTS`] order. Existing files are overwritten.
 pub fn install_tree(root: &Path) -> io::Result<Vec<PathBuf>> {
+    fs::create_dir_all(root)?;
     let dirs = MAINLINE_PREFIXES
         .iter()
         .map(|&prefix| Location::Mainline { prefix })

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Seeds fuzz/corpus/parse_object/ with every object of the bpf-progs corpus
+# (compiled by its build.rs) and the malformed fixtures, and
+# fuzz/corpus/manifest/ with a sample manifest. The corpus is not committed:
+# everything here can be regenerated.
+set -eu
+cd "$(dirname "$0")/.."
+out=fuzz/corpus/parse_object
+mkdir -p "$out" fuzz/corpus/manifest
+# The build script's OUT_DIR holds the compiled objects.
+dir=$(cargo build -p bpf-progs --message-format=json 2>/dev/null |
+    python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "build-script-executed" and m["package_id"].find("bpf-progs") >= 0:
+        print(m["out_dir"])')
+n=0
+for f in "$dir"/*.o tests/fixtures/malformed/*.o; do
+    [ -f "$f" ] || continue
+    cp "$f" "$out/$(basename "$f")"
+    n=$((n + 1))
+done
+printf '%s  a.o\n# comment\n' "$(printf abc | sha256sum | cut -d' ' -f1)" > fuzz/corpus/manifest/sample
+echo "seeded $n objects into $out"

@@ -1,0 +1,786 @@
+//! Root tier: the loader against the real kernel, in private bpffs mounts.
+//!
+//! Run as root with
+//! `unshare -m --propagation private cargo test -p netbpfload-tests --test root`;
+//! every test refuses to run (fails) outside a private mount namespace or
+//! without root.
+//!
+//! Expected pins, types, sizes, modes and owners come from the corpus C
+//! sources (`bpf-progs/src/progs/*.c`, macros in `bpf-progs/include/`) and
+//! the reference pin naming (facts §3), not from the loader's output.
+
+use bpf_progs::{CorpusObject, Kind, OBJECTS};
+use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome, ObjectReport};
+use netbpfload::gate::{Arch, BuildType, GateEnv};
+use netbpfload::paths::{self, Location};
+use netbpfload::spec::Kver;
+use netbpfload::sys::linux::LinuxSys;
+use netbpfload::sys::{MapCreateAttr, Sys, BPF_F_RDONLY};
+use netbpfload_tests::bpffs::{self, PrivateBpffs};
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+
+const ARRAY: u32 = 2;
+const HASH: u32 = 1;
+const DEVMAP_HASH: u32 = 25;
+const SOCKET_FILTER: u32 = 1;
+const SCHED_CLS: u32 = 3;
+const XDP: u32 = 6;
+const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+const AID_SYSTEM: u32 = 1000;
+const AID_NETWORK_STACK: u32 = 1073;
+const AID_NET_BW_ACCT: u32 = 3007;
+const NOBODY: u32 = 65534;
+
+fn kver() -> Kver {
+    let (release, _) = LinuxSys.uname().expect("uname");
+    Kver::parse_release(&release).expect("kernel release")
+}
+
+fn cfg(fs: &PrivateBpffs) -> LoadConfig {
+    let (_, machine) = LinuxSys.uname().expect("uname");
+    let kver = kver();
+    assert!(
+        kver >= Kver::new(5, 15, 0),
+        "the root tier's expectations assume a kernel >= 5.15, this is {kver}"
+    );
+    LoadConfig {
+        bpffs_root: fs.path().to_path_buf(),
+        gate: GateEnv {
+            loader_ver: 45,
+            kver,
+            build_type: BuildType::Userdebug,
+            arch: Arch::from_uname_machine(&machine),
+        },
+        parallel: false,
+        insecure: false,
+    }
+}
+
+/// A private bpffs with the boot flow's directories, and the corpus installed
+/// in a staging tree.
+struct Env {
+    fs: PrivateBpffs,
+    stage: tempfile::TempDir,
+    cfg: LoadConfig,
+}
+
+impl Env {
+    fn new() -> Self {
+        let fs = PrivateBpffs::new();
+        for d in paths::created_subdirs() {
+            fs.mkdir(d);
+        }
+        let stage = tempfile::tempdir().expect("stage");
+        bpf_progs::install_tree(stage.path()).expect("install corpus");
+        let cfg = cfg(&fs);
+        Env { fs, stage, cfg }
+    }
+
+    fn locations(&self) -> Vec<Location> {
+        bpf_progs::MAINLINE_PREFIXES
+            .iter()
+            .map(|&prefix| bpf_progs::Location::Mainline { prefix })
+            .chain(std::iter::once(bpf_progs::Location::Platform))
+            .map(|l| Location::new(self.stage.path().join(l.dir()), l.bpffs_prefix()))
+            .collect()
+    }
+
+    fn location_of(&self, prefix: &str) -> Location {
+        self.locations()
+            .into_iter()
+            .find(|l| l.prefix == prefix)
+            .unwrap_or_else(|| panic!("no location {prefix}"))
+    }
+
+    fn load_all(&self) -> Vec<LocationReport> {
+        self.locations()
+            .iter()
+            .map(|l| engine::load_location(&LinuxSys, &self.cfg, l))
+            .collect()
+    }
+
+    fn pin(&self, rel: &str) -> PathBuf {
+        self.fs.pin(rel)
+    }
+
+    /// Every file under the bpffs (relative paths), minus the kernel's
+    /// `maps.debug`/`progs.debug` preload files.
+    fn tree(&self) -> Vec<String> {
+        fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(root, &p, out);
+                } else if let Ok(rel) = p.strip_prefix(root) {
+                    let rel = rel.to_string_lossy().into_owned();
+                    if !rel.ends_with(".debug") {
+                        out.push(rel);
+                    }
+                }
+            }
+        }
+        let mut v = Vec::new();
+        walk(self.fs.path(), self.fs.path(), &mut v);
+        v.sort();
+        v
+    }
+
+    /// Pins named after object `obj` (`map_<obj>_*`, `prog_<obj>_*`, `tmp_*`).
+    fn pins_of(&self, obj: &str) -> Vec<String> {
+        let map = format!("map_{obj}_");
+        let prog = format!("prog_{obj}_");
+        self.tree()
+            .into_iter()
+            .filter(|p| {
+                let name = p.rsplit('/').next().unwrap_or(p);
+                name.starts_with(&map)
+                    || name.starts_with(&prog)
+                    || name.starts_with(paths::TMP_PIN_PREFIX)
+            })
+            .collect()
+    }
+}
+
+fn placed() -> impl Iterator<Item = &'static CorpusObject> {
+    OBJECTS.iter().filter(|o| o.location.is_some())
+}
+
+fn corpus(file_name: &str) -> &'static CorpusObject {
+    bpf_progs::object(file_name)
+        .unwrap_or_else(|| panic!("the corpus has no {file_name} (bpf-progs/src/lib.rs OBJECTS)"))
+}
+
+fn obj_name(o: &CorpusObject) -> String {
+    paths::object_name(Path::new(o.file_name))
+}
+
+fn report<'a>(reports: &'a [LocationReport], file_name: &str) -> &'a ObjectReport {
+    reports
+        .iter()
+        .flat_map(|r| &r.objects)
+        .find(|o| o.file.file_name().and_then(|n| n.to_str()) == Some(file_name))
+        .unwrap_or_else(|| panic!("{file_name} not in the reports: {reports:#?}"))
+}
+
+/// `(pin, id, reused)` of every pin reported as loaded.
+fn pin_ids(reports: &[LocationReport]) -> BTreeMap<String, (u32, bool)> {
+    let mut m = BTreeMap::new();
+    for o in reports.iter().flat_map(|r| &r.objects) {
+        if let ObjectOutcome::Loaded { maps, programs, .. } = &o.outcome {
+            for p in maps.iter().chain(programs) {
+                m.insert(p.pin.clone(), (p.id, p.reused));
+            }
+        }
+    }
+    m
+}
+
+struct ExpMap {
+    rel: &'static str,
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+struct ExpProg {
+    rel: &'static str,
+    prog_type: u32,
+    uid: u32,
+    gid: u32,
+}
+
+const fn m(
+    rel: &'static str,
+    map_type: u32,
+    kvm: (u32, u32, u32),
+    map_flags: u32,
+    mode: u32,
+    gid: u32,
+) -> ExpMap {
+    ExpMap {
+        rel,
+        map_type,
+        key_size: kvm.0,
+        value_size: kvm.1,
+        max_entries: kvm.2,
+        map_flags,
+        mode,
+        uid: 0,
+        gid,
+    }
+}
+
+/// From `pktCount.c`, `offload.c` and `netd.c` (DEFINE_BPF_MAP = 0600
+/// root:root, _RO = 0440 root:gid, _GRW = 0660 root:gid; programs 0440).
+const EXPECTED_MAPS: &[ExpMap] = &[
+    m(
+        "net_private/map_pktCount_packet_count_map",
+        ARRAY,
+        (4, 8, 1),
+        0,
+        0o600,
+        0,
+    ),
+    m(
+        "net_private/map_pktCount_two_entry_map",
+        ARRAY,
+        (4, 4, 2),
+        0,
+        0o660,
+        AID_SYSTEM,
+    ),
+    // struct TetherStatsValue: six __u64.
+    m(
+        "tethering/map_offload_tether_stats_map",
+        HASH,
+        (4, 48, 16),
+        0,
+        0o660,
+        AID_NETWORK_STACK,
+    ),
+    m(
+        "tethering/map_offload_tether_limit_map",
+        HASH,
+        (4, 8, 16),
+        0,
+        0o660,
+        AID_NETWORK_STACK,
+    ),
+    m(
+        "tethering/map_offload_tether_error_map",
+        ARRAY,
+        (4, 4, 8),
+        0,
+        0o440,
+        AID_NETWORK_STACK,
+    ),
+    // The kernel sets BPF_F_RDONLY_PROG on device maps.
+    m(
+        "tethering/map_offload_tether_dev_map",
+        DEVMAP_HASH,
+        (4, 4, 64),
+        BPF_F_RDONLY_PROG,
+        0o660,
+        AID_NETWORK_STACK,
+    ),
+    // Loader version 45 >= BPFLOADER_U_VER (44).
+    m(
+        "netd_shared/map_netd_packet_trace_enabled_map",
+        ARRAY,
+        (4, 1, 1),
+        0,
+        0o660,
+        AID_SYSTEM,
+    ),
+    // ignore_on_user only: present on userdebug.
+    m(
+        "netd_shared/map_netd_lock_array_test_map",
+        ARRAY,
+        (4, 4, 1),
+        0,
+        0o440,
+        AID_NET_BW_ACCT,
+    ),
+];
+
+const EXPECTED_PROGS: &[ExpProg] = &[
+    ExpProg {
+        rel: "net_private/prog_pktCount_skfilter_count",
+        prog_type: SOCKET_FILTER,
+        uid: 0,
+        gid: AID_SYSTEM,
+    },
+    // $5_10 variant on >= 5.10 kernels; same pin name as $4_14.
+    ExpProg {
+        rel: "tethering/prog_offload_schedcls_tether_downstream6_ether",
+        prog_type: SCHED_CLS,
+        uid: 0,
+        gid: AID_NETWORK_STACK,
+    },
+    // $opt is rejected by the verifier, optional; $stub takes the pin.
+    ExpProg {
+        rel: "tethering/prog_offload_schedcls_tether_upstream6_rawip",
+        prog_type: SCHED_CLS,
+        uid: 0,
+        gid: AID_NETWORK_STACK,
+    },
+    ExpProg {
+        rel: "tethering/prog_offload_xdp_tether_downstream_ether",
+        prog_type: XDP,
+        uid: 0,
+        gid: AID_NETWORK_STACK,
+    },
+];
+
+/// Gated out on a >= 5.15 kernel with loader 45 (netd.c comments).
+const EXPECTED_ABSENT: &[&str] = &[
+    "netd_shared/map_netd_pre_4_14_stats_map", // max_kver 4.14
+    "netd_shared/map_netd_kver_inf_map",       // min_kver KVER_INF
+    "netd_shared/map_netd_next_loader_map",    // min loader 0x10000
+];
+
+#[test]
+fn corpus_loads_as_documented() {
+    let env = Env::new();
+    let reports = env.load_all();
+    for r in &reports {
+        assert!(r.error.is_none(), "{r:#?}");
+    }
+    for o in placed() {
+        let r = report(&reports, o.file_name);
+        assert_eq!(
+            r.critical.is_some(),
+            o.critical,
+            "{}: critical",
+            o.file_name
+        );
+        match (o.kind, &r.outcome) {
+            (Kind::Good | Kind::Legacy { .. }, ObjectOutcome::Loaded { maps, programs, .. }) => {
+                for p in maps.iter().chain(programs) {
+                    assert!(
+                        env.pin(&p.pin).exists(),
+                        "{}: {} missing",
+                        o.file_name,
+                        p.pin
+                    );
+                }
+            }
+            (Kind::VerifierRejected | Kind::FailingCritical, ObjectOutcome::Failed { .. })
+            | (Kind::LoaderVersionSkipped, ObjectOutcome::Skipped { .. }) => {
+                assert_eq!(
+                    env.pins_of(&obj_name(o)),
+                    Vec::<String>::new(),
+                    "{}",
+                    o.file_name
+                );
+            }
+            (kind, outcome) => panic!("{}: expected {kind:?}, got {outcome:#?}", o.file_name),
+        }
+    }
+    for e in EXPECTED_MAPS {
+        let path = env.pin(e.rel);
+        assert_eq!(
+            bpffs::mode_owner(&path),
+            (e.mode, e.uid, e.gid),
+            "{}",
+            e.rel
+        );
+        let i = bpffs::map_info(&path);
+        assert_eq!(
+            (
+                i.map_type,
+                i.key_size,
+                i.value_size,
+                i.max_entries,
+                i.map_flags
+            ),
+            (
+                e.map_type,
+                e.key_size,
+                e.value_size,
+                e.max_entries,
+                e.map_flags
+            ),
+            "{}",
+            e.rel
+        );
+    }
+    for e in EXPECTED_PROGS {
+        let path = env.pin(e.rel);
+        assert_eq!(
+            bpffs::mode_owner(&path),
+            (paths::PROG_PIN_MODE, e.uid, e.gid),
+            "{}",
+            e.rel
+        );
+        assert_eq!(bpffs::prog_info(&path).prog_type, e.prog_type, "{}", e.rel);
+    }
+    for rel in EXPECTED_ABSENT {
+        assert_eq!(
+            bpffs::obj_get_errno(&env.pin(rel), BPF_F_RDONLY),
+            Some(libc::ENOENT),
+            "{rel} must be gated out"
+        );
+    }
+    // No temporary pin survives the rename dance.
+    let tmp: Vec<String> = env
+        .tree()
+        .into_iter()
+        .filter(|p| p.rsplit('/').next().is_some_and(|n| n.starts_with("tmp_")))
+        .collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+}
+
+#[test]
+fn socket_filter_counts_packets() {
+    const PACKETS: u64 = 7;
+    let env = Env::new();
+    env.load_all();
+    let prog = bpffs::obj_get(
+        &env.pin("net_private/prog_pktCount_skfilter_count"),
+        BPF_F_RDONLY,
+    )
+    .expect("prog pin");
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind rx");
+    let fd: libc::c_int = prog.as_raw_fd();
+    // SAFETY: setsockopt on our socket with a pointer to a live c_int of the
+    // size we pass.
+    let r = unsafe {
+        libc::setsockopt(
+            rx.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_BPF,
+            &fd as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "SO_ATTACH_BPF: {}", std::io::Error::last_os_error());
+    rx.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind tx");
+    let to = rx.local_addr().expect("addr");
+    let mut buf = [0u8; 16];
+    for _ in 0..PACKETS {
+        tx.send_to(b"ping", to).expect("send");
+        let (n, _) = rx
+            .recv_from(&mut buf)
+            .expect("recv: the filter keeps packets");
+        assert_eq!(&buf[..n], b"ping");
+    }
+    let map = bpffs::obj_get(
+        &env.pin("net_private/map_pktCount_packet_count_map"),
+        BPF_F_RDONLY,
+    )
+    .expect("map pin");
+    let mut value = [0u8; 8];
+    LinuxSys
+        .map_lookup(map.as_fd(), &0u32.to_ne_bytes(), &mut value)
+        .expect("lookup key 0");
+    assert_eq!(u64::from_ne_bytes(value), PACKETS);
+}
+
+#[test]
+fn shared_map_is_one_kernel_map() {
+    // netShared.h: clatd.o and dscpPolicy.o (net_shared/) both declare
+    // net_config_map, pinned once as net_shared/map__net_config_map.
+    corpus("clatd.o");
+    corpus("dscpPolicy.o");
+    let env = Env::new();
+    let reports = env.load_all();
+    let rel = "net_shared/map__net_config_map";
+    let mut seen = Vec::new();
+    for f in ["clatd.o", "dscpPolicy.o"] {
+        match &report(&reports, f).outcome {
+            ObjectOutcome::Loaded { maps, .. } => {
+                let p = maps
+                    .iter()
+                    .find(|p| p.pin == rel)
+                    .unwrap_or_else(|| panic!("{f} does not report {rel}: {maps:#?}"));
+                seen.push((p.id, p.reused));
+            }
+            o => panic!("{f}: {o:#?}"),
+        }
+    }
+    assert_eq!(seen[0].0, seen[1].0, "same map id");
+    assert_eq!(
+        seen.iter().filter(|(_, reused)| !reused).count(),
+        1,
+        "created by the first object loaded, reused by the other: {seen:?}"
+    );
+    assert_eq!(bpffs::map_info(&env.pin(rel)).id, seen[0].0);
+}
+
+#[test]
+fn rerun_reuses_every_pin() {
+    let env = Env::new();
+    let first = env.load_all();
+    let tree = env.tree();
+    let second = env.load_all();
+    let (a, b) = (pin_ids(&first), pin_ids(&second));
+    assert!(!a.is_empty());
+    assert_eq!(
+        a.iter().map(|(k, v)| (k, v.0)).collect::<Vec<_>>(),
+        b.iter().map(|(k, v)| (k, v.0)).collect::<Vec<_>>(),
+        "same pins, same ids"
+    );
+    assert!(b.values().all(|(_, reused)| *reused), "{b:#?}");
+    assert_eq!(env.tree(), tree, "nothing new pinned");
+    for rel in a.keys() {
+        let path = env.pin(rel);
+        let id = if rel
+            .rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with("prog_"))
+        {
+            bpffs::prog_info(&path).id
+        } else {
+            bpffs::map_info(&path).id
+        };
+        assert_eq!(Some(id), a.get(rel).map(|v| v.0), "{rel}");
+    }
+}
+
+#[test]
+fn incompatible_existing_pin_fails_only_that_object() {
+    let offload = corpus("offload@mainline.o");
+    let env = Env::new();
+    // tether_limit_map is HASH u32 -> u64 (value_size 8); pin one with 16.
+    let rel = "tethering/map_offload_tether_limit_map";
+    let fd = LinuxSys
+        .map_create(&MapCreateAttr {
+            map_type: HASH,
+            key_size: 4,
+            value_size: 16,
+            max_entries: 16,
+            map_flags: 0,
+            name: "squatter".into(),
+        })
+        .expect("create");
+    LinuxSys.obj_pin(fd.as_fd(), &env.pin(rel)).expect("pin");
+    let id = LinuxSys.map_info(fd.as_fd()).expect("info").id;
+    drop(fd);
+
+    let loc = env.location_of("tethering/");
+    let r = engine::load_location(&LinuxSys, &env.cfg, &loc);
+    match &report(std::slice::from_ref(&r), offload.file_name).outcome {
+        ObjectOutcome::Failed { error, .. } => assert_eq!(
+            error,
+            "tethering/map_offload_tether_limit_map: value_size 16 on the existing pin, 8 in the object"
+        ),
+        o => panic!("{o:#?}"),
+    }
+    assert_eq!(bpffs::map_info(&env.pin(rel)).id, id, "existing pin intact");
+    assert_eq!(
+        env.pins_of("offload"),
+        vec![rel.to_string()],
+        "tether_stats_map (created first) rolled back, nothing else pinned"
+    );
+    // The rest of the location is unaffected.
+    for o in placed().filter(|o| o.location == offload.location && o.file_name != offload.file_name)
+    {
+        let got = &report(std::slice::from_ref(&r), o.file_name).outcome;
+        let ok = match o.kind {
+            Kind::Good | Kind::Legacy { .. } => matches!(got, ObjectOutcome::Loaded { .. }),
+            Kind::LoaderVersionSkipped => matches!(got, ObjectOutcome::Skipped { .. }),
+            Kind::VerifierRejected | Kind::FailingCritical => {
+                matches!(got, ObjectOutcome::Failed { .. })
+            }
+        };
+        assert!(ok, "{}: {got:#?}", o.file_name);
+    }
+}
+
+#[test]
+fn verifier_rejected_object_fails_alone_with_its_log() {
+    let rejected: Vec<&CorpusObject> = placed()
+        .filter(|o| o.kind == Kind::VerifierRejected)
+        .collect();
+    assert!(
+        !rejected.is_empty(),
+        "the corpus must place a Kind::VerifierRejected object (verifierReject.o)"
+    );
+    let env = Env::new();
+    let reports = env.load_all();
+    for o in rejected {
+        let r = report(&reports, o.file_name);
+        match &r.outcome {
+            ObjectOutcome::Failed {
+                error,
+                verifier_log,
+            } => {
+                assert!(error.contains("BPF_PROG_LOAD"), "{error}");
+                assert!(error.contains("Permission denied"), "errno kept: {error}");
+                let log = verifier_log.as_deref().unwrap_or_default();
+                assert!(
+                    log.contains("invalid mem access 'map_value_or_null'"),
+                    "{}: {log}",
+                    o.file_name
+                );
+            }
+            out => panic!("{}: {out:#?}", o.file_name),
+        }
+        assert_eq!(env.pins_of(&obj_name(o)), Vec::<String>::new());
+        // Its location still loaded the good objects.
+        for other in placed().filter(|x| x.location == o.location && x.kind == Kind::Good) {
+            assert!(
+                matches!(
+                    report(&reports, other.file_name).outcome,
+                    ObjectOutcome::Loaded { .. }
+                ),
+                "{}",
+                other.file_name
+            );
+        }
+    }
+}
+
+/// Outcome of `BPF_OBJ_GET`: `Ok` or the errno.
+type Access = Result<(), i32>;
+
+#[test]
+fn unprivileged_access_follows_mode_and_group() {
+    let env = Env::new();
+    env.load_all();
+    let eacces = Err(libc::EACCES);
+    // (pin, group that the declared gid grants, [RDONLY, RDWR] with it)
+    let cases: &[(&str, u32, [Access; 2])] = &[
+        // 0660 root:system
+        (
+            "net_private/map_pktCount_two_entry_map",
+            AID_SYSTEM,
+            [Ok(()), Ok(())],
+        ),
+        // 0440 root:network_stack
+        (
+            "tethering/map_offload_tether_error_map",
+            AID_NETWORK_STACK,
+            [Ok(()), eacces],
+        ),
+        // programs: 0440 root:gid
+        (
+            "net_private/prog_pktCount_skfilter_count",
+            AID_SYSTEM,
+            [Ok(()), eacces],
+        ),
+        // 0600 root:root: the group gives nothing
+        (
+            "net_private/map_pktCount_packet_count_map",
+            AID_SYSTEM,
+            [eacces, eacces],
+        ),
+    ];
+    for (rel, gid, with_group) in cases {
+        let path = env.pin(rel);
+        for (flags, expected) in [BPF_F_RDONLY, 0].into_iter().zip(with_group) {
+            assert_eq!(
+                bpffs::obj_get_as(NOBODY, NOBODY, &[*gid], &path, flags),
+                *expected,
+                "{rel} flags {flags:#x} as nobody in group {gid}"
+            );
+            assert_eq!(
+                bpffs::obj_get_as(NOBODY, NOBODY, &[], &path, flags),
+                eacces,
+                "{rel} flags {flags:#x} as nobody without groups"
+            );
+        }
+        // Root (CAP_DAC_OVERRIDE) opens everything.
+        assert_eq!(
+            bpffs::obj_get_as(0, 0, &[], &path, 0),
+            Ok(()),
+            "{rel} as root"
+        );
+    }
+}
+
+/// Builds the `netbpfload` binary (a dependency's binaries are not built for
+/// this crate's tests) and returns its path.
+fn netbpfload_bin() -> PathBuf {
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "-p", "netbpfload", "--bin", "netbpfload"])
+        .current_dir(&ws)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build -p netbpfload failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ws.join("target"));
+    let bin = target.join("debug").join("netbpfload");
+    assert!(bin.exists(), "{} missing after cargo build", bin.display());
+    bin
+}
+
+#[test]
+fn cli_load_json_end_to_end() {
+    let env = Env::new();
+    let bin = netbpfload_bin();
+    for loc in env.locations() {
+        let out = std::process::Command::new(&bin)
+            .arg("load")
+            .arg("--location")
+            .arg(&loc.dir)
+            .args(["--prefix", &loc.prefix, "--json", "--kmsg", "/dev/null"])
+            .arg("--bpffs")
+            .arg(env.fs.path())
+            .output()
+            .expect("run netbpfload");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let json: serde_json::Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+        let objects = json["objects"].as_array().expect("objects");
+        let mut expected_code = 0;
+        for o in placed().filter(|o| {
+            o.location
+                .is_some_and(|l| Location::new("/", l.bpffs_prefix()).prefix == loc.prefix)
+        }) {
+            let j = objects
+                .iter()
+                .find(|j| {
+                    j["file"]
+                        .as_str()
+                        .is_some_and(|f| f.ends_with(&format!("/{}", o.file_name)))
+                })
+                .unwrap_or_else(|| panic!("{} missing from {stdout}", o.file_name));
+            let status = j["outcome"]["status"].as_str().expect("status");
+            let want = match o.kind {
+                Kind::Good | Kind::Legacy { .. } => "loaded",
+                Kind::LoaderVersionSkipped => "skipped",
+                Kind::VerifierRejected | Kind::FailingCritical => "failed",
+            };
+            assert_eq!(status, want, "{}: {j:#}", o.file_name);
+            if status == "failed" {
+                expected_code = expected_code.max(if o.critical { 2 } else { 1 });
+            }
+            for p in j["outcome"]["maps"]
+                .as_array()
+                .into_iter()
+                .chain(j["outcome"]["programs"].as_array())
+                .flatten()
+            {
+                let rel = p["pin"].as_str().expect("pin");
+                assert!(env.pin(rel).exists(), "{rel}");
+                // Fresh bpffs: only a shared map (`map__<name>`) can have
+                // been pinned by an earlier object of the same location.
+                if !rel.contains("/map__") {
+                    assert_eq!(p["reused"], serde_json::Value::Bool(false), "{rel}");
+                }
+            }
+        }
+        assert_eq!(
+            out.status.code(),
+            Some(expected_code),
+            "{}: {stdout}\n{}",
+            loc.prefix,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Human output on a second run: everything reused.
+    let loc = env.location_of("net_private/");
+    let out = std::process::Command::new(&bin)
+        .arg("load")
+        .arg("--location")
+        .arg(&loc.dir)
+        .args(["--prefix", "net_private/", "--kmsg", "/dev/null"])
+        .arg("--bpffs")
+        .arg(env.fs.path())
+        .output()
+        .expect("run netbpfload");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("prog net_private/prog_pktCount_skfilter_count (id "),
+        "{text}"
+    );
+    assert!(text.contains(", reused)"), "{text}");
+    assert!(!text.contains(", new)"), "{text}");
+}

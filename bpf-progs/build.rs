@@ -95,6 +95,12 @@ fn main() {
     let clang = env::var("BPF_CLANG").unwrap_or_else(|_| "clang".to_string());
     let strip = env::var("BPF_LLVM_STRIP").unwrap_or_else(|_| default_strip(&clang));
     let asm_include = multiarch_include();
+    // The header tests compile snippets with the same compiler and includes.
+    println!("cargo:rustc-env=BPF_PROGS_CLANG={clang}");
+    println!(
+        "cargo:rustc-env=BPF_PROGS_ASM_INCLUDE={}",
+        asm_include.display()
+    );
 
     let mut sources: Vec<PathBuf> = fs::read_dir(&progs_dir)
         .unwrap_or_else(|e| panic!("bpf-progs: cannot read {}: {e}", progs_dir.display()))

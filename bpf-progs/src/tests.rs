@@ -685,3 +685,82 @@ fn install_tree_writes_the_default_layout() {
     // Running it again overwrites in place.
     assert_eq!(install_tree(&tmp.0).unwrap(), written);
 }
+
+/// Compiles `body` against the headers with `-DBPF_DEF_ABI=abi`, the way
+/// build.rs compiles the corpus; returns (success, compiler output).
+fn compile_snippet(abi: u32, body: &str) -> (bool, String) {
+    let tmp = TempDir::new("snippet");
+    let src = tmp.0.join("snippet.c");
+    fs::write(
+        &src,
+        format!("#include <linux/bpf.h>\n#include \"bpf_helpers.h\"\n{body}\nLICENSE(\"GPL\");\n"),
+    )
+    .unwrap();
+    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
+    let out = std::process::Command::new(env!("BPF_PROGS_CLANG"))
+        .args([
+            "-target",
+            "bpf",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-nostdlibinc",
+        ])
+        .args([
+            "-isystem",
+            "/usr/include",
+            "-isystem",
+            env!("BPF_PROGS_ASM_INCLUDE"),
+            "-I",
+        ])
+        .arg(include)
+        .arg(format!("-DBPF_DEF_ABI={abi}"))
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(tmp.0.join("snippet.o"))
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn legacy_abis_refuse_fields_they_cannot_hold() {
+    let domain_map = "DEFINE_BPF_MAP_EXT(m, ARRAY, __u32, __u32, 1, 0, 0, 0600, SELINUX_NET_SHARED, \
+                      DOMAIN_UNSPECIFIED, false, KVER_NONE, KVER_INF, 0, 0x10000, false, false, false);";
+    let user_map = "DEFINE_BPF_MAP_EXT(m, ARRAY, __u32, __u32, 1, 0, 0, 0600, \"\", \"\", false, \
+                    KVER_NONE, KVER_INF, 0, 0x10000, false, true, false);";
+    let kver_map = "DEFINE_BPF_MAP_EXT(m, ARRAY, __u32, __u32, 1, 0, 0, 0600, \"\", \"\", false, \
+                    KVER(5, 10, 0), KVER_INF, 0, 0x10000, false, false, false);";
+    // Every snippet is valid with the current ABI, so a failure below is the ABI check.
+    for body in [domain_map, user_map, kver_map] {
+        let (ok, err) = compile_snippet(120, body);
+        assert!(ok, "{body}: {err}");
+    }
+    let (ok, err) = compile_snippet(48, domain_map);
+    assert!(!ok && err.contains("need the 116-byte ABI"), "{err}");
+    let (ok, err) = compile_snippet(116, user_map);
+    assert!(!ok && err.contains("needs the 120-byte ABI"), "{err}");
+    let (ok, err) = compile_snippet(32, kver_map);
+    assert!(
+        !ok && err.contains("version gates need the 48-byte ABI"),
+        "{err}"
+    );
+    assert!(compile_snippet(48, kver_map).0);
+    let (ok, err) = compile_snippet(64, "");
+    assert!(!ok && err.contains("BPF_DEF_ABI must be"), "{err}");
+}
+
+#[test]
+fn ring_buffer_size_must_be_a_power_of_two_page_multiple() {
+    let rb = |size: u32| format!("DEFINE_BPF_RINGBUF(rb, __u64, {size}, 0, 0, 0600);");
+    assert!(compile_snippet(120, &rb(4096)).0);
+    for bad in [1000, 6144] {
+        let (ok, err) = compile_snippet(120, &rb(bad));
+        assert!(!ok && err.contains("power of two >= 4096"), "{bad}: {err}");
+    }
+}

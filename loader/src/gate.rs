@@ -247,6 +247,19 @@ pub fn effective_max_entries(map_type: u32, max_entries: u32, page_size: u32) ->
     }
 }
 
+/// Whether `BPF_MAP_CREATE`/`BPF_PROG_LOAD` take an object name: the
+/// `map_name`/`prog_name` fields appeared in 4.15, and an older kernel
+/// rejects a non-zero byte past the attr it knows with `E2BIG`.
+pub fn kernel_takes_object_names(kver: Kver) -> bool {
+    kver >= Kver::new(4, 15, 0)
+}
+
+/// Whether the loader checks maps and programs through
+/// `BPF_OBJ_GET_INFO_BY_FD`; like the reference, only from 4.14 on.
+pub fn kernel_has_obj_info(kver: Kver) -> bool {
+    kver >= Kver::new(4, 14, 0)
+}
+
 /// Device maps, on which the kernel itself sets `BPF_F_RDONLY_PROG`.
 pub fn is_devmap(map_type: u32) -> bool {
     map_type == bpf_map_type::BPF_MAP_TYPE_DEVMAP as u32

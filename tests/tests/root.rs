@@ -418,11 +418,10 @@ fn corpus_loads_as_documented() {
     assert!(tmp.is_empty(), "{tmp:?}");
 }
 
-#[test]
-fn socket_filter_counts_packets() {
-    const PACKETS: u64 = 7;
-    let env = Env::new();
-    env.load_all();
+/// Attaches the pinned pktCount socket filter to a loopback UDP socket,
+/// passes `packets` datagrams through it and returns the counter in
+/// `map_pktCount_packet_count_map` (key 0).
+fn count_packets(env: &Env, packets: u64) -> u64 {
     let prog = bpffs::obj_get(
         &env.pin("net_private/prog_pktCount_skfilter_count"),
         BPF_F_RDONLY,
@@ -447,7 +446,7 @@ fn socket_filter_counts_packets() {
     let tx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind tx");
     let to = rx.local_addr().expect("addr");
     let mut buf = [0u8; 16];
-    for _ in 0..PACKETS {
+    for _ in 0..packets {
         tx.send_to(b"ping", to).expect("send");
         let (n, _) = rx
             .recv_from(&mut buf)
@@ -463,7 +462,33 @@ fn socket_filter_counts_packets() {
     LinuxSys
         .map_lookup(map.as_fd(), &0u32.to_ne_bytes(), &mut value)
         .expect("lookup key 0");
-    assert_eq!(u64::from_ne_bytes(value), PACKETS);
+    u64::from_ne_bytes(value)
+}
+
+#[test]
+fn socket_filter_counts_packets() {
+    let env = Env::new();
+    env.load_all();
+    assert_eq!(count_packets(&env, 7), 7);
+}
+
+#[test]
+fn program_reloaded_against_reused_map_still_writes_it() {
+    // The map pin is reused through a read-only BPF_OBJ_GET, as the reference
+    // does; a program relocated against that fd must still update the map.
+    let env = Env::new();
+    env.load_all();
+    assert_eq!(count_packets(&env, 3), 3);
+    std::fs::remove_file(env.pin("net_private/prog_pktCount_skfilter_count")).expect("unpin");
+    let r = engine::load_location(&LinuxSys, &env.cfg, &env.location_of("net_private/"));
+    match &report(std::slice::from_ref(&r), "pktCount.o").outcome {
+        ObjectOutcome::Loaded { maps, programs, .. } => {
+            assert!(maps.iter().all(|m| m.reused));
+            assert!(programs.iter().all(|p| !p.reused));
+        }
+        o => panic!("{o:#?}"),
+    }
+    assert_eq!(count_packets(&env, 4), 7);
 }
 
 #[test]

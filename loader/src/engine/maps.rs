@@ -86,13 +86,17 @@ pub(crate) fn open_existing(
 }
 
 fn reuse(
-    sys: &dyn Sys,
+    ctx: &ObjectCtx<'_>,
     what: &str,
     fd: &OwnedFd,
     exp: &ExpectedMap,
     rel: &str,
 ) -> Result<u32, LoadError> {
-    let info = sys
+    if !gate::kernel_has_obj_info(ctx.cfg.gate.kver) {
+        return Ok(0);
+    }
+    let info = ctx
+        .sys
         .map_info(fd.as_fd())
         .map_err(|e| LoadError::sys(format!("{what}: query existing pin"), e))?;
     check_map(&info, exp, rel, "on the existing pin")?;
@@ -130,7 +134,7 @@ pub(crate) fn create_maps(
         let path = ctx.cfg.bpffs_root.join(&rel);
 
         if let Some(fd) = open_existing(sys, &what, &path)? {
-            let id = reuse(sys, &what, &fd, &exp, &rel)?;
+            let id = reuse(ctx, &what, &fd, &exp, &rel)?;
             out.fds.push(Some(fd));
             out.pins.push(PinReport {
                 name: map.name.clone(),
@@ -148,13 +152,22 @@ pub(crate) fn create_maps(
                 value_size: exp.value_size,
                 max_entries: exp.max_entries,
                 map_flags: exp.map_flags,
-                name: paths::kernel_object_name(&map.name),
+                name: if gate::kernel_takes_object_names(ctx.cfg.gate.kver) {
+                    paths::kernel_object_name(&map.name)
+                } else {
+                    String::new()
+                },
             })
             .map_err(|e| LoadError::sys(format!("{what}: create"), e))?;
-        let info = sys
-            .map_info(fd.as_fd())
-            .map_err(|e| LoadError::sys(format!("{what}: query new map"), e))?;
-        check_map(&info, &exp, &rel, "in the kernel")?;
+        let id = if gate::kernel_has_obj_info(ctx.cfg.gate.kver) {
+            let info = sys
+                .map_info(fd.as_fd())
+                .map_err(|e| LoadError::sys(format!("{what}: query new map"), e))?;
+            check_map(&info, &exp, &rel, "in the kernel")?;
+            info.id
+        } else {
+            0
+        };
 
         let tmp = (def.selinux_context != Domain::Unspecified).then(|| {
             ctx.cfg.bpffs_root.join(paths::tmp_map_pin_rel(
@@ -174,7 +187,7 @@ pub(crate) fn create_maps(
                     name: map.name.clone(),
                     pin: rel,
                     reused: false,
-                    id: info.id,
+                    id,
                 });
             }
             PinOutcome::LostRace => {
@@ -191,7 +204,7 @@ pub(crate) fn create_maps(
                         crate::sys::SysError::from_errno("BPF_OBJ_GET", Some(&path), libc::ENOENT),
                     )
                 })?;
-                let id = reuse(sys, &what, &fd, &exp, &rel)?;
+                let id = reuse(ctx, &what, &fd, &exp, &rel)?;
                 out.fds.push(Some(fd));
                 out.pins.push(PinReport {
                     name: map.name.clone(),

@@ -72,13 +72,17 @@ pub(crate) fn load_with_log(
 }
 
 fn check_prog(
-    sys: &dyn Sys,
+    ctx: &ObjectCtx<'_>,
     what: &str,
     fd: &OwnedFd,
     prog: &ProgramSpec,
     rel: &str,
 ) -> Result<u32, LoadError> {
-    let info = sys
+    if !gate::kernel_has_obj_info(ctx.cfg.gate.kver) {
+        return Ok(0);
+    }
+    let info = ctx
+        .sys
         .prog_info(fd.as_fd())
         .map_err(|e| LoadError::sys(format!("{what}: query existing pin"), e))?;
     if info.prog_type != prog.kind.prog_type {
@@ -124,7 +128,7 @@ pub(crate) fn load_programs(
         // Already pinned (by an earlier boot, or by an earlier `$variant` of
         // this object): reuse without loading.
         if let Some(fd) = open_existing(sys, &what, &path)? {
-            let id = check_prog(sys, &what, &fd, prog, &rel)?;
+            let id = check_prog(ctx, &what, &fd, prog, &rel)?;
             out.pins.push(PinReport {
                 name: prog.section.clone(),
                 pin: rel,
@@ -149,7 +153,11 @@ pub(crate) fn load_programs(
             insns: &insns,
             license: &spec.license,
             kern_version: ctx.cfg.gate.kver.0,
-            name: &paths::kernel_object_name(&prog.section),
+            name: &if gate::kernel_takes_object_names(ctx.cfg.gate.kver) {
+                paths::kernel_object_name(&prog.section)
+            } else {
+                String::new()
+            },
         };
         let fd = match load_with_log(sys, &attr) {
             Ok(fd) => fd,
@@ -177,9 +185,13 @@ pub(crate) fn load_programs(
                 })
             }
         };
-        let info = sys
-            .prog_info(fd.as_fd())
-            .map_err(|e| LoadError::sys(format!("{what}: query new program"), e))?;
+        let id = if gate::kernel_has_obj_info(ctx.cfg.gate.kver) {
+            sys.prog_info(fd.as_fd())
+                .map_err(|e| LoadError::sys(format!("{what}: query new program"), e))?
+                .id
+        } else {
+            0
+        };
 
         let tmp = (def.selinux_context != Domain::Unspecified).then(|| {
             ctx.cfg.bpffs_root.join(paths::tmp_prog_pin_rel(
@@ -198,7 +210,7 @@ pub(crate) fn load_programs(
                     name: prog.section.clone(),
                     pin: rel,
                     reused: false,
-                    id: info.id,
+                    id,
                 });
             }
             PinOutcome::LostRace => {
@@ -213,7 +225,7 @@ pub(crate) fn load_programs(
                         SysError::from_errno("BPF_OBJ_GET", Some(&path), libc::ENOENT),
                     )
                 })?;
-                let id = check_prog(sys, &what, &fd, prog, &rel)?;
+                let id = check_prog(ctx, &what, &fd, prog, &rel)?;
                 out.pins.push(PinReport {
                     name: prog.section.clone(),
                     pin: rel,

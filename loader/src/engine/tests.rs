@@ -345,12 +345,14 @@ fn devmap_substitution_on_old_kernels_and_rdonly_prog_tolerated() {
     let f = fake();
     let mut c = cfg();
     c.gate.kver = Kver::new(4, 9, 0);
-    let (maps, _, _) = loaded(load_cfg(
+    loaded(load_cfg(
         &f,
         &c,
         &obj(vec![map("d", devmap, 4, 4, 8)], vec![]),
     ));
-    assert_eq!(f.map_by_id(maps[0].id).expect("map").attr.map_type, ARRAY);
+    // No BPF_OBJ_GET_INFO_BY_FD below 4.14: the report has no id, the pin does.
+    let (_, id, _, _, _) = pin_at(&f, "tethering/map_obj_d").expect("pin");
+    assert_eq!(f.map_by_id(id).expect("map").attr.map_type, ARRAY);
 
     let f = fake();
     c.gate.kver = Kver::new(4, 19, 0);
@@ -875,4 +877,25 @@ fn oversized_object_is_refused() {
         }
         o => panic!("{o:?}"),
     }
+}
+
+#[test]
+fn old_kernels_get_no_names_and_no_info_checks() {
+    let f = fake();
+    let mut c = cfg();
+    c.gate.kver = Kver::new(4, 9, 0);
+    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/x", 0)]);
+    loaded(load_cfg(&f, &c, &spec));
+    let calls = f.calls();
+    // map_name/prog_name appeared in 4.15: an older kernel would say E2BIG.
+    assert!(calls.contains(&"BPF_MAP_CREATE ".to_string()), "{calls:#?}");
+    assert!(
+        calls.contains(&"BPF_PROG_LOAD  log_size=0".to_string()),
+        "{calls:#?}"
+    );
+    let mut c = cfg();
+    c.gate.kver = Kver::new(4, 15, 0);
+    let f = fake();
+    loaded(load_cfg(&f, &c, &spec));
+    assert!(f.calls().contains(&"BPF_MAP_CREATE m".to_string()));
 }

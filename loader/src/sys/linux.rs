@@ -349,9 +349,11 @@ impl Sys for LinuxSys {
     }
 
     fn read_file(&self, path: &Path, max_len: u64) -> SysResult<(Vec<u8>, FileStat)> {
+        // O_NONBLOCK: a FIFO swapped in for the file must not hang the boot;
+        // it is refused by the regular-file check below.
         let f = std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
             .open(path)
             .map_err(|e| io_err("open", path, e))?;
         let st = nix::sys::stat::fstat(&f).map_err(|e| nix_err("fstat", Some(path), e))?;

@@ -25,6 +25,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tier 1: unit tests"
 cargo test --workspace --locked --exclude netbpfload-tests
 cargo test -p netbpfload-tests --lib --locked
+# The corpus must build, byte for byte as specified, with a newer clang too.
+BPF_CLANG=clang-19 BPF_LLVM_STRIP=llvm-strip-19 \
+  cargo test -p bpf-progs --locked --target-dir target/clang19
 
 step "tier 2: root tests (real kernel, private mount namespace + bpffs)"
 # Build first so the namespace only runs tests.

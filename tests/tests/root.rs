@@ -21,15 +21,29 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
-const ARRAY: u32 = 2;
+// enum bpf_map_type / bpf_prog_type values (UAPI).
 const HASH: u32 = 1;
+const ARRAY: u32 = 2;
+const PERCPU_HASH: u32 = 5;
+const PERCPU_ARRAY: u32 = 6;
+const LPM_TRIE: u32 = 11;
 const DEVMAP_HASH: u32 = 25;
+const RINGBUF: u32 = 27;
 const SOCKET_FILTER: u32 = 1;
+const KPROBE: u32 = 2;
 const SCHED_CLS: u32 = 3;
+const SCHED_ACT: u32 = 4;
+const TRACEPOINT: u32 = 5;
 const XDP: u32 = 6;
+const CGROUP_SKB: u32 = 8;
+const CGROUP_SOCK: u32 = 9;
+const CGROUP_SOCK_ADDR: u32 = 18;
+const BPF_F_NO_PREALLOC: u32 = 1;
 const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 const AID_SYSTEM: u32 = 1000;
 const AID_NETWORK_STACK: u32 = 1073;
+const AID_NET_ADMIN: u32 = 3005;
+const AID_NET_BW_STATS: u32 = 3006;
 const AID_NET_BW_ACCT: u32 = 3007;
 const NOBODY: u32 = 65534;
 
@@ -189,13 +203,6 @@ struct ExpMap {
     gid: u32,
 }
 
-struct ExpProg {
-    rel: &'static str,
-    prog_type: u32,
-    uid: u32,
-    gid: u32,
-}
-
 const fn m(
     rel: &'static str,
     map_type: u32,
@@ -217,26 +224,11 @@ const fn m(
     }
 }
 
-/// From `pktCount.c`, `offload.c` and `netd.c` (DEFINE_BPF_MAP = 0600
-/// root:root, _RO = 0440 root:gid, _GRW = 0660 root:gid; programs 0440).
+/// bpf-progs/README.md "Corpus and expected outcome" (kernel >= 5.15,
+/// loader 45, userdebug, x86_64/aarch64): every map pin of the default
+/// layout. Every owner uid there is 0.
 const EXPECTED_MAPS: &[ExpMap] = &[
-    m(
-        "net_private/map_pktCount_packet_count_map",
-        ARRAY,
-        (4, 8, 1),
-        0,
-        0o600,
-        0,
-    ),
-    m(
-        "net_private/map_pktCount_two_entry_map",
-        ARRAY,
-        (4, 4, 2),
-        0,
-        0o660,
-        AID_SYSTEM,
-    ),
-    // struct TetherStatsValue: six __u64.
+    // offload@mainline.o
     m(
         "tethering/map_offload_tether_stats_map",
         HASH,
@@ -270,7 +262,87 @@ const EXPECTED_MAPS: &[ExpMap] = &[
         0o660,
         AID_NETWORK_STACK,
     ),
-    // Loader version 45 >= BPFLOADER_U_VER (44).
+    // netd.o
+    m(
+        "netd_shared/map_netd_cookie_tag_map",
+        HASH,
+        (8, 8, 1024),
+        0,
+        0o660,
+        AID_NET_BW_ACCT,
+    ),
+    m(
+        "netd_shared/map_netd_uid_owner_map",
+        HASH,
+        (4, 8, 2048),
+        0,
+        0o460,
+        AID_NET_BW_ACCT,
+    ),
+    m(
+        "netd_shared/map_netd_configuration_map",
+        ARRAY,
+        (4, 4, 2),
+        0,
+        0o060,
+        AID_NET_BW_ACCT,
+    ),
+    m(
+        "netd_shared/map_netd_iface_stats_map",
+        PERCPU_HASH,
+        (4, 32, 256),
+        0,
+        0o640,
+        AID_NET_BW_STATS,
+    ),
+    m(
+        "netd_shared/map_netd_local_net_blocked_uid_map",
+        HASH,
+        (4, 1, 1000),
+        BPF_F_NO_PREALLOC,
+        0o660,
+        AID_NET_BW_ACCT,
+    ),
+    m(
+        "netd_shared/map_netd_local_net_access_map",
+        LPM_TRIE,
+        (12, 1, 1000),
+        BPF_F_NO_PREALLOC,
+        0o660,
+        AID_NETWORK_STACK,
+    ),
+    m(
+        "netd_readonly/map_netd_uid_permission_map",
+        HASH,
+        (4, 1, 1024),
+        0,
+        0o460,
+        AID_NET_BW_ACCT,
+    ),
+    m(
+        "netd_shared/map_netd_iface_index_name_map",
+        HASH,
+        (4, 16, 256),
+        0,
+        0o640,
+        AID_SYSTEM,
+    ),
+    m(
+        "netd_shared/map_netd_packet_trace_ringbuf",
+        RINGBUF,
+        (0, 0, 32768),
+        0,
+        0o660,
+        AID_SYSTEM,
+    ),
+    m(
+        "netd_shared/map_netd_ingress_discard_map",
+        HASH,
+        (4, 8, 256),
+        0,
+        0o640,
+        AID_NET_BW_ACCT,
+    ),
     m(
         "netd_shared/map_netd_packet_trace_enabled_map",
         ARRAY,
@@ -279,7 +351,6 @@ const EXPECTED_MAPS: &[ExpMap] = &[
         0o660,
         AID_SYSTEM,
     ),
-    // ignore_on_user only: present on userdebug.
     m(
         "netd_shared/map_netd_lock_array_test_map",
         ARRAY,
@@ -288,42 +359,192 @@ const EXPECTED_MAPS: &[ExpMap] = &[
         0o440,
         AID_NET_BW_ACCT,
     ),
+    // clatd.o + dscpPolicy.o (net_config_map shared by both)
+    m(
+        "net_shared/map__net_config_map",
+        ARRAY,
+        (4, 4, 2),
+        0,
+        0o660,
+        AID_SYSTEM,
+    ),
+    m(
+        "net_shared/map_clatd_clat_ingress6_map",
+        HASH,
+        (36, 8, 16),
+        0,
+        0o660,
+        AID_SYSTEM,
+    ),
+    m(
+        "net_shared/map_clatd_clat_egress4_map",
+        HASH,
+        (8, 40, 16),
+        0,
+        0o660,
+        AID_SYSTEM,
+    ),
+    m(
+        "net_shared/map_dscpPolicy_socket_policy_cache_map",
+        PERCPU_ARRAY,
+        (4, 16, 1024),
+        0,
+        0o000,
+        AID_SYSTEM,
+    ),
+    m(
+        "net_shared/map_dscpPolicy_ipv4_dscp_policies_map",
+        ARRAY,
+        (4, 16, 16),
+        0,
+        0o660,
+        AID_SYSTEM,
+    ),
+    // pktCount.o
+    m(
+        "net_private/map_pktCount_packet_count_map",
+        ARRAY,
+        (4, 8, 1),
+        0,
+        0o600,
+        0,
+    ),
+    m(
+        "net_private/map_pktCount_two_entry_map",
+        ARRAY,
+        (4, 4, 2),
+        0,
+        0o660,
+        AID_SYSTEM,
+    ),
+    // schedTrace.o, tcpProbe.o (platform location, prefix "")
+    m(
+        "map_schedTrace_cpu_pid_map",
+        ARRAY,
+        (4, 4, 1024),
+        0,
+        0o640,
+        AID_SYSTEM,
+    ),
+    m(
+        "map_schedTrace_switch_count_map",
+        PERCPU_HASH,
+        (4, 8, 4096),
+        0,
+        0o640,
+        AID_SYSTEM,
+    ),
+    m(
+        "map_tcpProbe_tcp_connect_count_map",
+        PERCPU_ARRAY,
+        (4, 8, 2),
+        0,
+        0o640,
+        AID_SYSTEM,
+    ),
 ];
 
-const EXPECTED_PROGS: &[ExpProg] = &[
-    ExpProg {
-        rel: "net_private/prog_pktCount_skfilter_count",
-        prog_type: SOCKET_FILTER,
-        uid: 0,
-        gid: AID_SYSTEM,
-    },
-    // $5_10 variant on >= 5.10 kernels; same pin name as $4_14.
-    ExpProg {
-        rel: "tethering/prog_offload_schedcls_tether_downstream6_ether",
-        prog_type: SCHED_CLS,
-        uid: 0,
-        gid: AID_NETWORK_STACK,
-    },
+/// `(pin, prog_type, gid)`; programs are pinned 0440 with owner uid 0.
+const EXPECTED_PROGS: &[(&str, u32, u32)] = &[
+    // $5_10 variant on >= 5.10 kernels.
+    (
+        "tethering/prog_offload_schedcls_tether_downstream6_ether",
+        SCHED_CLS,
+        AID_NETWORK_STACK,
+    ),
     // $opt is rejected by the verifier, optional; $stub takes the pin.
-    ExpProg {
-        rel: "tethering/prog_offload_schedcls_tether_upstream6_rawip",
-        prog_type: SCHED_CLS,
-        uid: 0,
-        gid: AID_NETWORK_STACK,
-    },
-    ExpProg {
-        rel: "tethering/prog_offload_xdp_tether_downstream_ether",
-        prog_type: XDP,
-        uid: 0,
-        gid: AID_NETWORK_STACK,
-    },
+    (
+        "tethering/prog_offload_schedcls_tether_upstream6_rawip",
+        SCHED_CLS,
+        AID_NETWORK_STACK,
+    ),
+    (
+        "tethering/prog_offload_xdp_tether_downstream_ether",
+        XDP,
+        AID_NETWORK_STACK,
+    ),
+    (
+        "netd_shared/prog_netd_cgroupskb_ingress_stats",
+        CGROUP_SKB,
+        AID_SYSTEM,
+    ),
+    (
+        "netd_shared/prog_netd_cgroupskb_egress_stats",
+        CGROUP_SKB,
+        AID_SYSTEM,
+    ),
+    (
+        "netd_readonly/prog_netd_skfilter_ingress_xtbpf",
+        SOCKET_FILTER,
+        AID_NET_ADMIN,
+    ),
+    (
+        "netd_shared/prog_netd_schedact_ingress_account",
+        SCHED_ACT,
+        AID_NET_ADMIN,
+    ),
+    (
+        "netd_shared/prog_netd_cgroupsock_inet_create",
+        CGROUP_SOCK,
+        0,
+    ),
+    (
+        "netd_shared/prog_netd_bind4_inet4_bind",
+        CGROUP_SOCK_ADDR,
+        0,
+    ),
+    (
+        "netd_shared/prog_netd_bind6_inet6_bind",
+        CGROUP_SOCK_ADDR,
+        0,
+    ),
+    (
+        "netd_shared/prog_netd_connect4_inet4_connect",
+        CGROUP_SOCK_ADDR,
+        0,
+    ),
+    (
+        "net_shared/prog_clatd_schedcls_ingress6_clat_rawip",
+        SCHED_CLS,
+        AID_SYSTEM,
+    ),
+    (
+        "net_shared/prog_clatd_schedcls_egress4_clat_rawip",
+        SCHED_CLS,
+        AID_SYSTEM,
+    ),
+    (
+        "net_shared/prog_dscpPolicy_schedcls_set_dscp_ether",
+        SCHED_CLS,
+        AID_SYSTEM,
+    ),
+    (
+        "net_private/prog_pktCount_skfilter_count",
+        SOCKET_FILTER,
+        AID_SYSTEM,
+    ),
+    (
+        "prog_schedTrace_tracepoint_sched_sched_switch",
+        TRACEPOINT,
+        AID_SYSTEM,
+    ),
+    ("prog_tcpProbe_kprobe_tcp_v4_connect", KPROBE, AID_SYSTEM),
+    ("prog_tcpProbe_kretprobe_tcp_v4_connect", KPROBE, AID_SYSTEM),
 ];
 
-/// Gated out on a >= 5.15 kernel with loader 45 (netd.c comments).
+/// Gated out (or belonging to a skipped/failed object): must be ENOENT.
 const EXPECTED_ABSENT: &[&str] = &[
+    "tethering/map_needsNewerLoader_future_map", // object loader gate
+    "tethering/prog_needsNewerLoader_skfilter_future",
     "netd_shared/map_netd_pre_4_14_stats_map", // max_kver 4.14
     "netd_shared/map_netd_kver_inf_map",       // min_kver KVER_INF
-    "netd_shared/map_netd_next_loader_map",    // min loader 0x10000
+    "netd_shared/map_netd_next_loader_map",    // loader >= 0x10000
+    "netd_shared/prog_netd_skfilter_allowlist_xtbpf", // max_kver 4.14
+    "netd_shared/prog_netd_skfilter_denylist_xtbpf", // min_kver KVER_INF
+    "netd_shared/prog_netd_skfilter_egress_xtbpf", // loader >= 0x10000
+    "net_private/map_verifierReject_reject_seen_map", // rolled back
+    "net_private/prog_verifierReject_skfilter_accept", // rolled back
+    "prog_schedTrace_tracepoint_sched_sched_wakeup", // min_kver KVER_INF
 ];
 
 #[test]
@@ -392,16 +613,24 @@ fn corpus_loads_as_documented() {
             e.rel
         );
     }
-    for e in EXPECTED_PROGS {
-        let path = env.pin(e.rel);
+    for &(rel, prog_type, gid) in EXPECTED_PROGS {
+        let path = env.pin(rel);
         assert_eq!(
             bpffs::mode_owner(&path),
-            (paths::PROG_PIN_MODE, e.uid, e.gid),
-            "{}",
-            e.rel
+            (paths::PROG_PIN_MODE, 0, gid),
+            "{rel}"
         );
-        assert_eq!(bpffs::prog_info(&path).prog_type, e.prog_type, "{}", e.rel);
+        assert_eq!(bpffs::prog_info(&path).prog_type, prog_type, "{rel}");
     }
+    // Nothing else was pinned.
+    let mut expected: Vec<String> = EXPECTED_MAPS
+        .iter()
+        .map(|e| e.rel)
+        .chain(EXPECTED_PROGS.iter().map(|p| p.0))
+        .map(str::to_string)
+        .collect();
+    expected.sort();
+    assert_eq!(env.tree(), expected);
     for rel in EXPECTED_ABSENT {
         assert_eq!(
             bpffs::obj_get_errno(&env.pin(rel), BPF_F_RDONLY),
@@ -673,6 +902,18 @@ fn unprivileged_access_follows_mode_and_group() {
             "net_private/prog_pktCount_skfilter_count",
             AID_SYSTEM,
             [Ok(()), eacces],
+        ),
+        // 0060 root:net_bw_acct: only the group may use it
+        (
+            "netd_shared/map_netd_configuration_map",
+            AID_NET_BW_ACCT,
+            [Ok(()), Ok(())],
+        ),
+        // 0000 root:system: nobody but root
+        (
+            "net_shared/map_dscpPolicy_socket_policy_cache_map",
+            AID_SYSTEM,
+            [eacces, eacces],
         ),
         // 0600 root:root: the group gives nothing
         (

@@ -15,7 +15,7 @@
 pub mod gates;
 pub mod setup;
 
-use crate::engine::{self, LoadConfig, LocationReport, ObjectOutcome};
+use crate::engine::{self, LoadConfig, ObjectOutcome};
 use crate::gate::{Arch, GateEnv};
 use crate::paths::{self, Location};
 use crate::platform::{reroot, Overrides, PlatformFacts, PropertySink, PropertySource, API_V};
@@ -162,43 +162,6 @@ fn load_config(cfg: &BootConfig, env: &Env) -> LoadConfig {
     }
 }
 
-/// Logs one location's outcome, object by object.
-fn log_report(report: &LocationReport) {
-    if let Some(e) = &report.error {
-        log::error!("location {}: {e}", report.dir.display());
-    }
-    for o in &report.objects {
-        let file = o.file.display();
-        match &o.outcome {
-            ObjectOutcome::Loaded {
-                maps,
-                programs,
-                skipped,
-            } => {
-                log::info!(
-                    "loaded {file}: {} maps, {} programs, {} skipped by gates",
-                    maps.len(),
-                    programs.len(),
-                    skipped.len()
-                );
-                for s in skipped {
-                    log::debug!("  {file}: skipped {}: {}", s.name, s.reason);
-                }
-            }
-            ObjectOutcome::Skipped { reason } => log::info!("skipped {file}: {reason}"),
-            ObjectOutcome::Failed {
-                error,
-                verifier_log,
-            } => {
-                log::error!("failed to load {file}: {error}");
-                if let Some(v) = verifier_log {
-                    log::error!("verifier log of {file}:\n{v}");
-                }
-            }
-        }
-    }
-}
-
 /// Loads `locations` in order. Stops after the first location with a
 /// critical failure (its other objects were still attempted) and returns
 /// the diagnosis lines.
@@ -208,14 +171,23 @@ fn load_locations(
     locations: &[Location],
 ) -> Result<(), Vec<String>> {
     for loc in locations {
+        // Like the reference, a location directory that does not exist
+        // (e.g. no vendor objects) holds nothing to load.
+        match sys.lstat(&loc.dir) {
+            Err(e) if e.errno() == Some(libc::ENOENT) => {
+                log::info!("{}: no such directory, nothing to load", loc.dir.display());
+                continue;
+            }
+            _ => {}
+        }
         log::info!(
             "loading {} (pins under {}/{})",
             loc.dir.display(),
             lc.bpffs_root.display(),
             loc.prefix
         );
+        // The engine logs each object's outcome (and failure reason) itself.
         let report = engine::load_location(sys, lc, loc);
-        log_report(&report);
         let failures: Vec<String> = report
             .critical_failures()
             .map(|o| {

@@ -1,16 +1,17 @@
 //! Turns parsed objects into live, pinned kernel objects.
 //!
 //! Public API used by the boot flow and the `load` subcommand:
-//! [`LoadConfig`], [`load_location`], [`LocationReport`], [`ObjectReport`].
-
+//! [`LoadConfig`], [`load_location`], [`load_object`], [`LocationReport`],
+//! [`ObjectReport`].
 //!
 //! Each object goes through the reference order (facts §6): loader-version
-//! gate, then phase 1 ([`maps`]: create or reuse every map), then phase 2
-//! ([`progs`]: relocate, load and pin every program). The phases are kept
-//! apart so that program verification of independent objects can later run
-//! concurrently once all maps exist. Pins created for an object are tracked
-//! ([`pin`]) and removed again if the object fails; pins that existed before
-//! are never touched.
+//! gate, a check that every pin directory is on a bpffs, then phase 1
+//! (`maps.rs`: create or reuse every map), then phase 2 (`progs.rs`:
+//! relocate, load and pin every program). The phases are kept apart so that
+//! program verification of independent objects can later run concurrently
+//! once all maps exist. Pins created for an object are tracked (`pin.rs`)
+//! and removed again if the object fails; pins that existed before are never
+//! touched.
 
 mod error;
 mod maps;
@@ -125,7 +126,8 @@ impl LocationReport {
     }
 }
 
-/// Largest object file read (the biggest shipped object, netd.o, is ~300 KiB).
+/// Largest object file read: a cap so that a huge (or endless) file cannot
+/// exhaust memory at boot; real objects are orders of magnitude smaller.
 pub const MAX_OBJECT_SIZE: u64 = 16 * 1024 * 1024;
 
 /// Everything one object's phases need.

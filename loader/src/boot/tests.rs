@@ -314,3 +314,21 @@ fn done_sets_progs_loaded_or_exits_125() {
     );
     assert_eq!(run_done(&sys, &cfg()), EXIT_DONE_FAILED);
 }
+
+#[test]
+fn platform_role_without_vendor_objects_still_execs_done() {
+    // A device without vendor objects: /vendor/etc/bpf does not exist.
+    let sys = FakeSys::new();
+    sys.set_uname("6.6.30", "aarch64");
+    sys.add_file(paths::DEFAULT_PROPERTY_FILE, V_USER);
+    sys.mount_bpffs(paths::DEFAULT_BPFFS_ROOT);
+    sys.add_dir("/system/etc/bpf");
+    install(&sys, "/system/etc/bpf", "pktCount.o");
+    run_platform(&sys, &cfg());
+    assert!(!pins_under(&sys, "/sys/fs/bpf").is_empty());
+    assert!(
+        has_call(&sys, "execve /apex/com.android.tethering/bin/netbpfload"),
+        "{:#?}",
+        sys.calls()
+    );
+}

@@ -14,8 +14,10 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// First verifier log buffer size (the reference uses one fixed 1 MiB buffer).
 pub const LOG_SIZE_START: usize = 64 * 1024;
-/// Largest verifier log buffer tried (the kernel's own limit is `u32::MAX >> 2`).
-pub const LOG_SIZE_MAX: usize = 16 * 1024 * 1024;
+/// Largest verifier log buffer tried: `UINT_MAX >> 8` (just under 16 MiB),
+/// the limit of kernels before 5.2, which refuse a larger `log_size` with
+/// `EINVAL` (newer kernels allow `UINT_MAX >> 2`).
+pub const LOG_SIZE_MAX: usize = (u32::MAX >> 8) as usize;
 
 /// Programs of one object after phase 2.
 #[derive(Debug, Default)]

@@ -772,7 +772,7 @@ fn verifier_log_capped_at_16_mib() {
     assert_eq!(sizes.len(), 6, "0, 64K, 256K, 1M, 4M, 16M: {sizes:?}");
     assert_eq!(
         sizes.last().map(String::as_str),
-        Some("BPF_PROG_LOAD skfilter_x log_size=16777216")
+        Some("BPF_PROG_LOAD skfilter_x log_size=16777215")
     );
 }
 

@@ -89,6 +89,36 @@ impl BootConfig {
     }
 }
 
+/// Why a boot stage stops with [`EXIT_FAILURE`].
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    /// `uname()` failed.
+    #[error("uname: {0}")]
+    Uname(#[source] crate::sys::SysError),
+    /// The kernel release does not start with `<major>.<minor>`.
+    #[error("cannot parse kernel release {0:?}")]
+    KernelRelease(String),
+    /// Not exactly one of the platform's `bpfloader.rc` / `netbpfload.rc`.
+    #[error("{} of {} and {} exist; exactly one is expected", if *.both { "both" } else { "neither" }, .bpfloader_rc.display(), .netbpfload_rc.display())]
+    PlatformRc {
+        /// The T/U init file.
+        bpfloader_rc: PathBuf,
+        /// The V+ init file.
+        netbpfload_rc: PathBuf,
+        /// Both exist (else neither does).
+        both: bool,
+    },
+    /// Platform facts missing or invalid.
+    #[error(transparent)]
+    Platform(#[from] crate::platform::PlatformError),
+    /// The platform is refused.
+    #[error(transparent)]
+    Gate(#[from] gates::GateError),
+    /// Sysctls, bpffs or sanity check.
+    #[error(transparent)]
+    Setup(#[from] setup::SetupError),
+}
+
 /// What the platform looks like, established before loading.
 #[derive(Debug, Clone)]
 struct Env {
@@ -98,12 +128,12 @@ struct Env {
 }
 
 /// Reads uname and the properties, logs them, and applies the gates.
-fn establish(sys: &dyn Sys, cfg: &BootConfig, role: &str) -> Result<Env, String> {
-    let (release, machine) = sys.uname().map_err(|e| format!("uname: {e}"))?;
-    let kver = Kver::parse_release(&release)
-        .ok_or_else(|| format!("cannot parse kernel release {release:?}"))?;
-    let props = cfg.properties.read(sys).map_err(|e| e.to_string())?;
-    let facts = PlatformFacts::resolve(&props, &cfg.overrides).map_err(|e| e.to_string())?;
+fn establish(sys: &dyn Sys, cfg: &BootConfig, role: &str) -> Result<Env, BootError> {
+    let (release, machine) = sys.uname().map_err(BootError::Uname)?;
+    let kver =
+        Kver::parse_release(&release).ok_or_else(|| BootError::KernelRelease(release.clone()))?;
+    let props = cfg.properties.read(sys)?;
+    let facts = PlatformFacts::resolve(&props, &cfg.overrides)?;
     log::info!(
         "{role} {} starting: API level {} (codename {:?}, build type {}), kernel {release} ({kver}), {machine}, loader version {}",
         env!("CARGO_PKG_VERSION"),
@@ -113,7 +143,7 @@ fn establish(sys: &dyn Sys, cfg: &BootConfig, role: &str) -> Result<Env, String>
         facts.loader_version()
     );
     let arch = gates::ArchFacts::from_machine(&machine);
-    for w in gates::check(facts.api_level, kver, arch).map_err(|e| e.to_string())? {
+    for w in gates::check(facts.api_level, kver, arch)? {
         log::warn!("{w}");
     }
     let gate = GateEnv {
@@ -127,30 +157,22 @@ fn establish(sys: &dyn Sys, cfg: &BootConfig, role: &str) -> Result<Env, String>
 
 /// Exactly one of the platform's `bpfloader.rc` / `netbpfload.rc` must exist
 /// (it tells which init flavour started us).
-fn check_platform_rc(sys: &dyn Sys, cfg: &BootConfig) -> Result<(), String> {
+fn check_platform_rc(sys: &dyn Sys, cfg: &BootConfig) -> Result<(), BootError> {
     let old = reroot(&cfg.root, paths::PLATFORM_BPFLOADER_RC);
     let new = reroot(&cfg.root, paths::PLATFORM_NETBPFLOAD_RC);
     let exists = |p: &PathBuf| sys.lstat(p).is_ok();
     match (exists(&old), exists(&new)) {
-        (true, false) => {
-            log::info!("platform init file: {}", old.display());
-            Ok(())
+        (true, false) => log::info!("platform init file: {}", old.display()),
+        (false, true) => log::info!("platform init file: {}", new.display()),
+        (both, _) => {
+            return Err(BootError::PlatformRc {
+                bpfloader_rc: old,
+                netbpfload_rc: new,
+                both,
+            })
         }
-        (false, true) => {
-            log::info!("platform init file: {}", new.display());
-            Ok(())
-        }
-        (true, true) => Err(format!(
-            "both {} and {} exist; exactly one is expected",
-            old.display(),
-            new.display()
-        )),
-        (false, false) => Err(format!(
-            "neither {} nor {} exists; exactly one is expected",
-            old.display(),
-            new.display()
-        )),
     }
+    Ok(())
 }
 
 fn load_config(cfg: &BootConfig, env: &Env) -> LoadConfig {
@@ -261,23 +283,23 @@ pub fn run_mainline(sys: &dyn Sys, cfg: &BootConfig) -> i32 {
     }
 }
 
-fn mainline(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, String> {
+fn mainline(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, BootError> {
     check_platform_rc(sys, cfg)?;
     let env = establish(sys, cfg, "netbpfload")?;
     let plan = setup::sysctl_plan(&cfg.proc_sys, env.facts.api_level, env.kver, sys.euid());
-    setup::write_sysctls(sys, &plan).map_err(|e| e.to_string())?;
+    setup::write_sysctls(sys, &plan)?;
     let locations = paths::mainline_locations(&cfg.root);
     let subdirs: Vec<&str> = locations
         .iter()
         .map(|l| l.prefix.as_str())
         .chain([paths::LOADER_SUBDIR])
         .collect();
-    prepare_bpffs(sys, cfg, subdirs).map_err(|e| e.to_string())?;
+    prepare_bpffs(sys, cfg, subdirs)?;
 
     if let Err(failures) = load_locations(sys, &load_config(cfg, &env), &locations) {
         return Ok(critical_exit(cfg, &failures));
     }
-    setup::sanity_check(sys).map_err(|e| e.to_string())?;
+    setup::sanity_check(sys)?;
     log::info!("mainline eBPF objects loaded");
 
     if env.facts.api_level < API_V {
@@ -304,11 +326,11 @@ pub fn run_platform(sys: &dyn Sys, cfg: &BootConfig) -> i32 {
     }
 }
 
-fn platform(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, String> {
+fn platform(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, BootError> {
     let env = establish(sys, cfg, "bpfloader")?;
     let locations = paths::platform_locations(&cfg.root);
     let subdirs: Vec<&str> = locations.iter().map(|l| l.prefix.as_str()).collect();
-    prepare_bpffs(sys, cfg, subdirs).map_err(|e| e.to_string())?;
+    prepare_bpffs(sys, cfg, subdirs)?;
     if let Err(failures) = load_locations(sys, &load_config(cfg, &env), &locations) {
         return Ok(critical_exit(cfg, &failures));
     }

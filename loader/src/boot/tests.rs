@@ -332,3 +332,16 @@ fn platform_role_without_vendor_objects_still_execs_done() {
         sys.calls()
     );
 }
+
+#[test]
+fn platform_rc_error_names_both_files() {
+    let e = BootError::PlatformRc {
+        bpfloader_rc: PathBuf::from(paths::PLATFORM_BPFLOADER_RC),
+        netbpfload_rc: PathBuf::from(paths::PLATFORM_NETBPFLOAD_RC),
+        both: false,
+    };
+    assert_eq!(
+        e.to_string(),
+        "neither of /system/etc/init/bpfloader.rc and /system/etc/init/netbpfload.rc exist; exactly one is expected"
+    );
+}

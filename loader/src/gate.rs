@@ -522,9 +522,20 @@ mod tests {
 
     #[test]
     fn arch_detection_uses_kernel_bitness() {
-        if cfg!(target_arch = "x86_64") {
-            assert_eq!(Arch::from_uname_machine("x86_64"), Arch::X86_64);
-            assert_eq!(Arch::from_uname_machine("i686"), Arch::X86_32);
-        }
+        // The userspace architecture is fixed at build time; the kernel's
+        // `uname().machine` only decides 32 or 64 bits.
+        let (k64, k32) = if cfg!(any(target_arch = "x86", target_arch = "x86_64")) {
+            (Arch::X86_64, Arch::X86_32)
+        } else if cfg!(any(target_arch = "arm", target_arch = "aarch64")) {
+            (Arch::Aarch64, Arch::Arm32)
+        } else if cfg!(target_arch = "riscv64") {
+            (Arch::Riscv64, Arch::Riscv64)
+        } else {
+            (Arch::Other, Arch::Other)
+        };
+        assert_eq!(Arch::from_uname_machine("x86_64"), k64);
+        assert_eq!(Arch::from_uname_machine("aarch64"), k64);
+        assert_eq!(Arch::from_uname_machine("i686"), k32);
+        assert_eq!(Arch::from_uname_machine("armv8l"), k32);
     }
 }

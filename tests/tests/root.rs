@@ -832,6 +832,44 @@ fn incompatible_existing_pin_fails_only_that_object() {
 }
 
 #[test]
+fn program_pinned_at_a_map_path_fails_the_object() {
+    let offload = corpus("offload@mainline.o");
+    let env = Env::new();
+    // `r0 = 0; exit`, pinned where offload expects tether_limit_map.
+    let insns = [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    let prog = LinuxSys
+        .prog_load(
+            &netbpfload::sys::ProgLoadAttr {
+                prog_type: SOCKET_FILTER,
+                expected_attach_type: 0,
+                insns: &insns,
+                license: "GPL",
+                kern_version: 0,
+                name: "squatter",
+            },
+            &mut [],
+        )
+        .expect("load");
+    let rel = "tethering/map_offload_tether_limit_map";
+    LinuxSys.obj_pin(prog.as_fd(), &env.pin(rel)).expect("pin");
+    let id = LinuxSys.prog_info(prog.as_fd()).expect("info").id;
+    drop(prog);
+
+    let r = engine::load_location(&LinuxSys, &env.cfg, &env.location_of("tethering/"));
+    match &report(std::slice::from_ref(&r), offload.file_name).outcome {
+        ObjectOutcome::Failed { error, .. } => assert!(
+            error.starts_with(
+                "map tether_limit_map: query existing pin: BPF_OBJ_GET_INFO_BY_FD(map)"
+            ),
+            "{error}"
+        ),
+        o => panic!("{o:#?}"),
+    }
+    assert_eq!(bpffs::prog_info(&env.pin(rel)).id, id, "foreign pin intact");
+    assert_eq!(env.pins_of("offload"), vec![rel.to_string()]);
+}
+
+#[test]
 fn verifier_rejected_object_fails_alone_with_its_log() {
     let rejected: Vec<&CorpusObject> = placed()
         .filter(|o| o.kind == Kind::VerifierRejected)

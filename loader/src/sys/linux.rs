@@ -109,6 +109,20 @@ fn obj_info<T: Copy>(op: &'static str, fd: BorrowedFd<'_>, info: &mut T) -> SysR
     Ok(())
 }
 
+/// `BPF_OBJ_GET_INFO_BY_FD` answers for whatever object the fd is, writing
+/// a `bpf_prog_info` into a buffer meant for a `bpf_map_info` if a program
+/// is pinned where a map is expected. The fd's anon-inode name tells the
+/// kinds apart (`anon_inode:bpf-map`, `anon_inode:bpf-prog`); if `/proc` is
+/// not available the check is skipped and the field comparison still fails.
+fn check_fd_kind(op: &'static str, fd: BorrowedFd<'_>, want: &str) -> SysResult<()> {
+    match std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) {
+        Ok(target) if target.as_os_str().as_bytes() != want.as_bytes() => {
+            Err(SysError::from_errno(op, None, libc::EINVAL))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn to_filestat(st: &libc::stat) -> FileStat {
     FileStat {
         uid: st.st_uid,
@@ -189,6 +203,7 @@ impl Sys for LinuxSys {
     fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
         // SAFETY: `bpf_map_info` is a plain C struct; all-zero is valid.
         let mut info: bpf_map_info = unsafe { std::mem::zeroed() };
+        check_fd_kind("BPF_OBJ_GET_INFO_BY_FD(map)", fd, "anon_inode:bpf-map")?;
         obj_info("BPF_OBJ_GET_INFO_BY_FD(map)", fd, &mut info)?;
         Ok(MapInfo {
             id: info.id,
@@ -204,6 +219,7 @@ impl Sys for LinuxSys {
         // SAFETY: `bpf_prog_info` is a plain C struct; all-zero is valid (its
         // pointer fields are null, so the kernel copies no arrays out).
         let mut info: bpf_prog_info = unsafe { std::mem::zeroed() };
+        check_fd_kind("BPF_OBJ_GET_INFO_BY_FD(prog)", fd, "anon_inode:bpf-prog")?;
         obj_info("BPF_OBJ_GET_INFO_BY_FD(prog)", fd, &mut info)?;
         Ok(ProgInfo {
             id: info.id,

@@ -228,7 +228,7 @@ pub fn kernel_object_name(name: &str) -> String {
 
 /// The directory (relative to the bpffs root) a pin ends up in: the
 /// `pin_subdir` domain's directory, or the location prefix when unspecified.
-pub fn pin_dir<'a>(pin_subdir: Domain, location_prefix: &'a str) -> &'a str {
+pub fn pin_dir(pin_subdir: Domain, location_prefix: &str) -> &str {
     match pin_subdir {
         Domain::Unspecified => location_prefix,
         d => d.pin_subdir(),

@@ -29,9 +29,12 @@
 //! missing or the signature does not verify, every object of the location
 //! fails as corrupt. Without a key, a signature file is ignored.
 
+use crate::sys::Sys;
+use crate::trust::{self, Policy};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
 /// Name of the manifest file inside a location directory.
 pub const MANIFEST_FILE: &str = "bpf.manifest";
@@ -355,6 +358,47 @@ impl Integrity {
     }
 }
 
+/// The key manifests must be signed with: today only the build-time one.
+/// `Some(Err(_))` (a malformed compiled-in key) fails every location, so a
+/// bad build cannot silently turn verification off.
+pub fn configured_key() -> Option<Result<PublicKey, ManifestError>> {
+    PublicKey::build_time()
+}
+
+/// Reads a location's [`MANIFEST_FILE`] and [`SIGNATURE_FILE`] (both
+/// trust-checked like objects; absent is fine) and decides its [`Integrity`].
+pub fn for_location(
+    sys: &dyn Sys,
+    dir: &Path,
+    policy: Policy,
+    key: Option<&Result<PublicKey, ManifestError>>,
+) -> Integrity {
+    let key = match key {
+        None => None,
+        Some(Ok(k)) => Some(k),
+        Some(Err(e)) => return Integrity::Broken(e.clone()),
+    };
+    let read = |file: &'static str, max: u64| {
+        trust::read_trusted_optional(sys, dir, file, max, policy).map_err(|e| ManifestError::Read {
+            file,
+            reason: e.to_string(),
+        })
+    };
+    let manifest = match read(MANIFEST_FILE, MAX_MANIFEST_LEN) {
+        Ok(m) => m,
+        Err(e) => return Integrity::Broken(e),
+    };
+    // Read one byte more than a signature so a wrong size is reported as such.
+    let signature = match key {
+        Some(_) => match read(SIGNATURE_FILE, SIGNATURE_LEN as u64 + 1) {
+            Ok(s) => s,
+            Err(e) => return Integrity::Broken(e),
+        },
+        None => None,
+    };
+    Integrity::decide(manifest.as_deref(), signature.as_deref(), key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -556,6 +600,124 @@ mod tests {
             broken.check("a.o", A),
             Err(ManifestError::Malformed { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn for_location_reads_trusted_files() {
+        use crate::sys::fake::FakeSys;
+        let (sk, pk) = key(7);
+        let text = Manifest::generate([("a.o", A)]);
+        let sys = FakeSys::new();
+        sys.add_dir("/loc");
+        let dir = Path::new("/loc");
+        let strict = Policy::enforcing();
+        assert_eq!(for_location(&sys, dir, strict, None), Integrity::Unchecked);
+        assert_eq!(
+            for_location(&sys, dir, strict, Some(&Ok(pk))),
+            Integrity::Broken(ManifestError::MissingManifest)
+        );
+        sys.add_file("/loc/bpf.manifest", text.clone());
+        let i = for_location(&sys, dir, strict, None);
+        assert_eq!(i.check("a.o", A), Ok(()));
+        assert_eq!(
+            for_location(&sys, dir, strict, Some(&Ok(pk))),
+            Integrity::Broken(ManifestError::MissingSignature)
+        );
+        sys.add_file("/loc/bpf.manifest.sig", sign(&sk, text.as_bytes()));
+        let i = for_location(&sys, dir, strict, Some(&Ok(pk)));
+        assert!(matches!(i, Integrity::Checked(_)), "{i:?}");
+        // A 65-byte signature file is a size error, not a read error.
+        let mut long = sign(&sk, text.as_bytes());
+        long.push(0);
+        sys.add_file("/loc/bpf.manifest.sig", long);
+        assert_eq!(
+            for_location(&sys, dir, strict, Some(&Ok(pk))),
+            Integrity::Broken(ManifestError::SignatureLength { len: 65 })
+        );
+        // A manifest others could have written is not trusted.
+        sys.add_file_with("/loc/bpf.manifest", text, 0o666, 0, 0);
+        match for_location(&sys, dir, strict, None) {
+            Integrity::Broken(ManifestError::Read { file, reason }) => {
+                assert_eq!(file, MANIFEST_FILE);
+                assert_eq!(reason, "/loc/bpf.manifest: mode 0666 is writable by others");
+            }
+            other => panic!("expected untrusted manifest, got {other:?}"),
+        }
+        // A malformed compiled-in key fails the location.
+        let bad = PublicKey::from_hex("00");
+        assert!(matches!(
+            for_location(&sys, dir, strict, Some(&bad)),
+            Integrity::Broken(ManifestError::BadKey { .. })
+        ));
+    }
+
+    /// The engine's hook: objects are trust-checked and verified against
+    /// the manifest before parsing; each failure is reported by name and the
+    /// others still load.
+    #[test]
+    fn engine_verifies_each_object_before_parsing() {
+        use crate::engine::{load_location, LoadConfig, ObjectOutcome};
+        use crate::gate::{Arch, BuildType, GateEnv};
+        use crate::paths::Location;
+        use crate::spec::Kver;
+        use crate::sys::fake::FakeSys;
+        let good = bpf_progs::object("pktCount.o")
+            .expect("corpus has pktCount.o")
+            .bytes;
+        let mut tampered = good.to_vec();
+        if let Some(b) = tampered.last_mut() {
+            *b ^= 1;
+        }
+        let sys = FakeSys::new();
+        sys.mount_bpffs("/sys/fs/bpf");
+        sys.add_dir("/sys/fs/bpf/net_private");
+        sys.add_file("/loc/a.o", good);
+        sys.add_file("/loc/b.o", tampered);
+        sys.add_file("/loc/c.o", good);
+        sys.add_file_with("/loc/d.o", good, 0o644, 1000, 1000);
+        let listed: [(&str, &[u8]); 3] = [("a.o", good), ("b.o", good), ("d.o", good)];
+        sys.add_file("/loc/bpf.manifest", Manifest::generate(listed));
+        let cfg = LoadConfig {
+            bpffs_root: "/sys/fs/bpf".into(),
+            gate: GateEnv {
+                loader_ver: 45,
+                kver: Kver::new(6, 18, 0),
+                build_type: BuildType::Userdebug,
+                arch: Arch::X86_64,
+            },
+            parallel: false,
+            insecure: false,
+        };
+        let report = load_location(&sys, &cfg, &Location::new("/loc", "net_private/"));
+        assert_eq!(report.error, None);
+        let outcome = |name: &str| {
+            report
+                .objects
+                .iter()
+                .find(|o| o.file == Path::new("/loc").join(name))
+                .map(|o| match &o.outcome {
+                    ObjectOutcome::Failed { error, .. } => error.clone(),
+                    ObjectOutcome::Loaded { .. } => "loaded".to_string(),
+                    ObjectOutcome::Skipped { reason } => format!("skipped {reason}"),
+                })
+                .unwrap_or_else(|| panic!("{name} not reported: {report:?}"))
+        };
+        assert_eq!(outcome("a.o"), "loaded");
+        let b = outcome("b.o");
+        assert!(
+            b.starts_with("/loc/b.o: SHA-256 ") && b.contains("does not match"),
+            "{b}"
+        );
+        assert_eq!(outcome("c.o"), "/loc/c.o: not listed in bpf.manifest");
+        assert_eq!(outcome("d.o"), "/loc/d.o: owned by uid 1000, must be root");
+        // Only a.o pinned anything: one program and two maps of pktCount.
+        let pins: Vec<String> = sys
+            .pins()
+            .iter()
+            .map(|p| p.0.display().to_string())
+            .collect();
+        assert!(pins.iter().all(|p| p.contains("_a_")), "{pins:?}");
+        assert!(!pins.is_empty());
     }
 
     #[test]

@@ -56,6 +56,11 @@ pub struct BootArgs {
     /// Log debug messages too.
     #[arg(long)]
     verbose: bool,
+    /// Accept objects and location directories not owned by root, writable
+    /// by group or others, or reached through a symlinked directory (logged
+    /// as warnings). Dev boards only.
+    #[arg(long)]
+    insecure: bool,
 }
 
 impl BootArgs {
@@ -87,6 +92,9 @@ impl BootArgs {
         if self.verbose {
             v.push("--verbose".into());
         }
+        if self.insecure {
+            v.push("--insecure".into());
+        }
         v
     }
 
@@ -116,6 +124,7 @@ impl BootArgs {
         if let Some(p) = &self.done_loader {
             c.done_loader = p.clone();
         }
+        c.insecure = self.insecure;
         c.forward_args = self.forward();
         c
     }

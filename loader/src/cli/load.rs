@@ -41,6 +41,11 @@ pub struct LoadArgs {
     /// Log debug messages too.
     #[arg(long)]
     verbose: bool,
+    /// Accept objects and directories not owned by root, writable by group
+    /// or others, or reached through a symlinked directory (logged as
+    /// warnings). For development only.
+    #[arg(long)]
+    insecure: bool,
 }
 
 fn parse_build_type(s: &str) -> Result<BuildType, String> {
@@ -178,7 +183,7 @@ pub fn run(a: LoadArgs) -> i32 {
             arch: Arch::from_uname_machine(&machine),
         },
         parallel: false,
-        insecure: false,
+        insecure: a.insecure,
     };
     let location = Location::new(&a.location, &a.prefix);
     let report = match ensure_prefix_dir(&sys, &a.bpffs, &location.prefix) {

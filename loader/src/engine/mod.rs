@@ -27,6 +27,7 @@ use crate::gate::{self, GateEnv};
 use crate::paths::{self, Location};
 use crate::spec::{Domain, ObjectSpec};
 use crate::sys::{Sys, BPF_FS_MAGIC};
+use crate::{manifest, trust};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -253,10 +254,21 @@ pub fn load_object(
 /// TRUST HOOK: this is the single place where an object's bytes enter the
 /// loader; ownership/mode checks (`crate::trust`) and manifest verification
 /// (`crate::manifest`) belong here, before the bytes are returned.
-fn read_object(sys: &dyn Sys, _cfg: &LoadConfig, path: &Path) -> Result<Vec<u8>, String> {
-    let (bytes, _stat) = sys
-        .read_file(path, MAX_OBJECT_SIZE)
-        .map_err(|e| e.to_string())?;
+/// Reads `dir/name` through the trust checks (owner, mode, no symlink, same
+/// inode as checked) and verifies it against the location's manifest, if
+/// any, before it is parsed.
+fn read_object(
+    sys: &dyn Sys,
+    policy: trust::Policy,
+    integrity: &manifest::Integrity,
+    dir: &Path,
+    name: &str,
+) -> Result<Vec<u8>, String> {
+    let bytes =
+        trust::read_trusted(sys, dir, name, MAX_OBJECT_SIZE, policy).map_err(|e| e.to_string())?;
+    integrity
+        .check(name, &bytes)
+        .map_err(|e| format!("{}: {e}", dir.join(name).display()))?;
     Ok(bytes)
 }
 
@@ -321,6 +333,24 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
             return report;
         }
     }
+    let policy = trust::Policy::from_insecure(cfg.insecure);
+    if cfg.insecure {
+        log::warn!(
+            "{}: --insecure: owner, mode and symlink checks only warn",
+            location.dir.display()
+        );
+    }
+    if let Err(e) = trust::check_location_dir(sys, &location.dir, policy) {
+        log::error!("{e}");
+        report.error = Some(e.to_string());
+        return report;
+    }
+    let integrity = manifest::for_location(
+        sys,
+        &location.dir,
+        policy,
+        manifest::configured_key().as_ref(),
+    );
     let names = match sys.read_dir(&location.dir) {
         Ok(n) => n,
         Err(e) => {
@@ -332,7 +362,8 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
     for name in names.iter().filter(|n| n.ends_with(".o")) {
         let file = location.dir.join(name);
         match sys.lstat(&file) {
-            Ok(st) if st.is_file() => {}
+            // Symlinks go on to the trust check, which refuses them by name.
+            Ok(st) if st.is_file() || st.is_symlink() => {}
             Ok(_) => {
                 log::warn!("{}: not a regular file, ignored", file.display());
                 continue;
@@ -342,7 +373,7 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
                 continue;
             }
         }
-        let (critical, outcome) = match read_object(sys, cfg, &file)
+        let (critical, outcome) = match read_object(sys, policy, &integrity, &location.dir, name)
             .and_then(|bytes| crate::parse::parse_object(&file, &bytes).map_err(|e| e.to_string()))
         {
             Ok(spec) => (

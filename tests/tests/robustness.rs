@@ -1,0 +1,362 @@
+//! Root tier: untrusted input on the boot path.
+//!
+//! Run as root with
+//! `unshare -m --propagation private cargo test -p netbpfload-tests --test robustness`;
+//! every test refuses to run (fails) outside a private mount namespace or
+//! without root.
+//!
+//! * The whole malformed corpus (`tests/fixtures/malformed/`, see its
+//!   `INDEX.md`) is loaded in one location next to the good corpus objects:
+//!   every bad object is reported by name with its parse error, every good
+//!   object loads, and no pin of a bad object exists afterwards.
+//! * Trust on the real filesystem: an object owned by uid 1000, one with
+//!   mode 0666, a symlinked object and a symlinked or world-writable location
+//!   directory are refused with a message naming the path and the reason;
+//!   `insecure` accepts what it relaxes.
+//! * A location manifest: a tampered and an unlisted object fail, named,
+//!   the listed one loads.
+
+use bpf_progs::{Kind, OBJECTS};
+use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome};
+use netbpfload::gate::{Arch, BuildType, GateEnv};
+use netbpfload::manifest::Manifest;
+use netbpfload::paths::{self, Location};
+use netbpfload::spec::Kver;
+use netbpfload::sys::linux::LinuxSys;
+use netbpfload::sys::Sys;
+use netbpfload_tests::bpffs::PrivateBpffs;
+use std::collections::BTreeSet;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+fn cfg(fs: &PrivateBpffs, insecure: bool) -> LoadConfig {
+    let (release, machine) = LinuxSys.uname().expect("uname");
+    LoadConfig {
+        bpffs_root: fs.path().to_path_buf(),
+        gate: GateEnv {
+            loader_ver: 45,
+            kver: Kver::parse_release(&release).expect("kernel release"),
+            build_type: BuildType::Userdebug,
+            arch: Arch::from_uname_machine(&machine),
+        },
+        parallel: false,
+        insecure,
+    }
+}
+
+/// A private bpffs with every directory the boot flow creates.
+fn bpffs() -> PrivateBpffs {
+    let fs = PrivateBpffs::new();
+    for d in paths::created_subdirs() {
+        fs.mkdir(d);
+    }
+    fs
+}
+
+/// A root-owned 0755 location directory.
+fn location_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
+    set_mode(d.path(), 0o755);
+    d
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+fn install(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).expect("write object");
+    set_mode(&p, 0o644);
+    p
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/malformed")
+}
+
+/// `(file name, expected kind)` rows of INDEX.md.
+fn index() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(fixtures().join("INDEX.md")).expect("INDEX.md");
+    text.lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(|c| c.trim().trim_matches('`')).collect();
+            (cells[1].to_string(), cells[3].to_string())
+        })
+        .collect()
+}
+
+/// Pins under the bpffs root (relative to it) that were not there right
+/// after the mount: the kernel's BPF_PRELOAD adds `maps.debug` and
+/// `progs.debug` to every new bpffs.
+fn all_pins(root: &Path) -> BTreeSet<String> {
+    let fresh = tempfile::tempdir().expect("tempdir");
+    nix::mount::mount(
+        Some("bpf"),
+        fresh.path(),
+        Some("bpf"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .expect("mount -t bpf");
+    let preloaded = files_under(fresh.path());
+    nix::mount::umount(fresh.path()).expect("umount");
+    files_under(root).difference(&preloaded).cloned().collect()
+}
+
+fn files_under(root: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("readdir bpffs") {
+            let e = e.expect("dirent");
+            let ty = e.file_type().expect("file type");
+            if ty.is_dir() {
+                stack.push(e.path());
+            } else {
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .to_path_buf();
+                out.insert(rel.display().to_string());
+            }
+        }
+    }
+    out
+}
+
+fn outcome_of<'a>(r: &'a LocationReport, file: &Path) -> &'a ObjectOutcome {
+    &r.objects
+        .iter()
+        .find(|o| o.file == file)
+        .unwrap_or_else(|| panic!("{} missing from the report: {r:#?}", file.display()))
+        .outcome
+}
+
+fn failure(r: &LocationReport, file: &Path) -> String {
+    match outcome_of(r, file) {
+        ObjectOutcome::Failed { error, .. } => error.clone(),
+        other => panic!("{}: expected a failure, got {other:?}", file.display()),
+    }
+}
+
+/// Pins (relative to the bpffs root) of a loaded object.
+fn loaded_pins(r: &LocationReport, file: &Path) -> Vec<String> {
+    match outcome_of(r, file) {
+        ObjectOutcome::Loaded { maps, programs, .. } => {
+            maps.iter().chain(programs).map(|p| p.pin.clone()).collect()
+        }
+        other => panic!("{}: expected it to load, got {other:?}", file.display()),
+    }
+}
+
+#[test]
+fn malformed_corpus_fails_by_name_and_good_objects_still_load() {
+    let fs = bpffs();
+    let dir = location_dir();
+    let rows = index();
+    assert!(rows.len() >= 30, "INDEX.md lists {} fixtures", rows.len());
+    let mut bad = Vec::new();
+    let mut good = Vec::new();
+    for (name, kind) in &rows {
+        let bytes = std::fs::read(fixtures().join(name)).expect("fixture");
+        let path = install(dir.path(), name, &bytes);
+        if kind == "Ok" {
+            good.push(path);
+        } else {
+            bad.push((path, bytes));
+        }
+    }
+    for o in OBJECTS.iter().filter(|o| o.kind == Kind::Good) {
+        good.push(install(dir.path(), o.file_name, o.bytes));
+    }
+
+    let cfg = cfg(&fs, false);
+    let report = engine::load_location(&LinuxSys, &cfg, &Location::new(dir.path(), "net_private/"));
+    assert_eq!(report.error, None);
+    assert_eq!(
+        report.objects.len(),
+        rows.len() + good.len() - 1,
+        "{report:#?}"
+    );
+
+    for (path, bytes) in &bad {
+        let error = failure(&report, path);
+        let parse = netbpfload::parse::parse_object(path, bytes)
+            .expect_err("fixture must not parse")
+            .to_string();
+        assert_eq!(error, parse, "the report carries the parse error");
+        assert!(
+            error.starts_with(&format!("{}: ", path.display())),
+            "error must name the file: {error}"
+        );
+    }
+
+    let mut expected_pins = BTreeSet::new();
+    for path in &good {
+        let pins = loaded_pins(&report, path);
+        assert!(!pins.is_empty(), "{} pinned nothing", path.display());
+        for p in pins {
+            assert!(fs.pin(&p).exists(), "{p} reported but not on bpffs");
+            expected_pins.insert(p);
+        }
+    }
+    // Nothing else is pinned: no pin of a bad object survived.
+    let on_disk = all_pins(fs.path());
+    let extra: Vec<&String> = on_disk.difference(&expected_pins).collect();
+    assert!(
+        extra.is_empty(),
+        "pins not belonging to a loaded object: {extra:?}"
+    );
+    let critical: Vec<_> = report.critical_failures().map(|o| o.file.clone()).collect();
+    assert!(critical.is_empty(), "{critical:?}");
+    eprintln!(
+        "{} malformed objects refused, {} good objects loaded, {} pins",
+        bad.len(),
+        good.len(),
+        on_disk.len()
+    );
+}
+
+fn pkt_count() -> &'static [u8] {
+    bpf_progs::object("pktCount.o").expect("pktCount.o").bytes
+}
+
+#[test]
+fn untrusted_objects_are_refused_and_insecure_relaxes_owner_and_mode() {
+    let dir = location_dir();
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let good = install(dir.path(), "good.o", pkt_count());
+    let user = install(dir.path(), "user.o", pkt_count());
+    std::os::unix::fs::chown(&user, Some(1000), Some(1000)).expect("chown");
+    let open = install(dir.path(), "open.o", pkt_count());
+    set_mode(&open, 0o666);
+    let group = install(dir.path(), "group.o", pkt_count());
+    set_mode(&group, 0o664);
+    let target = install(elsewhere.path(), "target.o", pkt_count());
+    let link = dir.path().join("link.o");
+    symlink(&target, &link).expect("symlink");
+
+    let fs = bpffs();
+    let location = Location::new(dir.path(), "net_private/");
+    let report = engine::load_location(&LinuxSys, &cfg(&fs, false), &location);
+    assert_eq!(report.error, None);
+    assert!(!loaded_pins(&report, &good).is_empty());
+    assert_eq!(
+        failure(&report, &user),
+        format!("{}: owned by uid 1000, must be root", user.display())
+    );
+    assert_eq!(
+        failure(&report, &open),
+        format!("{}: mode 0666 is writable by others", open.display())
+    );
+    assert_eq!(
+        failure(&report, &group),
+        format!("{}: mode 0664 is writable by group", group.display())
+    );
+    assert_eq!(
+        failure(&report, &link),
+        format!("{}: is a symlink", link.display())
+    );
+    // Only good.o pinned anything.
+    let pins = all_pins(fs.path());
+    assert!(pins.iter().all(|p| p.contains("_good_")), "{pins:?}");
+
+    // insecure: owner and mode violations are accepted (warnings); a
+    // symlinked object is still never opened (O_NOFOLLOW: ELOOP).
+    let fs = bpffs();
+    let report = engine::load_location(&LinuxSys, &cfg(&fs, true), &location);
+    for f in [&good, &user, &open, &group] {
+        assert!(!loaded_pins(&report, f).is_empty(), "{}", f.display());
+    }
+    let e = failure(&report, &link);
+    assert!(e.contains("symbolic links"), "{e}");
+}
+
+#[test]
+fn untrusted_location_directories_are_refused() {
+    let real = location_dir();
+    let good = install(real.path(), "good.o", pkt_count());
+    let parent = tempfile::tempdir().expect("tempdir");
+    let linked = parent.path().join("linked");
+    symlink(real.path(), &linked).expect("symlink");
+
+    let fs = bpffs();
+    let report = engine::load_location(
+        &LinuxSys,
+        &cfg(&fs, false),
+        &Location::new(&linked, "net_private/"),
+    );
+    assert_eq!(
+        report.error,
+        Some(format!("{}: is a symlink", linked.display()))
+    );
+    assert!(report.objects.is_empty());
+    assert!(all_pins(fs.path()).is_empty());
+
+    // insecure follows the symlinked directory.
+    let report = engine::load_location(
+        &LinuxSys,
+        &cfg(&fs, true),
+        &Location::new(&linked, "net_private/"),
+    );
+    assert_eq!(report.error, None);
+    assert!(!loaded_pins(&report, &linked.join("good.o")).is_empty());
+
+    // A world-writable directory lets anyone swap objects in.
+    let fs = bpffs();
+    set_mode(real.path(), 0o777);
+    let report = engine::load_location(
+        &LinuxSys,
+        &cfg(&fs, false),
+        &Location::new(real.path(), "net_private/"),
+    );
+    assert_eq!(
+        report.error,
+        Some(format!(
+            "{}: mode 0777 is writable by others",
+            real.path().display()
+        ))
+    );
+    assert!(all_pins(fs.path()).is_empty());
+    assert!(good.exists());
+}
+
+#[test]
+fn manifest_rejects_tampered_and_unlisted_objects() {
+    let dir = location_dir();
+    let listed = install(dir.path(), "listed.o", pkt_count());
+    let mut evil = pkt_count().to_vec();
+    // Flip a byte of the license string: still a valid object, different hash.
+    let at = evil
+        .windows(10)
+        .position(|w| w == b"Apache 2.0")
+        .expect("pktCount.o license");
+    evil[at] = b'B';
+    let tampered = install(dir.path(), "tampered.o", &evil);
+    let unlisted = install(dir.path(), "unlisted.o", pkt_count());
+    let manifest = Manifest::generate([("listed.o", pkt_count()), ("tampered.o", pkt_count())]);
+    install(dir.path(), "bpf.manifest", manifest.as_bytes());
+
+    let fs = bpffs();
+    let report = engine::load_location(
+        &LinuxSys,
+        &cfg(&fs, false),
+        &Location::new(dir.path(), "net_private/"),
+    );
+    assert_eq!(report.error, None);
+    assert!(!loaded_pins(&report, &listed).is_empty());
+    let e = failure(&report, &tampered);
+    assert!(
+        e.starts_with(&format!("{}: SHA-256 ", tampered.display())) && e.contains("does not match"),
+        "{e}"
+    );
+    assert_eq!(
+        failure(&report, &unlisted),
+        format!("{}: not listed in bpf.manifest", unlisted.display())
+    );
+    let pins = all_pins(fs.path());
+    assert!(pins.iter().all(|p| p.contains("_listed_")), "{pins:?}");
+}

@@ -8,8 +8,9 @@ set -euo pipefail
 # with a newer clang). bpftool + libbpf-dev: the benchmark's libbpf baseline.
 # qemu-system-x86, linux-image-amd64, busybox-static, cpio: the QEMU boot tier.
 # libcap2-bin (capsh) and util-linux (unshare, setpriv): the root tier.
+# strace, binutils (strip): the benchmark (scripts/bench.sh).
 PKGS=(clang clang-19 llvm llvm-19 bpftool libbpf-dev qemu-system-x86 linux-image-amd64
-      busybox-static cpio gzip libcap2-bin util-linux hyperfine)
+      busybox-static cpio gzip libcap2-bin util-linux hyperfine strace binutils)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -96,8 +96,11 @@ impl log::Log for Logger {
 /// Installs the process logger. `kmsg` is normally [`KMSG_PATH`]; a second
 /// call is a no-op. `verbose` lowers the threshold from info to debug.
 pub fn init(kmsg: &Path, verbose: bool) {
+    // O_APPEND: /dev/kmsg ignores the offset, but a regular file given as
+    // `--kmsg` is shared by every process of the loader chain, and each must
+    // add to it rather than overwrite what the previous one wrote.
     let kmsg = std::fs::OpenOptions::new()
-        .write(true)
+        .append(true)
         .open(kmsg)
         .ok()
         .map(Mutex::new);

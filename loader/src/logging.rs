@@ -93,17 +93,19 @@ impl log::Log for Logger {
     fn flush(&self) {}
 }
 
+/// Opens the kernel log (or the file standing in for it) for writing.
+///
+/// O_APPEND: /dev/kmsg ignores the offset, but a regular file given as
+/// `--kmsg` is shared by every process of the loader chain, and each must add
+/// to it rather than overwrite what the previous one wrote.
+fn open_log_target(path: &Path) -> Option<std::fs::File> {
+    std::fs::OpenOptions::new().append(true).open(path).ok()
+}
+
 /// Installs the process logger. `kmsg` is normally [`KMSG_PATH`]; a second
 /// call is a no-op. `verbose` lowers the threshold from info to debug.
 pub fn init(kmsg: &Path, verbose: bool) {
-    // O_APPEND: /dev/kmsg ignores the offset, but a regular file given as
-    // `--kmsg` is shared by every process of the loader chain, and each must
-    // add to it rather than overwrite what the previous one wrote.
-    let kmsg = std::fs::OpenOptions::new()
-        .append(true)
-        .open(kmsg)
-        .ok()
-        .map(Mutex::new);
+    let kmsg = open_log_target(kmsg).map(Mutex::new);
     let stderr = std::io::stderr().is_terminal() || kmsg.is_none();
     let max = if verbose {
         log::LevelFilter::Debug
@@ -144,6 +146,21 @@ mod android {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_process_of_the_chain_appends_to_a_file_target() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kmsg");
+        std::fs::write(&path, "").expect("create");
+        for line in ["netbpfload\n", "bpfloader\n", "done\n"] {
+            let mut f = open_log_target(&path).expect("open");
+            f.write_all(line.as_bytes()).expect("write");
+        }
+        let got = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(got, "netbpfload\nbpfloader\ndone\n");
+        assert!(open_log_target(&dir.path().join("missing")).is_none());
+    }
 
     #[test]
     fn priorities_match_syslog() {

@@ -63,7 +63,8 @@ pub struct BootConfig {
     /// Flags passed on to the executed loaders (the explicitly given
     /// overrides, so the whole chain sees the same configuration).
     pub forward_args: Vec<String>,
-    /// Verify independent objects' programs concurrently.
+    /// Verify independent objects' programs concurrently (the default;
+    /// `--sequential` turns it off).
     pub parallel: bool,
     /// Skip the ownership/permission checks on objects (dev boards only).
     pub insecure: bool,
@@ -82,7 +83,7 @@ impl BootConfig {
             followup_loader: reroot(&root, paths::PLATFORM_BPFLOADER_PATH),
             done_loader: reroot(&root, paths::NETBPFLOAD_PATH),
             forward_args: Vec::new(),
-            parallel: false,
+            parallel: true,
             insecure: false,
             root,
         }

@@ -61,6 +61,10 @@ pub struct BootArgs {
     /// as warnings). Dev boards only.
     #[arg(long)]
     insecure: bool,
+    /// Load one object at a time instead of verifying independent objects'
+    /// programs concurrently.
+    #[arg(long)]
+    sequential: bool,
 }
 
 impl BootArgs {
@@ -95,6 +99,9 @@ impl BootArgs {
         if self.insecure {
             v.push("--insecure".into());
         }
+        if self.sequential {
+            v.push("--sequential".into());
+        }
         v
     }
 
@@ -125,6 +132,7 @@ impl BootArgs {
             c.done_loader = p.clone();
         }
         c.insecure = self.insecure;
+        c.parallel = !self.sequential;
         c.forward_args = self.forward();
         c
     }
@@ -203,6 +211,16 @@ mod tests {
             c.followup_loader,
             PathBuf::from("/stage/system/bin/bpfloader")
         );
+    }
+
+    #[test]
+    fn parallel_by_default_and_sequential_is_forwarded() {
+        assert!(T::parse_from(["x"]).b.config().parallel);
+        let t = T::parse_from(["x", "--sequential"]);
+        assert_eq!(t.b.forward(), ["--sequential"]);
+        assert!(!t.b.config().parallel);
+        let again = T::parse_from(std::iter::once("x".to_string()).chain(t.b.forward()));
+        assert!(!again.b.config().parallel);
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub struct LoadArgs {
     /// warnings). For development only.
     #[arg(long)]
     insecure: bool,
+    /// Load one object at a time instead of verifying independent objects'
+    /// programs concurrently.
+    #[arg(long)]
+    sequential: bool,
 }
 
 fn parse_build_type(s: &str) -> Result<BuildType, String> {
@@ -182,7 +186,7 @@ pub fn run(a: LoadArgs) -> i32 {
             build_type: a.build_type,
             arch: Arch::from_uname_machine(&machine),
         },
-        parallel: false,
+        parallel: !a.sequential,
         insecure: a.insecure,
     };
     let location = Location::new(&a.location, &a.prefix);

@@ -7,14 +7,15 @@
 //! Each object goes through the reference order (facts §6): loader-version
 //! gate, a check that every pin directory is on a bpffs, then phase 1
 //! (`maps.rs`: create or reuse every map), then phase 2 (`progs.rs`:
-//! relocate, load and pin every program). The phases are kept apart so that
-//! program verification of independent objects can later run concurrently
-//! once all maps exist. Pins created for an object are tracked (`pin.rs`)
+//! relocate, load and pin every program). With [`LoadConfig::parallel`], a
+//! location's objects are read and parsed first, then objects that share no
+//! pin path are loaded on several threads (`parallel.rs`). Pins created for an object are tracked (`pin.rs`)
 //! and removed again if the object fails; pins that existed before are never
 //! touched.
 
 mod error;
 mod maps;
+mod parallel;
 mod pin;
 mod progs;
 #[cfg(test)]
@@ -359,26 +360,48 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
             return report;
         }
     };
-    for name in names.iter().filter(|n| n.ends_with(".o")) {
+    let files = names.iter().filter(|n| n.ends_with(".o")).filter(|name| {
         let file = location.dir.join(name);
         match sys.lstat(&file) {
             // Symlinks go on to the trust check, which refuses them by name.
-            Ok(st) if st.is_file() || st.is_symlink() => {}
+            Ok(st) if st.is_file() || st.is_symlink() => true,
             Ok(_) => {
                 log::warn!("{}: not a regular file, ignored", file.display());
-                continue;
+                false
             }
             Err(e) => {
                 log::warn!("{e}, ignored");
-                continue;
+                false
             }
         }
-        let (critical, outcome) = match read_object(sys, policy, &integrity, &location.dir, name)
-            .and_then(|bytes| crate::parse::parse_object(&file, &bytes).map_err(|e| e.to_string()))
-        {
+    });
+    let read_and_parse = |name: &String| {
+        let file = location.dir.join(name);
+        let spec = read_object(sys, policy, &integrity, &location.dir, name)
+            .and_then(|bytes| crate::parse::parse_object(&file, &bytes).map_err(|e| e.to_string()));
+        parallel::ReadObject { file, spec }
+    };
+    if cfg.parallel {
+        // Read and parse everything first (in readdir order), then load
+        // independent objects concurrently; reports stay in readdir order.
+        let read: Vec<parallel::ReadObject> = files.map(read_and_parse).collect();
+        let outcomes = parallel::load_all(sys, cfg, &location.prefix, &read);
+        for (r, outcome) in read.into_iter().zip(outcomes) {
+            let r = ObjectReport {
+                file: r.file,
+                critical: r.spec.ok().and_then(|s| s.critical),
+                outcome,
+            };
+            log_outcome(&r);
+            report.objects.push(r);
+        }
+        return report;
+    }
+    for r in files.map(read_and_parse) {
+        let (critical, outcome) = match r.spec {
             Ok(spec) => (
                 spec.critical.clone(),
-                load_object(sys, cfg, &file, &location.prefix, &spec),
+                load_object(sys, cfg, &r.file, &location.prefix, &spec),
             ),
             Err(error) => (
                 None,
@@ -389,7 +412,7 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
             ),
         };
         let r = ObjectReport {
-            file,
+            file: r.file,
             critical,
             outcome,
         };

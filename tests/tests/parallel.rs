@@ -1,0 +1,236 @@
+//! Root tier: parallel verification builds exactly the pin tree of the
+//! sequential mode, on the real kernel.
+//!
+//! Run as root with
+//! `unshare -m --propagation private cargo test -p netbpfload-tests --test parallel`;
+//! every test refuses to run (fails) outside a private mount namespace or
+//! without root. Each mode loads into its own fresh private bpffs.
+
+use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome};
+use netbpfload::gate::{Arch, BuildType, GateEnv};
+use netbpfload::paths::{self, Location};
+use netbpfload::spec::Kver;
+use netbpfload::sys::linux::LinuxSys;
+use netbpfload::sys::{Sys, BPF_F_RDONLY};
+use netbpfload_tests::bpffs::{self, PrivateBpffs};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn cfg(fs: &PrivateBpffs, parallel: bool) -> LoadConfig {
+    let (release, machine) = LinuxSys.uname().expect("uname");
+    let kver = Kver::parse_release(&release).expect("kernel release");
+    LoadConfig {
+        bpffs_root: fs.path().to_path_buf(),
+        gate: GateEnv {
+            loader_ver: 45,
+            kver,
+            build_type: BuildType::Userdebug,
+            arch: Arch::from_uname_machine(&machine),
+        },
+        parallel,
+        insecure: false,
+    }
+}
+
+/// A fresh private bpffs with the boot flow's directories.
+fn fresh_bpffs() -> PrivateBpffs {
+    let fs = PrivateBpffs::new();
+    for d in paths::created_subdirs() {
+        fs.mkdir(d);
+    }
+    fs
+}
+
+/// Loads `locations` into a fresh bpffs; returns it, the reports and the
+/// wall time.
+fn load(locations: &[Location], parallel: bool) -> (PrivateBpffs, Vec<LocationReport>, Duration) {
+    let fs = fresh_bpffs();
+    let cfg = cfg(&fs, parallel);
+    let start = Instant::now();
+    let reports = locations
+        .iter()
+        .map(|l| engine::load_location(&LinuxSys, &cfg, l))
+        .collect();
+    (fs, reports, start.elapsed())
+}
+
+/// What the kernel says is pinned at `path`: map attributes or program type.
+fn kernel_object(path: &Path) -> String {
+    let fd =
+        bpffs::obj_get(path, BPF_F_RDONLY).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if let Ok(m) = LinuxSys.map_info(fd.as_fd()) {
+        return format!(
+            "map type {} key {} value {} max {} flags {:#x}",
+            m.map_type, m.key_size, m.value_size, m.max_entries, m.map_flags
+        );
+    }
+    match LinuxSys.prog_info(fd.as_fd()) {
+        Ok(p) => format!("prog type {}", p.prog_type),
+        Err(e) => panic!("{}: neither a map nor a program: {e}", path.display()),
+    }
+}
+
+/// Every entry under the bpffs root (minus the kernel's `*.debug` preload
+/// files), sorted: relative path, mode, owner, and for pins the kernel object.
+fn tree(fs: &PrivateBpffs) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(root)
+                .expect("under the root")
+                .to_string_lossy()
+                .into_owned();
+            if rel.ends_with(".debug") {
+                continue;
+            }
+            let (mode, uid, gid) = bpffs::mode_owner(&p);
+            if p.is_dir() {
+                out.push(format!("{rel}/ {mode:o} {uid}:{gid}"));
+                walk(root, &p, out);
+            } else {
+                out.push(format!("{rel} {mode:o} {uid}:{gid} {}", kernel_object(&p)));
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(fs.path(), fs.path(), &mut v);
+    v.sort();
+    v
+}
+
+/// The reports without what legitimately differs between two loads: kernel
+/// ids, the bpffs mount point, and the verifier log (which names map ids);
+/// whether there was a log is kept.
+fn normalized(reports: &[LocationReport], fs: &PrivateBpffs) -> Vec<String> {
+    let root = fs.path().display().to_string();
+    reports
+        .iter()
+        .flat_map(|r| &r.objects)
+        .map(|o| {
+            let mut o = o.clone();
+            match &mut o.outcome {
+                ObjectOutcome::Loaded { maps, programs, .. } => {
+                    for p in maps.iter_mut().chain(programs.iter_mut()) {
+                        p.id = 0;
+                    }
+                }
+                ObjectOutcome::Failed { verifier_log, .. } => {
+                    if verifier_log.is_some() {
+                        *verifier_log = Some("<log>".into());
+                    }
+                }
+                ObjectOutcome::Skipped { .. } => {}
+            }
+            format!("{o:?}").replace(&root, "<bpffs>")
+        })
+        .collect()
+}
+
+fn corpus_locations(stage: &Path) -> Vec<Location> {
+    bpf_progs::MAINLINE_PREFIXES
+        .iter()
+        .map(|&prefix| bpf_progs::Location::Mainline { prefix })
+        .chain(std::iter::once(bpf_progs::Location::Platform))
+        .map(|l| Location::new(stage.join(l.dir()), l.bpffs_prefix()))
+        .collect()
+}
+
+fn failed(reports: &[LocationReport]) -> Vec<String> {
+    reports
+        .iter()
+        .flat_map(|r| &r.objects)
+        .filter(|o| matches!(o.outcome, ObjectOutcome::Failed { .. }))
+        .filter_map(|o| o.file.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect()
+}
+
+#[test]
+fn corpus_parallel_and_sequential_pin_the_same_tree() {
+    let stage = tempfile::tempdir().expect("stage");
+    bpf_progs::install_tree(stage.path()).expect("install corpus");
+    let locations = corpus_locations(stage.path());
+
+    let (seq_fs, seq, _) = load(&locations, false);
+    let (par_fs, par, _) = load(&locations, true);
+
+    let seq_tree = tree(&seq_fs);
+    assert_eq!(tree(&par_fs), seq_tree);
+    assert_eq!(normalized(&par, &par_fs), normalized(&seq, &seq_fs));
+    for r in seq.iter().chain(&par) {
+        assert!(r.error.is_none(), "{r:?}");
+    }
+
+    // Ground truth from bpf-progs/README.md, so that "equal" is not "equally
+    // empty": the shared map pinned once, SELinux-context maps moved to
+    // their final place, the verifier-rejected object failed and left
+    // nothing, the loader-version-skipped object left nothing.
+    let has = |rel: &str| seq_tree.iter().any(|e| e.starts_with(&format!("{rel} ")));
+    for rel in [
+        "net_shared/map__net_config_map",
+        "net_shared/map_clatd_clat_ingress6_map",
+        "net_shared/map_dscpPolicy_socket_policy_cache_map",
+        "netd_shared/map_netd_cookie_tag_map",
+        "netd_shared/prog_netd_cgroupsock_inet_create",
+        "tethering/prog_offload_xdp_tether_downstream_ether",
+        "net_private/prog_pktCount_skfilter_count",
+        "prog_schedTrace_tracepoint_sched_sched_switch",
+    ] {
+        assert!(has(rel), "{rel} missing from {seq_tree:#?}");
+    }
+    assert!(
+        !seq_tree.iter().any(|e| e.contains("verifierReject")
+            || e.contains("needsNewerLoader")
+            || e.contains("/tmp_")),
+        "{seq_tree:#?}"
+    );
+    assert_eq!(failed(&seq), ["verifierReject.o"]);
+    assert_eq!(failed(&par), ["verifierReject.o"]);
+}
+
+/// Generates the benchmark's scale corpus (`bpf-progs/scale/gen.sh`, 1x:
+/// 50 Android-format objects of 20 maps and 10 programs) into `out`.
+fn gen_scale(out: &Path) -> PathBuf {
+    let gen = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-progs/scale/gen.sh");
+    let st = Command::new(&gen)
+        .arg(out)
+        .arg("1")
+        .status()
+        .unwrap_or_else(|e| panic!("{}: {e}", gen.display()));
+    assert!(st.success(), "{} failed: {st}", gen.display());
+    out.join("scale-1x/android")
+}
+
+#[test]
+fn scale_corpus_parallel_and_sequential_pin_the_same_tree() {
+    let work = tempfile::tempdir().expect("scale dir");
+    let dir = gen_scale(work.path());
+    let locations = [Location::new(&dir, "tethering/")];
+
+    let (seq_fs, seq, seq_wall) = load(&locations, false);
+    let (par_fs, par, par_wall) = load(&locations, true);
+    eprintln!(
+        "scale 1x: sequential {seq_wall:?}, parallel {par_wall:?} ({:.2}), {} cores",
+        par_wall.as_secs_f64() / seq_wall.as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let seq_tree = tree(&seq_fs);
+    assert_eq!(tree(&par_fs), seq_tree);
+    assert_eq!(normalized(&par, &par_fs), normalized(&seq, &seq_fs));
+    // gen.sh: 50 objects of 20 maps and 10 programs, every one loads.
+    assert_eq!(seq.first().map(|r| r.objects.len()), Some(50));
+    assert!(
+        failed(&seq).is_empty() && failed(&par).is_empty(),
+        "{seq:#?}"
+    );
+    let pins = seq_tree.iter().filter(|e| !e.contains("/ ")).count();
+    let under = seq_tree
+        .iter()
+        .filter(|e| e.starts_with("tethering/map_scale") || e.starts_with("tethering/prog_scale"))
+        .count();
+    assert_eq!(under, 50 * (20 + 10), "{seq_tree:#?}");
+    assert_eq!(pins, under);
+}

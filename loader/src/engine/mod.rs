@@ -9,9 +9,9 @@
 //! (`maps.rs`: create or reuse every map), then phase 2 (`progs.rs`:
 //! relocate, load and pin every program). With [`LoadConfig::parallel`], a
 //! location's objects are read and parsed first, then objects that share no
-//! pin path are loaded on several threads (`parallel.rs`). Pins created for an object are tracked (`pin.rs`)
-//! and removed again if the object fails; pins that existed before are never
-//! touched.
+//! pin path are loaded on several threads (`parallel.rs`). Pins created for
+//! an object are tracked (`pin.rs`) and removed again if the object fails;
+//! pins that existed before are never touched.
 
 mod error;
 mod maps;

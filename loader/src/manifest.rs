@@ -358,11 +358,35 @@ impl Integrity {
     }
 }
 
-/// The key manifests must be signed with: today only the build-time one.
+/// The key compiled in at build time (`NETBPFLOAD_MANIFEST_PUBKEY`), if any.
 /// `Some(Err(_))` (a malformed compiled-in key) fails every location, so a
 /// bad build cannot silently turn verification off.
 pub fn configured_key() -> Option<Result<PublicKey, ManifestError>> {
     PublicKey::build_time()
+}
+
+/// Largest key file read (a hex key with a newline is 65 bytes).
+const MAX_KEY_FILE_LEN: u64 = 4096;
+
+/// The key manifests must be signed with: the key file given at boot time
+/// (`--manifest-key FILE`: 32 raw bytes or 64 hex digits) if any, else the
+/// build-time key. A key file that cannot be read or parsed is `Some(Err(_))`,
+/// which fails every object of every location (fail closed: asking for
+/// verification and not getting it must not load unverified objects).
+pub fn resolve_key(
+    sys: &dyn Sys,
+    key_file: Option<&Path>,
+) -> Option<Result<PublicKey, ManifestError>> {
+    let Some(path) = key_file else {
+        return configured_key();
+    };
+    Some(
+        sys.read_file(path, MAX_KEY_FILE_LEN)
+            .map_err(|e| ManifestError::BadKey {
+                reason: e.to_string(),
+            })
+            .and_then(|(data, _)| PublicKey::from_file_bytes(&data)),
+    )
 }
 
 /// Reads a location's [`MANIFEST_FILE`] and [`SIGNATURE_FILE`] (both
@@ -651,6 +675,85 @@ mod tests {
         ));
     }
 
+    /// `--manifest-key FILE`: the key given at boot time is read (hex or
+    /// raw), used by the engine for every location, and a key file that
+    /// cannot be read fails every object rather than disabling verification.
+    #[test]
+    fn boot_time_key_file_is_used_and_fails_closed() {
+        use crate::engine::{load_location, LoadConfig, ObjectOutcome};
+        use crate::gate::{Arch, BuildType, GateEnv};
+        use crate::paths::Location;
+        use crate::spec::Kver;
+        use crate::sys::fake::FakeSys;
+        let good = bpf_progs::object("pktCount.o")
+            .expect("corpus has pktCount.o")
+            .bytes;
+        let (sk, pk) = key(7);
+        let (other_sk, _) = key(8);
+        let hex: String = pk.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let sys = FakeSys::new();
+        sys.mount_bpffs("/sys/fs/bpf");
+        sys.add_dir("/sys/fs/bpf/net_private");
+        sys.add_file("/keys/hex.pub", format!("{hex}\n"));
+        sys.add_file("/keys/raw.pub", pk.to_bytes().to_vec());
+        sys.add_file("/keys/junk.pub", "not a key");
+        let manifest = Manifest::generate([("a.o", good)]);
+        for loc in ["/signed", "/forged"] {
+            sys.add_file(format!("{loc}/a.o"), good);
+            sys.add_file(format!("{loc}/bpf.manifest"), manifest.clone());
+        }
+        sys.add_file("/signed/bpf.manifest.sig", sign(&sk, manifest.as_bytes()));
+        sys.add_file(
+            "/forged/bpf.manifest.sig",
+            sign(&other_sk, manifest.as_bytes()),
+        );
+
+        assert_eq!(
+            resolve_key(&sys, Some(Path::new("/keys/hex.pub"))),
+            Some(Ok(pk))
+        );
+        assert_eq!(
+            resolve_key(&sys, Some(Path::new("/keys/raw.pub"))),
+            Some(Ok(pk))
+        );
+        assert!(matches!(
+            resolve_key(&sys, Some(Path::new("/keys/junk.pub"))),
+            Some(Err(ManifestError::BadKey { .. }))
+        ));
+        assert_eq!(resolve_key(&sys, None), configured_key());
+
+        let outcome = |key_file: &str, loc: &str| {
+            let cfg = LoadConfig {
+                bpffs_root: "/sys/fs/bpf".into(),
+                gate: GateEnv {
+                    loader_ver: 45,
+                    kver: Kver::new(6, 18, 0),
+                    build_type: BuildType::Userdebug,
+                    arch: Arch::X86_64,
+                },
+                parallel: false,
+                insecure: false,
+                manifest_key: resolve_key(&sys, Some(Path::new(key_file))),
+            };
+            let r = load_location(&sys, &cfg, &Location::new(loc, "net_private/"));
+            match &r.objects.first().expect("a.o reported").outcome {
+                ObjectOutcome::Failed { error, .. } => error.clone(),
+                ObjectOutcome::Loaded { .. } => "loaded".to_string(),
+                ObjectOutcome::Skipped { reason } => format!("skipped {reason}"),
+            }
+        };
+        assert_eq!(
+            outcome("/keys/hex.pub", "/forged"),
+            "/forged/a.o: bpf.manifest.sig does not verify bpf.manifest with the configured key"
+        );
+        let missing = outcome("/keys/missing.pub", "/signed");
+        assert!(
+            missing.starts_with("/signed/a.o: manifest public key: "),
+            "{missing}"
+        );
+        assert_eq!(outcome("/keys/hex.pub", "/signed"), "loaded");
+    }
+
     /// The engine's hook: objects are trust-checked and verified against
     /// the manifest before parsing; each failure is reported by name and the
     /// others still load.
@@ -687,6 +790,7 @@ mod tests {
             },
             parallel: false,
             insecure: false,
+            manifest_key: configured_key(),
         };
         let report = load_location(&sys, &cfg, &Location::new("/loc", "net_private/"));
         assert_eq!(report.error, None);

@@ -31,6 +31,7 @@ fn cfg(fs: &PrivateBpffs, parallel: bool) -> LoadConfig {
         },
         parallel,
         insecure: false,
+        manifest_key: netbpfload::manifest::configured_key(),
     }
 }
 

@@ -41,6 +41,7 @@ fn cfg(fs: &PrivateBpffs, insecure: bool) -> LoadConfig {
         },
         parallel: false,
         insecure,
+        manifest_key: netbpfload::manifest::configured_key(),
     }
 }
 

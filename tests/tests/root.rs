@@ -69,6 +69,7 @@ fn cfg(fs: &PrivateBpffs) -> LoadConfig {
         },
         parallel: false,
         insecure: false,
+        manifest_key: netbpfload::manifest::configured_key(),
     }
 }
 

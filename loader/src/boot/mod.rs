@@ -68,6 +68,9 @@ pub struct BootConfig {
     pub parallel: bool,
     /// Skip the ownership/permission checks on objects (dev boards only).
     pub insecure: bool,
+    /// Manifest signing key file given at boot time (`--manifest-key`);
+    /// `None` uses the build-time key, if any ([`crate::manifest::resolve_key`]).
+    pub manifest_key_file: Option<PathBuf>,
 }
 
 impl BootConfig {
@@ -85,6 +88,7 @@ impl BootConfig {
             forward_args: Vec::new(),
             parallel: true,
             insecure: false,
+            manifest_key_file: None,
             root,
         }
     }
@@ -176,12 +180,13 @@ fn check_platform_rc(sys: &dyn Sys, cfg: &BootConfig) -> Result<(), BootError> {
     Ok(())
 }
 
-fn load_config(cfg: &BootConfig, env: &Env) -> LoadConfig {
+fn load_config(sys: &dyn Sys, cfg: &BootConfig, env: &Env) -> LoadConfig {
     LoadConfig {
         bpffs_root: cfg.bpffs_root.clone(),
         gate: env.gate,
         parallel: cfg.parallel,
         insecure: cfg.insecure,
+        manifest_key: crate::manifest::resolve_key(sys, cfg.manifest_key_file.as_deref()),
     }
 }
 
@@ -297,7 +302,7 @@ fn mainline(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, BootError> {
         .collect();
     prepare_bpffs(sys, cfg, subdirs)?;
 
-    if let Err(failures) = load_locations(sys, &load_config(cfg, &env), &locations) {
+    if let Err(failures) = load_locations(sys, &load_config(sys, cfg, &env), &locations) {
         return Ok(critical_exit(cfg, &failures));
     }
     setup::sanity_check(sys)?;
@@ -332,7 +337,7 @@ fn platform(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, BootError> {
     let locations = paths::platform_locations(&cfg.root);
     let subdirs: Vec<&str> = locations.iter().map(|l| l.prefix.as_str()).collect();
     prepare_bpffs(sys, cfg, subdirs)?;
-    if let Err(failures) = load_locations(sys, &load_config(cfg, &env), &locations) {
+    if let Err(failures) = load_locations(sys, &load_config(sys, cfg, &env), &locations) {
         return Ok(critical_exit(cfg, &failures));
     }
     log::info!("bpfloader: platform eBPF objects loaded");

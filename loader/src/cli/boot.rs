@@ -65,6 +65,11 @@ pub struct BootArgs {
     /// programs concurrently.
     #[arg(long)]
     sequential: bool,
+    /// Ed25519 public key file (32 raw bytes or 64 hex digits) that each
+    /// location's `bpf.manifest` must be signed with; overrides the key
+    /// compiled in with NETBPFLOAD_MANIFEST_PUBKEY.
+    #[arg(long, value_name = "FILE")]
+    manifest_key: Option<PathBuf>,
 }
 
 impl BootArgs {
@@ -84,6 +89,7 @@ impl BootArgs {
         path("followup-loader", &self.followup_loader);
         path("done-loader", &self.done_loader);
         path("kmsg", &self.kmsg);
+        path("manifest-key", &self.manifest_key);
         if let Some(a) = self.api_level {
             v.push(format!("--api-level={a}"));
         }
@@ -133,6 +139,7 @@ impl BootArgs {
         }
         c.insecure = self.insecure;
         c.parallel = !self.sequential;
+        c.manifest_key_file = self.manifest_key.clone();
         c.forward_args = self.forward();
         c
     }
@@ -221,6 +228,17 @@ mod tests {
         assert!(!t.b.config().parallel);
         let again = T::parse_from(std::iter::once("x".to_string()).chain(t.b.forward()));
         assert!(!again.b.config().parallel);
+    }
+
+    #[test]
+    fn manifest_key_is_forwarded_and_configured() {
+        let t = T::parse_from(["x", "--manifest-key", "/etc/bpf.pub"]);
+        assert_eq!(t.b.forward(), ["--manifest-key=/etc/bpf.pub"]);
+        assert_eq!(
+            t.b.config().manifest_key_file,
+            Some(PathBuf::from("/etc/bpf.pub"))
+        );
+        assert_eq!(T::parse_from(["x"]).b.config().manifest_key_file, None);
     }
 
     #[test]

@@ -50,6 +50,11 @@ pub struct LoadArgs {
     /// programs concurrently.
     #[arg(long)]
     sequential: bool,
+    /// Ed25519 public key (32 raw bytes or 64 hex digits) that each
+    /// location's `bpf.manifest` must be signed with; overrides the key
+    /// compiled in with NETBPFLOAD_MANIFEST_PUBKEY.
+    #[arg(long, value_name = "FILE")]
+    manifest_key: Option<PathBuf>,
 }
 
 fn parse_build_type(s: &str) -> Result<BuildType, String> {
@@ -188,6 +193,7 @@ pub fn run(a: LoadArgs) -> i32 {
         },
         parallel: !a.sequential,
         insecure: a.insecure,
+        manifest_key: netbpfload::manifest::resolve_key(&sys, a.manifest_key.as_deref()),
     };
     let location = Location::new(&a.location, &a.prefix);
     let report = match ensure_prefix_dir(&sys, &a.bpffs, &location.prefix) {

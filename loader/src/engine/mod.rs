@@ -44,6 +44,10 @@ pub struct LoadConfig {
     pub parallel: bool,
     /// Skip the ownership/permission trust checks on objects and directories.
     pub insecure: bool,
+    /// Key the per-location manifests must be signed with
+    /// ([`manifest::resolve_key`]); `None` checks unsigned manifests only
+    /// where present, `Some(Err(_))` fails every object.
+    pub manifest_key: Option<Result<manifest::PublicKey, manifest::ManifestError>>,
 }
 
 /// What happened to one object file.
@@ -346,12 +350,7 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
         report.error = Some(e.to_string());
         return report;
     }
-    let integrity = manifest::for_location(
-        sys,
-        &location.dir,
-        policy,
-        manifest::configured_key().as_ref(),
-    );
+    let integrity = manifest::for_location(sys, &location.dir, policy, cfg.manifest_key.as_ref());
     let names = match sys.read_dir(&location.dir) {
         Ok(n) => n,
         Err(e) => {

@@ -438,6 +438,7 @@ mod tests {
             },
             parallel,
             insecure: false,
+            manifest_key: crate::manifest::configured_key(),
         }
     }
 

@@ -32,6 +32,7 @@ fn cfg() -> LoadConfig {
         },
         parallel: false,
         insecure: false,
+        manifest_key: crate::manifest::configured_key(),
     }
 }
 

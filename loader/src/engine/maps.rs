@@ -1,12 +1,12 @@
 //! Phase 1 of an object: create or reuse its maps, in `maps`-section order.
 
 use super::error::LoadError;
-use super::pin::{PinOutcome, Pins};
+use super::pin::{open_existing, open_race_winner, set_mode_and_owner, PinOutcome, Pins};
 use super::{ObjectCtx, PinReport, SkipReport};
 use crate::gate;
 use crate::paths;
 use crate::spec::{Domain, MapSpec};
-use crate::sys::{MapCreateAttr, MapInfo, Sys, BPF_F_RDONLY};
+use crate::sys::{MapCreateAttr, MapInfo};
 use aya_obj::generated::BPF_F_RDONLY_PROG;
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -70,19 +70,6 @@ pub(crate) struct MapsPhase {
     pub(crate) fds: Vec<Option<OwnedFd>>,
     pub(crate) pins: Vec<PinReport>,
     pub(crate) skipped: Vec<SkipReport>,
-}
-
-/// Opens an existing pin read-only, `Ok(None)` if there is none.
-pub(crate) fn open_existing(
-    sys: &dyn Sys,
-    what: &str,
-    path: &std::path::Path,
-) -> Result<Option<OwnedFd>, LoadError> {
-    match sys.obj_get(path, BPF_F_RDONLY) {
-        Ok(fd) => Ok(Some(fd)),
-        Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
-        Err(e) => Err(LoadError::sys(format!("{what}: open existing pin"), e)),
-    }
 }
 
 fn reuse(
@@ -178,10 +165,7 @@ pub(crate) fn create_maps(
         });
         match pins.pin_new(&what, fd.as_fd(), &path, tmp.as_deref())? {
             PinOutcome::Created => {
-                sys.chmod(&path, def.mode)
-                    .map_err(|e| LoadError::sys(format!("{what}: set mode"), e))?;
-                sys.chown(&path, def.uid, def.gid)
-                    .map_err(|e| LoadError::sys(format!("{what}: set owner"), e))?;
+                set_mode_and_owner(sys, &what, &path, def.mode, def.uid, def.gid)?;
                 out.fds.push(Some(fd));
                 out.pins.push(PinReport {
                     name: map.name.clone(),
@@ -198,12 +182,7 @@ pub(crate) fn create_maps(
                     ctx.file.display()
                 );
                 drop(fd);
-                let fd = open_existing(sys, &what, &path)?.ok_or_else(|| {
-                    LoadError::sys(
-                        format!("{what}: open concurrent pin"),
-                        crate::sys::SysError::from_errno("BPF_OBJ_GET", Some(&path), libc::ENOENT),
-                    )
-                })?;
+                let fd = open_race_winner(sys, &what, &path)?;
                 let id = reuse(ctx, &what, &fd, &exp, &rel)?;
                 out.fds.push(Some(fd));
                 out.pins.push(PinReport {

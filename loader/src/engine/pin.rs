@@ -2,8 +2,9 @@
 //! recorded, so a failing object can remove exactly those and nothing else.
 
 use super::error::LoadError;
-use crate::sys::{Sys, SysError};
+use crate::sys::{Sys, SysError, BPF_F_RDONLY};
 use std::os::fd::BorrowedFd;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// What [`Pins::pin_new`] did.
@@ -114,4 +115,48 @@ impl Drop for Pins<'_> {
     fn drop(&mut self) {
         self.undo();
     }
+}
+
+/// Opens an existing pin read-only (`BPF_OBJ_GET` with `BPF_F_RDONLY`);
+/// `Ok(None)` if there is none.
+pub(crate) fn open_existing(
+    sys: &dyn Sys,
+    what: &str,
+    path: &Path,
+) -> Result<Option<OwnedFd>, LoadError> {
+    match sys.obj_get(path, BPF_F_RDONLY) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(LoadError::sys(format!("{what}: open existing pin"), e)),
+    }
+}
+
+/// Opens the pin a concurrent loader created between our lookup and our own
+/// pin ([`PinOutcome::LostRace`]); it must exist now.
+pub(crate) fn open_race_winner(
+    sys: &dyn Sys,
+    what: &str,
+    path: &Path,
+) -> Result<OwnedFd, LoadError> {
+    open_existing(sys, what, path)?.ok_or_else(|| {
+        LoadError::sys(
+            format!("{what}: open concurrent pin"),
+            SysError::from_errno("BPF_OBJ_GET", Some(path), libc::ENOENT),
+        )
+    })
+}
+
+/// Gives a pin this run created its declared mode and owner.
+pub(crate) fn set_mode_and_owner(
+    sys: &dyn Sys,
+    what: &str,
+    path: &Path,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Result<(), LoadError> {
+    sys.chmod(path, mode)
+        .map_err(|e| LoadError::sys(format!("{what}: set mode"), e))?;
+    sys.chown(path, uid, gid)
+        .map_err(|e| LoadError::sys(format!("{what}: set owner"), e))
 }

@@ -2,8 +2,7 @@
 //! section-header order.
 
 use super::error::LoadError;
-use super::maps::open_existing;
-use super::pin::{PinOutcome, Pins};
+use super::pin::{open_existing, open_race_winner, set_mode_and_owner, PinOutcome, Pins};
 use super::{ObjectCtx, PinReport, SkipReport};
 use crate::gate;
 use crate::paths;
@@ -204,10 +203,7 @@ pub(crate) fn load_programs(
         });
         match pins.pin_new(&what, fd.as_fd(), &path, tmp.as_deref())? {
             PinOutcome::Created => {
-                sys.chmod(&path, paths::PROG_PIN_MODE)
-                    .map_err(|e| LoadError::sys(format!("{what}: set mode"), e))?;
-                sys.chown(&path, def.uid, def.gid)
-                    .map_err(|e| LoadError::sys(format!("{what}: set owner"), e))?;
+                set_mode_and_owner(sys, &what, &path, paths::PROG_PIN_MODE, def.uid, def.gid)?;
                 out.pins.push(PinReport {
                     name: prog.section.clone(),
                     pin: rel,
@@ -221,12 +217,7 @@ pub(crate) fn load_programs(
                     ctx.file.display()
                 );
                 drop(fd);
-                let fd = open_existing(sys, &what, &path)?.ok_or_else(|| {
-                    LoadError::sys(
-                        format!("{what}: open concurrent pin"),
-                        SysError::from_errno("BPF_OBJ_GET", Some(&path), libc::ENOENT),
-                    )
-                })?;
+                let fd = open_race_winner(sys, &what, &path)?;
                 let id = check_prog(ctx, &what, &fd, prog, &rel)?;
                 out.pins.push(PinReport {
                     name: prog.section.clone(),

@@ -1,7 +1,9 @@
 //! Phase 1 of an object: create or reuse its maps, in `maps`-section order.
 
 use super::error::LoadError;
-use super::pin::{open_existing, open_race_winner, set_mode_and_owner, PinOutcome, Pins};
+use super::pin::{
+    open_existing, open_race_winner, repair_mode_and_owner, set_mode_and_owner, PinOutcome, Pins,
+};
 use super::{ObjectCtx, PinReport, SkipReport};
 use crate::gate;
 use crate::paths;
@@ -122,6 +124,7 @@ pub(crate) fn create_maps(
 
         if let Some(fd) = open_existing(sys, &what, &path)? {
             let id = reuse(ctx, &what, &fd, &exp, &rel)?;
+            repair_mode_and_owner(sys, &what, &path, def.mode, def.uid, def.gid)?;
             out.fds.push(Some(fd));
             out.pins.push(PinReport {
                 name: map.name.clone(),

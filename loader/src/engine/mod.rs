@@ -14,6 +14,8 @@
 //! pins that existed before are never touched.
 
 mod error;
+#[cfg(test)]
+mod fault_tests;
 mod maps;
 mod parallel;
 mod pin;

@@ -146,6 +146,35 @@ pub(crate) fn open_race_winner(
     })
 }
 
+/// Brings a reused pin to its declared mode and owner if it differs. A pin
+/// is created with mode 0600 root:root and given its mode and owner right
+/// after, so a loader killed in between leaves one that the next run would
+/// otherwise reuse as it is; a concurrent loader may also still be between
+/// its pin and its chmod. Either way the declared values are the contract.
+pub(crate) fn repair_mode_and_owner(
+    sys: &dyn Sys,
+    what: &str,
+    path: &Path,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Result<(), LoadError> {
+    let st = sys
+        .lstat(path)
+        .map_err(|e| LoadError::sys(format!("{what}: stat existing pin"), e))?;
+    if (st.perm(), st.uid, st.gid) == (mode, uid, gid) {
+        return Ok(());
+    }
+    log::warn!(
+        "{what}: existing pin {} has mode {:#o} owner {}:{}, setting the declared {mode:#o} {uid}:{gid} (an interrupted or concurrent run)",
+        path.display(),
+        st.perm(),
+        st.uid,
+        st.gid
+    );
+    set_mode_and_owner(sys, what, path, mode, uid, gid)
+}
+
 /// Gives a pin this run created its declared mode and owner.
 pub(crate) fn set_mode_and_owner(
     sys: &dyn Sys,

@@ -2,7 +2,9 @@
 //! section-header order.
 
 use super::error::LoadError;
-use super::pin::{open_existing, open_race_winner, set_mode_and_owner, PinOutcome, Pins};
+use super::pin::{
+    open_existing, open_race_winner, repair_mode_and_owner, set_mode_and_owner, PinOutcome, Pins,
+};
 use super::{ObjectCtx, PinReport, SkipReport};
 use crate::gate;
 use crate::paths;
@@ -130,6 +132,7 @@ pub(crate) fn load_programs(
         // this object): reuse without loading.
         if let Some(fd) = open_existing(sys, &what, &path)? {
             let id = check_prog(ctx, &what, &fd, prog, &rel)?;
+            repair_mode_and_owner(sys, &what, &path, paths::PROG_PIN_MODE, def.uid, def.gid)?;
             out.pins.push(PinReport {
                 name: prog.section.clone(),
                 pin: rel,

@@ -25,6 +25,12 @@ pub enum LoadError {
         /// Its `statfs().f_type`.
         f_type: i64,
     },
+    /// The bpf filesystem is mounted read-only; nothing was created.
+    #[error("bpf filesystem {} is mounted read-only; refusing to load (nothing can be pinned)", dir.display())]
+    ReadOnlyBpffs {
+        /// The bpffs root.
+        dir: PathBuf,
+    },
     /// An existing (or just created) map does not match its definition.
     #[error("{pin}: {field} {actual} {origin}, {expected} in the object")]
     MapMismatch {

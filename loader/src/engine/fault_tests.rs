@@ -538,3 +538,28 @@ fn stale_tmp_pin_left_by_a_kill_is_removed_before_the_rename() {
         Some(Node::Pin(m, ObjKind::Map, _)) if (m.mode, m.uid, m.gid) == (0o460, AID_SYSTEM, AID_NET_BW_ACCT)
     ));
 }
+
+#[test]
+fn read_only_bpffs_fails_the_location_before_anything_is_created() {
+    let f = fake();
+    f.add_file("/etc/bpf/x.o", b"not even parsed".to_vec());
+    f.set_read_only(ROOT);
+    f.clear_calls();
+    let r = load_location(&f, &cfg(), &Location::new("/etc/bpf", PREFIX));
+    assert_eq!(
+        r.error.as_deref(),
+        Some("bpf filesystem /sys/fs/bpf is mounted read-only; refusing to load (nothing can be pinned)")
+    );
+    assert!(r.objects.is_empty(), "{r:?}");
+    let made: Vec<String> = f
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            ["BPF_MAP_CREATE", "BPF_PROG_LOAD", "BPF_OBJ_PIN", "mkdir"]
+                .iter()
+                .any(|op| c.starts_with(op))
+        })
+        .collect();
+    assert!(made.is_empty(), "{made:?}");
+    assert!(f.pins().is_empty());
+}

@@ -340,6 +340,24 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
             return report;
         }
     }
+    // A read-only bpffs (mounted or remounted `ro`) would let every object
+    // create its maps and then fail to pin them: refuse the location once.
+    match sys.is_read_only_fs(&cfg.bpffs_root) {
+        Ok(false) => {}
+        Ok(true) => {
+            let e = LoadError::ReadOnlyBpffs {
+                dir: cfg.bpffs_root.clone(),
+            };
+            log::error!("{}: {e}", location.dir.display());
+            report.error = Some(e.to_string());
+            return report;
+        }
+        Err(e) => {
+            log::error!("{}: bpffs root: {e}", location.dir.display());
+            report.error = Some(format!("bpffs root: {e}"));
+            return report;
+        }
+    }
     let policy = trust::Policy::from_insecure(cfg.insecure);
     if cfg.insecure {
         log::warn!(

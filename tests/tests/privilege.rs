@@ -1,0 +1,481 @@
+//! Root tier: least privilege. Every pin of the corpus tree gets exactly its
+//! declared mode and owner, and an unprivileged process can open it only as
+//! the mode bits for its class (owner, group, other) allow; the loader runs
+//! with only the capabilities its `.rc` and systemd unit grant; without
+//! CAP_CHOWN, objects with non-root pins fail cleanly.
+//!
+//! Expectations are computed from the definitions in the objects (parsed
+//! with the library) and from `init/*`, never listed per pin.
+//!
+//! Run as root in a private mount namespace:
+//! `unshare -m --propagation private cargo test -p netbpfload-tests --test privilege`.
+
+use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome};
+use netbpfload::gate::{self, Arch, BuildType, GateEnv};
+use netbpfload::paths::{self, Location};
+use netbpfload::spec::{Kver, ObjectSpec};
+use netbpfload::sys::linux::LinuxSys;
+use netbpfload::sys::{Sys, BPF_F_RDONLY};
+use netbpfload_tests::bpffs::{self, PrivateBpffs};
+use std::collections::BTreeMap;
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `BPF_F_WRONLY` (`include/uapi/linux/bpf.h`).
+const BPF_F_WRONLY: u32 = 1 << 4;
+const NOBODY: u32 = 65534;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn netbpfload_bin() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "netbpfload", "--bin", "netbpfload"])
+        .current_dir(workspace())
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build -p netbpfload failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    target.join("debug").join("netbpfload")
+}
+
+fn gate_env() -> GateEnv {
+    let (release, machine) = LinuxSys.uname().expect("uname");
+    GateEnv {
+        loader_ver: 45,
+        kver: Kver::parse_release(&release).expect("kernel release"),
+        build_type: BuildType::Userdebug,
+        arch: Arch::from_uname_machine(&machine),
+    }
+}
+
+fn stage() -> tempfile::TempDir {
+    let s = tempfile::tempdir().expect("stage");
+    std::fs::set_permissions(s.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    bpf_progs::install_tree(s.path()).expect("install corpus");
+    s
+}
+
+fn locations(stage: &Path) -> Vec<Location> {
+    bpf_progs::MAINLINE_PREFIXES
+        .iter()
+        .map(|&prefix| bpf_progs::Location::Mainline { prefix })
+        .chain(std::iter::once(bpf_progs::Location::Platform))
+        .map(|l| Location::new(stage.join(l.dir()), l.bpffs_prefix()))
+        .collect()
+}
+
+fn new_bpffs() -> PrivateBpffs {
+    let fs = PrivateBpffs::new();
+    for d in paths::created_subdirs() {
+        fs.mkdir(d);
+    }
+    fs
+}
+
+fn load_all(fs: &PrivateBpffs, stage: &Path) -> Vec<LocationReport> {
+    let cfg = LoadConfig {
+        bpffs_root: fs.path().to_path_buf(),
+        gate: gate_env(),
+        parallel: false,
+        insecure: false,
+        manifest_key: None,
+    };
+    locations(stage)
+        .iter()
+        .map(|l| engine::load_location(&LinuxSys, &cfg, l))
+        .collect()
+}
+
+fn parse(file: &Path) -> ObjectSpec {
+    let bytes = std::fs::read(file).expect("read object");
+    netbpfload::parse::parse_object(file, &bytes).expect("corpus object parses")
+}
+
+/// What an object declares for one pin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Declared {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+/// Every pin the run created (not reused), with what its object declares,
+/// looked up by name in the parsed object.
+fn declared_pins(reports: &[LocationReport]) -> BTreeMap<String, Declared> {
+    let mut out = BTreeMap::new();
+    for o in reports.iter().flat_map(|r| &r.objects) {
+        let ObjectOutcome::Loaded { maps, programs, .. } = &o.outcome else {
+            continue;
+        };
+        let spec = parse(&o.file);
+        for p in maps.iter().filter(|p| !p.reused) {
+            let m = spec
+                .maps
+                .iter()
+                .find(|m| m.name == p.name)
+                .unwrap_or_else(|| panic!("{}: no map {}", o.file.display(), p.name));
+            out.insert(
+                p.pin.clone(),
+                Declared {
+                    mode: m.def.mode,
+                    uid: m.def.uid,
+                    gid: m.def.gid,
+                },
+            );
+        }
+        for p in programs.iter().filter(|p| !p.reused) {
+            let prog = spec
+                .programs
+                .iter()
+                .find(|x| x.section == p.name)
+                .unwrap_or_else(|| panic!("{}: no program {}", o.file.display(), p.name));
+            out.insert(
+                p.pin.clone(),
+                Declared {
+                    mode: paths::PROG_PIN_MODE,
+                    uid: prog.def.uid,
+                    gid: prog.def.gid,
+                },
+            );
+        }
+    }
+    out
+}
+
+/// Whether `uid` with primary group `gid` and `groups` may open a file of
+/// `d` with access `need` (bits 4 read, 2 write), per the classic rule: the
+/// owner class if the uid owns it, else the group class if any group
+/// matches, else other. No capabilities (the caller is not root).
+fn allowed(d: Declared, uid: u32, gid: u32, groups: &[u32], need: u32) -> bool {
+    let class = if uid == d.uid {
+        (d.mode >> 6) & 7
+    } else if gid == d.gid || groups.contains(&d.gid) {
+        (d.mode >> 3) & 7
+    } else {
+        d.mode & 7
+    };
+    class & need == need
+}
+
+#[test]
+fn every_pin_has_its_declared_mode_and_owner_and_opens_only_as_they_allow() {
+    let s = stage();
+    let fs = new_bpffs();
+    let reports = load_all(&fs, s.path());
+    let pins = declared_pins(&reports);
+    assert!(pins.len() > 30, "{pins:#?}");
+
+    // Every pin in the tree is one this run created with a declaration.
+    let mut tree = Vec::new();
+    let mut dirs = Vec::new();
+    let mut stack = vec![fs.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(fs.path())
+                .expect("under root")
+                .to_string_lossy()
+                .into_owned();
+            if p.is_dir() {
+                dirs.push(rel);
+                stack.push(p);
+            } else if !rel.ends_with(".debug") {
+                tree.push(rel);
+            }
+        }
+    }
+    tree.sort();
+    assert_eq!(tree, pins.keys().cloned().collect::<Vec<_>>());
+    // Directories are world-writable with the sticky bit, owned by root.
+    assert!(!dirs.is_empty());
+    for d in &dirs {
+        assert_eq!(
+            bpffs::mode_owner(&fs.pin(d)),
+            (paths::PIN_DIR_MODE, 0, 0),
+            "{d}"
+        );
+        assert_eq!(paths::PIN_DIR_MODE, 0o1777);
+    }
+
+    let flags = [(BPF_F_RDONLY, 4), (BPF_F_WRONLY, 2), (0, 6)];
+    let (mut granted, mut refused) = (0, 0);
+    for (rel, d) in &pins {
+        let path = fs.pin(rel);
+        assert_eq!(
+            bpffs::mode_owner(&path),
+            (d.mode, d.uid, d.gid),
+            "{rel}: mode and owner"
+        );
+        let mut identities: Vec<(u32, u32, Vec<u32>)> = vec![
+            (NOBODY, NOBODY, vec![]),
+            (NOBODY, NOBODY, vec![d.gid]),
+            (NOBODY, d.gid, vec![]),
+        ];
+        if d.uid != 0 {
+            identities.push((d.uid, NOBODY, vec![]));
+        }
+        for (uid, gid, groups) in &identities {
+            for &(flag, need) in &flags {
+                let want = if allowed(*d, *uid, *gid, groups, need) {
+                    granted += 1;
+                    Ok(())
+                } else {
+                    refused += 1;
+                    Err(libc::EACCES)
+                };
+                assert_eq!(
+                    bpffs::obj_get_as(*uid, *gid, groups, &path, flag),
+                    want,
+                    "{rel} ({:o} {}:{}) as uid {uid} gid {gid} groups {groups:?}, file_flags {flag:#x}",
+                    d.mode,
+                    d.uid,
+                    d.gid
+                );
+            }
+        }
+    }
+    // The corpus exercises both outcomes, many times.
+    assert!(
+        granted > 20 && refused > 20,
+        "{granted} granted, {refused} refused"
+    );
+}
+
+/// Capability names (lower case, without `CAP_`) of the `bpfloader` service
+/// that runs netbpfload in `init/netbpfload.rc`.
+fn rc_capabilities() -> Vec<String> {
+    let rc = std::fs::read_to_string(workspace().join("init/netbpfload.rc")).expect("read rc");
+    let mut in_service = false;
+    for line in rc.lines().map(str::trim) {
+        if line.starts_with("service ") {
+            in_service = line.contains("netbpfload");
+        } else if in_service {
+            if let Some(caps) = line.strip_prefix("capabilities ") {
+                return caps
+                    .split_whitespace()
+                    .map(str::to_ascii_lowercase)
+                    .collect();
+            }
+        }
+    }
+    panic!("no capabilities line in the netbpfload service of init/netbpfload.rc");
+}
+
+/// `CapabilityBoundingSet=` of `init/netbpfload.service`.
+fn systemd_capabilities() -> Vec<String> {
+    let unit =
+        std::fs::read_to_string(workspace().join("init/netbpfload.service")).expect("read unit");
+    let line = unit
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("CapabilityBoundingSet="))
+        .expect("CapabilityBoundingSet= in init/netbpfload.service");
+    line.split_whitespace()
+        .map(|c| c.trim_start_matches("CAP_").to_ascii_lowercase())
+        .collect()
+}
+
+/// Capability number of a name, from `capsh --explain` style table of
+/// `linux/capability.h`.
+fn cap_number(name: &str) -> u32 {
+    match name {
+        "chown" => 0,
+        "net_admin" => 12,
+        "sys_admin" => 21,
+        "perfmon" => 38,
+        "bpf" => 39,
+        other => panic!("capability {other} not known to this test"),
+    }
+}
+
+/// `setpriv` keeping uid 0 but with exactly `caps` in the bounding set (so
+/// in the effective set after exec), none inheritable or ambient, and only
+/// group 0.
+fn with_caps(caps: &[String], inner: &Command) -> Command {
+    let set: Vec<String> = caps.iter().map(|c| format!("+{c}")).collect();
+    let mut c = Command::new("setpriv");
+    c.arg(format!("--bounding-set=-all,{}", set.join(",")))
+        .args([
+            "--inh-caps=-all",
+            "--ambient-caps=-all",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    c
+}
+
+fn load_cmd(bin: &Path, loc: &Location, bpffs: &Path) -> Command {
+    let mut c = Command::new(bin);
+    c.arg("load")
+        .arg("--location")
+        .arg(&loc.dir)
+        .args(["--prefix", &loc.prefix, "--kmsg", "/dev/null", "--json"])
+        .arg("--bpffs")
+        .arg(bpffs);
+    c
+}
+
+/// Mode, owner and kernel object kind/attributes of every entry.
+fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .into_owned();
+            if rel.ends_with(".debug") {
+                continue;
+            }
+            let (mode, uid, gid) = bpffs::mode_owner(&p);
+            if p.is_dir() {
+                out.insert(rel, format!("dir {mode:o} {uid}:{gid}"));
+                stack.push(p);
+                continue;
+            }
+            let fd = bpffs::obj_get(&p, BPF_F_RDONLY).expect("obj_get");
+            let what = match LinuxSys.map_info(fd.as_fd()) {
+                Ok(i) => format!(
+                    "map {} {} {} {} {:#x}",
+                    i.map_type, i.key_size, i.value_size, i.max_entries, i.map_flags
+                ),
+                Err(_) => format!(
+                    "prog {}",
+                    LinuxSys.prog_info(fd.as_fd()).expect("prog info").prog_type
+                ),
+            };
+            out.insert(rel, format!("{what} {mode:o} {uid}:{gid}"));
+        }
+    }
+    out
+}
+
+fn run_json(mut c: Command) -> (Option<i32>, serde_json::Value) {
+    let out = c.output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), v)
+}
+
+#[test]
+fn loads_the_corpus_with_only_the_granted_capabilities() {
+    let bin = netbpfload_bin();
+    let s = stage();
+    let full = new_bpffs();
+    let locs = locations(s.path());
+    let codes: Vec<Option<i32>> = locs
+        .iter()
+        .map(|l| run_json(load_cmd(&bin, l, full.path())).0)
+        .collect();
+    let want = snapshot(full.path());
+    assert!(want.len() > 30);
+
+    let rc = rc_capabilities();
+    assert_eq!(
+        rc,
+        ["chown", "sys_admin", "net_admin"],
+        "init/netbpfload.rc"
+    );
+    for caps in [rc, systemd_capabilities()] {
+        // The child really runs with exactly these capabilities.
+        let mut probe = Command::new("grep");
+        probe.args(["^CapEff:", "/proc/self/status"]);
+        let out = with_caps(&caps, &probe).output().expect("setpriv grep");
+        let line = String::from_utf8_lossy(&out.stdout);
+        let mask = caps.iter().fold(0u64, |m, c| m | 1 << cap_number(c));
+        let eff = u64::from_str_radix(line.trim().trim_start_matches("CapEff:").trim(), 16)
+            .unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(eff, mask, "{caps:?}: {line}");
+
+        let fs = new_bpffs();
+        for (l, code) in locs.iter().zip(&codes) {
+            let (got, json) = run_json(with_caps(&caps, &load_cmd(&bin, l, fs.path())));
+            assert_eq!(got, *code, "{caps:?} {}: {json:#}", l.prefix);
+        }
+        assert_eq!(snapshot(fs.path()), want, "{caps:?}");
+    }
+}
+
+#[test]
+fn without_cap_chown_objects_with_non_root_pins_fail_cleanly() {
+    let bin = netbpfload_bin();
+    let s = stage();
+    let fs = new_bpffs();
+    let caps: Vec<String> = rc_capabilities()
+        .into_iter()
+        .filter(|c| c != "chown")
+        .collect();
+    let env = gate_env();
+    let (mut failed, mut loaded) = (0, 0);
+    for l in locations(s.path()) {
+        let (_, json) = run_json(with_caps(&caps, &load_cmd(&bin, &l, fs.path())));
+        for o in json["objects"].as_array().into_iter().flatten() {
+            let file = PathBuf::from(o["file"].as_str().expect("file"));
+            let name = file.file_name().and_then(|n| n.to_str()).expect("name");
+            let corpus = bpf_progs::object(name).expect("corpus object");
+            let status = o["outcome"]["status"].as_str().expect("status");
+            if corpus.kind != bpf_progs::Kind::Good {
+                continue;
+            }
+            let spec = parse(&file);
+            // Without CAP_CHOWN, root (gid 0 only) may only "chown" to 0:0.
+            let needs_chown = spec
+                .maps
+                .iter()
+                .filter(|m| gate::map_gate(&env, &m.def).is_none())
+                .map(|m| (m.def.uid, m.def.gid))
+                .chain(
+                    spec.programs
+                        .iter()
+                        .filter(|p| gate::prog_gate(&env, &p.def).is_none())
+                        .map(|p| (p.def.uid, p.def.gid)),
+                )
+                .any(|owner| owner != (0, 0));
+            if needs_chown {
+                failed += 1;
+                assert_eq!(status, "failed", "{name}: {o:#}");
+                let e = o["outcome"]["error"].as_str().unwrap_or_default();
+                assert!(
+                    e.contains("set owner: lchown") && e.contains("Operation not permitted"),
+                    "{name}: {e}"
+                );
+                let obj = paths::object_name(&file);
+                let left: Vec<String> = snapshot(fs.path())
+                    .into_keys()
+                    .filter(|k| {
+                        let n = k.rsplit('/').next().unwrap_or(k);
+                        n.starts_with(&format!("map_{obj}_"))
+                            || n.starts_with(&format!("prog_{obj}_"))
+                            || n.starts_with(paths::TMP_PIN_PREFIX)
+                    })
+                    .collect();
+                assert_eq!(left, Vec::<String>::new(), "{name}: pins left");
+            } else {
+                loaded += 1;
+                assert_eq!(status, "loaded", "{name}: {o:#}");
+            }
+        }
+    }
+    assert!(failed >= 3, "only {failed} objects needed CAP_CHOWN");
+    assert!(loaded + failed >= 5);
+}

@@ -31,17 +31,15 @@ BPF_CLANG=clang-19 BPF_LLVM_STRIP=llvm-strip-19 \
 
 step "tier 2: root tests (real kernel, private mount namespace + bpffs)"
 # Build first so the namespace only runs tests.
-cargo test -p netbpfload-tests --locked --no-run --test root --test robustness --test parallel
+cargo test -p netbpfload-tests --locked --no-run --test root --test robustness --test parallel --test faults --test privilege
 unshare -m --propagation private \
-  cargo test -p netbpfload-tests --locked --test root --test robustness --test parallel
+  cargo test -p netbpfload-tests --locked --test root --test robustness --test parallel --test faults --test privilege
 
 step "tier 3: QEMU boot tests"
 cargo test -p netbpfload-tests --locked --test qemu -- --test-threads=1
 
-if [ -x fuzz/smoke.sh ]; then
-  step "fuzz smoke run"
-  fuzz/smoke.sh
-fi
+step "fuzz smoke run"
+fuzz/smoke.sh
 
 echo
 echo "all tiers passed"

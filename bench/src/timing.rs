@@ -12,7 +12,7 @@
 //! exceed the wall time.
 
 use netbpfload::sys::{
-    FileStat, MapCreateAttr, MapInfo, ProgInfo, ProgLoadAttr, Sys, SysError, SysResult,
+    FileStat, MapCreateAttr, MapInfo, ObjKind, ProgInfo, ProgLoadAttr, Sys, SysError, SysResult,
 };
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -91,8 +91,8 @@ impl<S: Sys> Sys for TimingSys<S> {
     fn obj_pin(&self, fd: BorrowedFd<'_>, path: &Path) -> SysResult<()> {
         self.bpf(None, || self.inner.obj_pin(fd, path))
     }
-    fn obj_get(&self, path: &Path, file_flags: u32) -> SysResult<OwnedFd> {
-        self.bpf(None, || self.inner.obj_get(path, file_flags))
+    fn obj_get(&self, path: &Path, file_flags: u32, kind: ObjKind) -> SysResult<OwnedFd> {
+        self.bpf(None, || self.inner.obj_get(path, file_flags, kind))
     }
     fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
         self.bpf(None, || self.inner.map_info(fd))
@@ -120,6 +120,9 @@ impl<S: Sys> Sys for TimingSys<S> {
     }
     fn rename_noreplace(&self, from: &Path, to: &Path) -> SysResult<()> {
         self.fs(|| self.inner.rename_noreplace(from, to))
+    }
+    fn lock_dir(&self, path: &Path) -> SysResult<OwnedFd> {
+        self.fs(|| self.inner.lock_dir(path))
     }
     fn unlink(&self, path: &Path) -> SysResult<()> {
         self.fs(|| self.inner.unlink(path))

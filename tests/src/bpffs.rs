@@ -6,7 +6,7 @@
 //! host's `/sys/fs/bpf` is never touched.
 
 use netbpfload::sys::linux::LinuxSys;
-use netbpfload::sys::{MapInfo, ProgInfo, Sys, SysResult};
+use netbpfload::sys::{MapInfo, ObjKind, ProgInfo, Sys, SysResult};
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -119,9 +119,19 @@ impl Drop for PrivateBpffs {
     }
 }
 
-/// `BPF_OBJ_GET` of a pin.
+/// What the pin naming says is pinned at `path`: a program for
+/// `prog_*` / `tmp_prog_*`, a map otherwise.
+pub fn kind_of(path: &Path) -> ObjKind {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    match name {
+        Some(n) if n.starts_with("prog_") || n.starts_with("tmp_prog_") => ObjKind::Prog,
+        _ => ObjKind::Map,
+    }
+}
+
+/// `BPF_OBJ_GET` of a pin, expecting the kind its name says ([`kind_of`]).
 pub fn obj_get(path: &Path, flags: u32) -> SysResult<OwnedFd> {
-    LinuxSys.obj_get(path, flags)
+    LinuxSys.obj_get(path, flags, kind_of(path))
 }
 
 /// Info of the map pinned at `path` (opened read-only).

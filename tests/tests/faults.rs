@@ -13,7 +13,7 @@ use netbpfload::paths::{self, Location};
 use netbpfload::spec::Kver;
 use netbpfload::sys::linux::LinuxSys;
 use netbpfload::sys::{
-    FileStat, MapCreateAttr, MapInfo, ProgInfo, ProgLoadAttr, Sys, SysError, SysResult,
+    FileStat, MapCreateAttr, MapInfo, ObjKind, ProgInfo, ProgLoadAttr, Sys, SysError, SysResult,
     BPF_F_RDONLY,
 };
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
@@ -606,9 +606,9 @@ impl Sys for Killed {
         self.mutate("BPF_OBJ_PIN")?;
         LinuxSys.obj_pin(fd, path)
     }
-    fn obj_get(&self, path: &Path, file_flags: u32) -> SysResult<OwnedFd> {
+    fn obj_get(&self, path: &Path, file_flags: u32, kind: ObjKind) -> SysResult<OwnedFd> {
         self.check("BPF_OBJ_GET")?;
-        LinuxSys.obj_get(path, file_flags)
+        LinuxSys.obj_get(path, file_flags, kind)
     }
     fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
         self.check("BPF_OBJ_GET_INFO_BY_FD")?;
@@ -643,6 +643,10 @@ impl Sys for Killed {
     fn rename_noreplace(&self, from: &Path, to: &Path) -> SysResult<()> {
         self.mutate("renameat2")?;
         LinuxSys.rename_noreplace(from, to)
+    }
+    fn lock_dir(&self, path: &Path) -> SysResult<OwnedFd> {
+        self.check("flock")?;
+        LinuxSys.lock_dir(path)
     }
     fn unlink(&self, path: &Path) -> SysResult<()> {
         self.mutate("unlink")?;
@@ -839,6 +843,58 @@ fn rerun_after_sigkill_of_the_cli_converges_to_the_uninterrupted_tree() {
             &format!("after SIGKILL at {delay_ms} ms"),
         );
     }
+}
+
+/// The `tmp_*` name of a `selinux_context` pin is the same in every loader,
+/// so the pin and its rename happen under an exclusive `flock` of the
+/// context's directory. With every pin directory locked by the test, the
+/// loader must wait (netd.o declares contexts); once released, it finishes
+/// with the tree an undisturbed run builds.
+#[test]
+fn temporary_pins_wait_for_the_directory_lock() {
+    let bin = netbpfload_bin();
+    let s = stage();
+    let locs = locations(s.path());
+    let netd = locs
+        .iter()
+        .find(|l| l.prefix == "netd_shared/")
+        .expect("netd_shared location");
+    let reference = PrivateBpffs::new();
+    mk_pin_dirs(&reference);
+    let (want_code, _) = run(&mut load_cmd(&bin, netd, reference.path()));
+
+    let fs = PrivateBpffs::new();
+    mk_pin_dirs(&fs);
+    let locks: Vec<std::fs::File> = paths::created_subdirs()
+        .iter()
+        .map(|d| {
+            let f = std::fs::File::open(fs.path().join(d)).expect("open pin dir");
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+            // SAFETY: flock on a file we own.
+            let r = unsafe { libc::flock(fd, libc::LOCK_EX) };
+            assert_eq!(r, 0);
+            f
+        })
+        .collect();
+    let mut child = load_cmd(&bin, netd, fs.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // An unblocked load of this location takes a few milliseconds.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let early = child.try_wait().expect("try_wait");
+    let tmp_while_locked: Vec<String> = snapshot(fs.path())
+        .into_keys()
+        .filter(|k| k.rsplit('/').next().is_some_and(|n| n.starts_with("tmp_")))
+        .collect();
+    drop(locks);
+    let out = child.wait_with_output().expect("wait");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(early, None, "the loader did not wait for the lock:\n{text}");
+    assert!(tmp_while_locked.is_empty(), "{tmp_while_locked:?}");
+    assert_eq!(out.status.code(), want_code, "{text}");
+    assert_eq!(snapshot(fs.path()), snapshot(reference.path()));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::paths::{self, Location};
 use netbpfload::spec::Kver;
 use netbpfload::sys::linux::LinuxSys;
-use netbpfload::sys::{MapCreateAttr, Sys, BPF_F_RDONLY};
+use netbpfload::sys::{MapCreateAttr, ObjKind, Sys, BPF_F_RDONLY};
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd};
@@ -855,18 +855,29 @@ fn program_pinned_at_a_map_path_fails_the_object() {
     LinuxSys.obj_pin(prog.as_fd(), &env.pin(rel)).expect("pin");
     let id = LinuxSys.prog_info(prog.as_fd()).expect("info").id;
     drop(prog);
+    // LinuxSys hands out an fd from a pin only for the kind asked for.
+    let pin = env.pin(rel);
+    let e = LinuxSys
+        .obj_get(&pin, BPF_F_RDONLY, ObjKind::Map)
+        .expect_err("a program is not a map");
+    assert_eq!(e.errno(), Some(libc::EINVAL), "{e}");
+    let prog_id_at_pin = || {
+        let fd = LinuxSys
+            .obj_get(&pin, BPF_F_RDONLY, ObjKind::Prog)
+            .expect("the program at the map path");
+        LinuxSys.prog_info(fd.as_fd()).expect("info").id
+    };
+    assert_eq!(prog_id_at_pin(), id);
 
     let r = engine::load_location(&LinuxSys, &env.cfg, &env.location_of("tethering/"));
     match &report(std::slice::from_ref(&r), offload.file_name).outcome {
         ObjectOutcome::Failed { error, .. } => assert!(
-            error.starts_with(
-                "map tether_limit_map: query existing pin: BPF_OBJ_GET_INFO_BY_FD(map)"
-            ),
+            error.starts_with("map tether_limit_map: open existing pin: BPF_OBJ_GET"),
             "{error}"
         ),
         o => panic!("{o:#?}"),
     }
-    assert_eq!(bpffs::prog_info(&env.pin(rel)).id, id, "foreign pin intact");
+    assert_eq!(prog_id_at_pin(), id, "foreign pin intact");
     assert_eq!(env.pins_of("offload"), vec![rel.to_string()]);
 }
 

@@ -12,6 +12,7 @@ use netbpfload::paths::{self, Location};
 use netbpfload::spec::Kver;
 use netbpfload::sys::linux::LinuxSys;
 use netbpfload::sys::{Sys, BPF_FS_MAGIC};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `netbpfload load`.
@@ -96,9 +97,12 @@ fn ensure_prefix_dir(sys: &dyn Sys, bpffs: &Path, prefix: &str) -> Result<(), St
     }
 }
 
-fn print_human(r: &LocationReport, cfg: &LoadConfig) {
+/// The human-readable summary. Written through one buffer: a location of
+/// hundreds of pins would otherwise cost a `write(2)` per line.
+fn write_human(out: &mut impl Write, r: &LocationReport, cfg: &LoadConfig) -> io::Result<()> {
     let g = &cfg.gate;
-    println!(
+    writeln!(
+        out,
         "location {} (prefix {:?}, bpffs {}, kernel {}, loader v{}, {}, {})",
         r.dir.display(),
         r.prefix,
@@ -107,9 +111,9 @@ fn print_human(r: &LocationReport, cfg: &LoadConfig) {
         g.loader_ver,
         g.build_type,
         g.arch
-    );
+    )?;
     if let Some(e) = &r.error {
-        println!("  error: {e}");
+        writeln!(out, "  error: {e}")?;
     }
     let (mut loaded, mut skipped, mut failed) = (0, 0, 0);
     for o in &r.objects {
@@ -130,42 +134,44 @@ fn print_human(r: &LocationReport, cfg: &LoadConfig) {
                 skipped,
             } => {
                 loaded += 1;
-                println!("  {name}{crit}: loaded");
+                writeln!(out, "  {name}{crit}: loaded")?;
                 for (kind, p) in maps
                     .iter()
                     .map(|p| ("map ", p))
                     .chain(programs.iter().map(|p| ("prog", p)))
                 {
                     let how = if p.reused { "reused" } else { "new" };
-                    println!("    {kind} {} (id {}, {how})", p.pin, p.id);
+                    writeln!(out, "    {kind} {} (id {}, {how})", p.pin, p.id)?;
                 }
                 for s in skipped {
-                    println!("    skipped {}: {}", s.name, s.reason);
+                    writeln!(out, "    skipped {}: {}", s.name, s.reason)?;
                 }
             }
             ObjectOutcome::Skipped { reason } => {
                 skipped += 1;
-                println!("  {name}{crit}: skipped: {reason}");
+                writeln!(out, "  {name}{crit}: skipped: {reason}")?;
             }
             ObjectOutcome::Failed {
                 error,
                 verifier_log,
             } => {
                 failed += 1;
-                println!("  {name}{crit}: FAILED: {error}");
+                writeln!(out, "  {name}{crit}: FAILED: {error}")?;
                 if let Some(l) = verifier_log {
-                    println!("    verifier log:");
+                    writeln!(out, "    verifier log:")?;
                     for line in l.lines() {
-                        println!("      {line}");
+                        writeln!(out, "      {line}")?;
                     }
                 }
             }
         }
     }
-    println!(
+    writeln!(
+        out,
         "{loaded} loaded, {skipped} skipped, {failed} failed ({} critical)",
         r.critical_failures().count()
-    );
+    )?;
+    Ok(())
 }
 
 /// Runs `netbpfload load`; returns the exit status.
@@ -205,16 +211,18 @@ pub fn run(a: LoadArgs) -> i32 {
             error: Some(e),
         },
     };
-    if a.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("netbpfload load: {e}");
-                return 1;
-            }
-        }
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let written = if a.json {
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out))
     } else {
-        print_human(&report, &cfg);
+        write_human(&mut out, &report, &cfg)
+    };
+    // The kernel state is what it is whether or not the summary could be
+    // printed: report the write error, keep the load's exit status.
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        eprintln!("netbpfload load: writing the summary: {e}");
     }
     exit_code(&report)
 }

@@ -361,9 +361,9 @@ impl Sys for Killed<'_> {
         self.mutate("BPF_OBJ_PIN")?;
         self.inner.obj_pin(fd, path)
     }
-    fn obj_get(&self, path: &Path, file_flags: u32) -> SysResult<OwnedFd> {
+    fn obj_get(&self, path: &Path, file_flags: u32, kind: ObjKind) -> SysResult<OwnedFd> {
         self.check("BPF_OBJ_GET")?;
-        self.inner.obj_get(path, file_flags)
+        self.inner.obj_get(path, file_flags, kind)
     }
     fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
         self.check("BPF_OBJ_GET_INFO_BY_FD")?;
@@ -398,6 +398,10 @@ impl Sys for Killed<'_> {
     fn rename_noreplace(&self, from: &Path, to: &Path) -> SysResult<()> {
         self.mutate("renameat2")?;
         self.inner.rename_noreplace(from, to)
+    }
+    fn lock_dir(&self, path: &Path) -> SysResult<OwnedFd> {
+        self.check("flock")?;
+        self.inner.lock_dir(path)
     }
     fn unlink(&self, path: &Path) -> SysResult<()> {
         self.mutate("unlink")?;

@@ -8,7 +8,7 @@ use super::{ObjectCtx, PinReport, SkipReport};
 use crate::gate;
 use crate::paths;
 use crate::spec::{Domain, MapSpec};
-use crate::sys::{MapCreateAttr, MapInfo};
+use crate::sys::{MapCreateAttr, MapInfo, ObjKind};
 use aya_obj::generated::BPF_F_RDONLY_PROG;
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -122,7 +122,7 @@ pub(crate) fn create_maps(
         let rel = paths::map_pin_rel(def.pin_subdir, ctx.prefix, ctx.obj, &map.name, def.shared);
         let path = ctx.cfg.bpffs_root.join(&rel);
 
-        if let Some(fd) = open_existing(sys, &what, &path)? {
+        if let Some(fd) = open_existing(sys, &what, &path, ObjKind::Map)? {
             let id = reuse(ctx, &what, &fd, &exp, &rel)?;
             repair_mode_and_owner(sys, &what, &path, def.mode, def.uid, def.gid)?;
             out.fds.push(Some(fd));
@@ -185,7 +185,7 @@ pub(crate) fn create_maps(
                     ctx.file.display()
                 );
                 drop(fd);
-                let fd = open_race_winner(sys, &what, &path)?;
+                let fd = open_race_winner(sys, &what, &path, ObjKind::Map)?;
                 let id = reuse(ctx, &what, &fd, &exp, &rel)?;
                 out.fds.push(Some(fd));
                 out.pins.push(PinReport {

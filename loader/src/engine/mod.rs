@@ -401,18 +401,25 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
         parallel::ReadObject { file, spec }
     };
     if cfg.parallel {
-        // Read and parse everything first (in readdir order), then load
-        // independent objects concurrently; reports stay in readdir order.
-        let read: Vec<parallel::ReadObject> = files.map(read_and_parse).collect();
-        let outcomes = parallel::load_all(sys, cfg, &location.prefix, &read);
-        for (r, outcome) in read.into_iter().zip(outcomes) {
-            let r = ObjectReport {
-                file: r.file,
-                critical: r.spec.ok().and_then(|s| s.critical),
-                outcome,
-            };
-            log_outcome(&r);
-            report.objects.push(r);
+        // Read and parse a batch of objects (in readdir order), then load
+        // the batch's independent objects concurrently. Batches run one
+        // after the other, so at most `parallel::BATCH` parsed objects are
+        // held at once, and a batch sees every pin of the earlier ones, as
+        // in sequential mode. Reports stay in readdir order.
+        let files: Vec<&String> = files.collect();
+        for batch in files.chunks(parallel::BATCH) {
+            let read: Vec<parallel::ReadObject> =
+                batch.iter().map(|name| read_and_parse(name)).collect();
+            let outcomes = parallel::load_all(sys, cfg, &location.prefix, &read);
+            for (r, outcome) in read.into_iter().zip(outcomes) {
+                let r = ObjectReport {
+                    file: r.file,
+                    critical: r.spec.ok().and_then(|s| s.critical),
+                    outcome,
+                };
+                log_outcome(&r);
+                report.objects.push(r);
+            }
         }
         return report;
     }

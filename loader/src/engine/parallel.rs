@@ -122,6 +122,12 @@ pub(crate) fn groups(prefix: &str, specs: &[&ObjectSpec]) -> Vec<Vec<usize>> {
     by_root
 }
 
+/// Most objects read and parsed ahead of loading in parallel mode. A parsed
+/// object holds its instructions (tens of KiB for a big one), so a location
+/// is taken in batches of this many objects to keep memory flat however many
+/// objects it holds; a batch leaves several groups per core to balance.
+pub(crate) const BATCH: usize = 32;
+
 /// An object read and parsed from a location (phase A), in readdir order.
 #[derive(Debug)]
 pub(crate) struct ReadObject {
@@ -679,8 +685,8 @@ mod tests {
         fn obj_pin(&self, fd: BorrowedFd<'_>, path: &Path) -> SysResult<()> {
             self.inner.obj_pin(fd, path)
         }
-        fn obj_get(&self, path: &Path, file_flags: u32) -> SysResult<OwnedFd> {
-            self.inner.obj_get(path, file_flags)
+        fn obj_get(&self, path: &Path, file_flags: u32, kind: ObjKind) -> SysResult<OwnedFd> {
+            self.inner.obj_get(path, file_flags, kind)
         }
         fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
             self.inner.map_info(fd)
@@ -708,6 +714,9 @@ mod tests {
         }
         fn rename_noreplace(&self, from: &Path, to: &Path) -> SysResult<()> {
             self.inner.rename_noreplace(from, to)
+        }
+        fn lock_dir(&self, path: &Path) -> SysResult<OwnedFd> {
+            self.inner.lock_dir(path)
         }
         fn unlink(&self, path: &Path) -> SysResult<()> {
             self.inner.unlink(path)
@@ -789,6 +798,60 @@ mod tests {
             out[1]
         );
         assert_eq!(pin(&out[2]), ["p/prog_b_skfilter_second"]);
+    }
+
+    #[test]
+    fn big_locations_are_read_in_batches_with_the_sequential_result() {
+        // 2 batches and a bit: a shared map declared by the first object and
+        // by one of the last, so the later batch must reuse the earlier pin.
+        let n = 2 * BATCH + 3;
+        let build = || {
+            let f = FakeSys::new();
+            f.mount_bpffs(ROOT);
+            for d in paths::created_subdirs() {
+                f.add_dir(format!("{ROOT}/{d}"));
+            }
+            f.add_file(format!("{DIR}/a000.o"), corpus("clatd.o"));
+            for i in 1..n - 1 {
+                f.add_file(format!("{DIR}/a{i:03}.o"), corpus("pktCount.o"));
+            }
+            f.add_file(format!("{DIR}/z.o"), corpus("dscpPolicy.o"));
+            f
+        };
+        let loc = Location::new(DIR, "net_shared/");
+        let seq_sys = build();
+        let seq = load_location(&seq_sys, &cfg(false), &loc);
+        let par_sys = build();
+        let par = load_location(&par_sys, &cfg(true), &loc);
+        assert_eq!(par.objects.len(), n);
+        assert_eq!(tree(&par_sys), tree(&seq_sys));
+        assert_eq!(without_ids(&par), without_ids(&seq));
+        let shared = "net_shared/map__net_config_map";
+        assert!(pins_of(&par.objects[0]).contains(&(shared, false)));
+        assert!(pins_of(&par.objects[n - 1]).contains(&(shared, true)));
+
+        // No more than BATCH objects are read before loading starts, and
+        // each batch is read only after the previous one has loaded.
+        let calls = par_sys.calls();
+        let reads_before_first_create = calls
+            .iter()
+            .take_while(|c| !c.starts_with("BPF_MAP_CREATE"))
+            .filter(|c| c.starts_with("read "))
+            .count();
+        assert_eq!(reads_before_first_create, BATCH);
+        let first_read_of = |file: &str| {
+            calls
+                .iter()
+                .position(|c| c == &format!("read {DIR}/{file}"))
+                .unwrap_or_else(|| panic!("{file} never read"))
+        };
+        let last_pin_of_batch_0 = calls
+            .iter()
+            .rposition(|c| {
+                c.starts_with("BPF_OBJ_PIN") && c.contains(&format!("_a{:03}_", BATCH - 1))
+            })
+            .expect("pins of the last object of batch 0");
+        assert!(first_read_of(&format!("a{BATCH:03}.o")) > last_pin_of_batch_0);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! recorded, so a failing object can remove exactly those and nothing else.
 
 use super::error::LoadError;
-use crate::sys::{Sys, SysError, BPF_F_RDONLY};
+use crate::sys::{ObjKind, Sys, SysError, BPF_F_RDONLY};
 use std::os::fd::BorrowedFd;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -39,6 +39,13 @@ impl<'a> Pins<'a> {
     /// at `tmp` first, so that the new inode gets the label of the context's
     /// directory, then moves it with `renameat2(RENAME_NOREPLACE)`. An
     /// `EEXIST` on the final path means another loader won the race.
+    ///
+    /// The temporary name is the reference's `tmp_<map|prog>_<obj>_<name>`,
+    /// the same in every loader, so the pin and rename run under an
+    /// exclusive `flock` of the context's directory: a concurrent loader
+    /// waits instead of taking (or removing) our temporary pin, and a
+    /// `tmp_*` pin found while holding the lock was left by a killed run
+    /// (the kernel dropped its lock) and is replaced.
     pub(crate) fn pin_new(
         &mut self,
         what: &str,
@@ -56,6 +63,10 @@ impl<'a> Pins<'a> {
                 Err(e) => Err(LoadError::sys(format!("{what}: pin"), e)),
             };
         };
+        let dir = tmp.parent().unwrap_or(tmp);
+        let _lock = self.sys.lock_dir(dir).map_err(|e| {
+            LoadError::sys(format!("{what}: lock the temporary pin's directory"), e)
+        })?;
         match self.sys.obj_pin(fd, tmp) {
             Ok(()) => {}
             Err(e) if is_errno(&e, libc::EEXIST) => {
@@ -117,14 +128,16 @@ impl Drop for Pins<'_> {
     }
 }
 
-/// Opens an existing pin read-only (`BPF_OBJ_GET` with `BPF_F_RDONLY`);
-/// `Ok(None)` if there is none.
+/// Opens an existing pin of `kind` read-only (`BPF_OBJ_GET` with
+/// `BPF_F_RDONLY`); `Ok(None)` if there is none. A pin of the other kind is
+/// an error.
 pub(crate) fn open_existing(
     sys: &dyn Sys,
     what: &str,
     path: &Path,
+    kind: ObjKind,
 ) -> Result<Option<OwnedFd>, LoadError> {
-    match sys.obj_get(path, BPF_F_RDONLY) {
+    match sys.obj_get(path, BPF_F_RDONLY, kind) {
         Ok(fd) => Ok(Some(fd)),
         Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
         Err(e) => Err(LoadError::sys(format!("{what}: open existing pin"), e)),
@@ -137,8 +150,9 @@ pub(crate) fn open_race_winner(
     sys: &dyn Sys,
     what: &str,
     path: &Path,
+    kind: ObjKind,
 ) -> Result<OwnedFd, LoadError> {
-    open_existing(sys, what, path)?.ok_or_else(|| {
+    open_existing(sys, what, path, kind)?.ok_or_else(|| {
         LoadError::sys(
             format!("{what}: open concurrent pin"),
             SysError::from_errno("BPF_OBJ_GET", Some(path), libc::ENOENT),

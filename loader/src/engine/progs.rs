@@ -10,7 +10,7 @@ use crate::gate;
 use crate::paths;
 use crate::reloc;
 use crate::spec::{Domain, ObjectSpec, ProgramSpec};
-use crate::sys::{ProgLoadAttr, Sys, SysError};
+use crate::sys::{ObjKind, ProgLoadAttr, Sys, SysError};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// First verifier log buffer size (the reference uses one fixed 1 MiB buffer).
@@ -130,7 +130,7 @@ pub(crate) fn load_programs(
 
         // Already pinned (by an earlier boot, or by an earlier `$variant` of
         // this object): reuse without loading.
-        if let Some(fd) = open_existing(sys, &what, &path)? {
+        if let Some(fd) = open_existing(sys, &what, &path, ObjKind::Prog)? {
             let id = check_prog(ctx, &what, &fd, prog, &rel)?;
             repair_mode_and_owner(sys, &what, &path, paths::PROG_PIN_MODE, def.uid, def.gid)?;
             out.pins.push(PinReport {
@@ -220,7 +220,7 @@ pub(crate) fn load_programs(
                     ctx.file.display()
                 );
                 drop(fd);
-                let fd = open_race_winner(sys, &what, &path)?;
+                let fd = open_race_winner(sys, &what, &path, ObjKind::Prog)?;
                 let id = check_prog(ctx, &what, &fd, prog, &rel)?;
                 out.pins.push(PinReport {
                     name: prog.section.clone(),

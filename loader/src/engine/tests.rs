@@ -513,7 +513,9 @@ fn selinux_context_pins_in_context_dir_then_renames() {
         "renameat2 {ROOT}/net_shared/tmp_map_obj_m {ROOT}/tethering/map_obj_m"
     ));
     let chmod = pos(&format!("chmod {ROOT}/tethering/map_obj_m 0o460"));
-    assert!(pin_tmp < rename && rename < chmod);
+    // The temporary name is shared by every loader: taken under the lock.
+    let lock = pos(&format!("flock {ROOT}/net_shared"));
+    assert!(lock < pin_tmp && pin_tmp < rename && rename < chmod);
     pos(&format!(
         "renameat2 {ROOT}/net_shared/tmp_prog_obj_skfilter_x {ROOT}/netd_shared/prog_obj_skfilter_x"
     ));

@@ -55,14 +55,7 @@ pub struct Meta {
     pub ino: u64,
 }
 
-/// Kind of a kernel object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjKind {
-    /// A map.
-    Map,
-    /// A program.
-    Prog,
-}
+pub use super::ObjKind;
 
 /// A map in the fake kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -617,7 +610,7 @@ impl Sys for FakeSys {
         Ok(())
     }
 
-    fn obj_get(&self, path: &Path, file_flags: u32) -> SysResult<OwnedFd> {
+    fn obj_get(&self, path: &Path, file_flags: u32, want: ObjKind) -> SysResult<OwnedFd> {
         const OP: &str = "BPF_OBJ_GET";
         let mut s = self.lock();
         s.log(format!("{OP} {} flags={file_flags:#x}", path.display()));
@@ -629,6 +622,9 @@ impl Sys for FakeSys {
             Some(_) => return Err(err(OP, path, libc::EINVAL)),
             None => return Err(err(OP, path, libc::ENOENT)),
         };
+        if kind != want {
+            return Err(err(OP, path, libc::EINVAL));
+        }
         let entry = s
             .entry_by_id(kind, id)
             .ok_or_else(|| err(OP, path, libc::ENOENT))?;
@@ -771,6 +767,28 @@ impl Sys for FakeSys {
             s.tree.insert(to.to_path_buf(), n);
         }
         Ok(())
+    }
+
+    /// Checks that `path` is a directory and logs the call; the returned fd
+    /// is a fresh memfd and excludes nothing (the real lock is exercised by
+    /// the root tier's concurrent-loader test).
+    fn lock_dir(&self, path: &Path) -> SysResult<OwnedFd> {
+        const OP: &str = "flock";
+        let mut s = self.lock();
+        s.log(format!("{OP} {}", path.display()));
+        if let Some(e) = s.injected(OP, path) {
+            return Err(err(OP, path, e));
+        }
+        match s.tree.get(path) {
+            Some(Node::Dir(_)) => {}
+            Some(_) => return Err(err(OP, path, libc::ENOTDIR)),
+            None => return Err(err(OP, path, libc::ENOENT)),
+        }
+        nix::sys::memfd::memfd_create(
+            c"netbpfload-fake-lock",
+            nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+        )
+        .map_err(|e| err(OP, path, e as i32))
     }
 
     fn unlink(&self, path: &Path) -> SysResult<()> {
@@ -991,9 +1009,16 @@ mod tests {
         let f = FakeSys::new();
         f.mount_bpffs("/bpf");
         let id = f.pin_new_map("/bpf/m", &array("m")).expect("pin");
-        let fd = f.obj_get(Path::new("/bpf/m"), 0).expect("get");
+        let fd = f
+            .obj_get(Path::new("/bpf/m"), 0, ObjKind::Map)
+            .expect("get");
         let info = f.map_info(fd.as_fd()).expect("info");
         assert_eq!((info.id, info.value_size), (id, 8));
+        // Like LinuxSys: a pin of the other kind is refused.
+        let e = f
+            .obj_get(Path::new("/bpf/m"), 0, ObjKind::Prog)
+            .expect_err("a map is not a program");
+        assert_eq!(e.errno(), Some(libc::EINVAL));
         assert_eq!(f.pins().len(), 1);
         assert_eq!(
             f.lstat(Path::new("/bpf/m")).expect("lstat").perm(),

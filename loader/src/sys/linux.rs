@@ -7,13 +7,15 @@
 //! larger attr as long as the bytes they do not know are zero, which they are
 //! because every attr starts zeroed.
 
-use super::{FileStat, MapCreateAttr, MapInfo, ProgInfo, ProgLoadAttr, Sys, SysError, SysResult};
+use super::{
+    FileStat, MapCreateAttr, MapInfo, ObjKind, ProgInfo, ProgLoadAttr, Sys, SysError, SysResult,
+};
 use aya_obj::generated::{bpf_attr, bpf_cmd, bpf_map_info, bpf_prog_info};
 use nix::errno::Errno;
 use nix::sys::stat::{FchmodatFlags, Mode};
 use std::ffi::{CString, OsStr};
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -109,16 +111,24 @@ fn obj_info<T: Copy>(op: &'static str, fd: BorrowedFd<'_>, info: &mut T) -> SysR
     Ok(())
 }
 
-/// `BPF_OBJ_GET_INFO_BY_FD` answers for whatever object the fd is, writing
-/// a `bpf_prog_info` into a buffer meant for a `bpf_map_info` if a program
-/// is pinned where a map is expected. The fd's anon-inode name tells the
-/// kinds apart (`anon_inode:bpf-map`, `anon_inode:bpf-prog`); if `/proc` is
-/// not available the check is skipped and the field comparison still fails.
-fn check_fd_kind(op: &'static str, fd: BorrowedFd<'_>, want: &str) -> SysResult<()> {
+/// `BPF_OBJ_GET` opens whatever is pinned, and `BPF_OBJ_GET_INFO_BY_FD`
+/// answers for whatever object the fd is, writing a `bpf_prog_info` into a
+/// buffer meant for a `bpf_map_info` if a program is pinned where a map is
+/// expected. The fd's anon-inode name tells the kinds apart
+/// (`anon_inode:bpf-map`, `anon_inode:bpf-prog`); if `/proc` is not
+/// available the check is skipped and the caller's field comparison still
+/// fails. Only fds from pins need it: the loader knows what it created.
+fn check_fd_kind(path: &Path, fd: BorrowedFd<'_>, kind: ObjKind) -> SysResult<()> {
+    let want: &[u8] = match kind {
+        ObjKind::Map => b"anon_inode:bpf-map",
+        ObjKind::Prog => b"anon_inode:bpf-prog",
+    };
     match std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) {
-        Ok(target) if target.as_os_str().as_bytes() != want.as_bytes() => {
-            Err(SysError::from_errno(op, None, libc::EINVAL))
-        }
+        Ok(target) if target.as_os_str().as_bytes() != want => Err(SysError::from_errno(
+            "BPF_OBJ_GET",
+            Some(path),
+            libc::EINVAL,
+        )),
         _ => Ok(()),
     }
 }
@@ -190,20 +200,21 @@ impl Sys for LinuxSys {
         Ok(())
     }
 
-    fn obj_get(&self, path: &Path, file_flags: u32) -> SysResult<OwnedFd> {
+    fn obj_get(&self, path: &Path, file_flags: u32, kind: ObjKind) -> SysResult<OwnedFd> {
         const OP: &str = "BPF_OBJ_GET";
         let c = cpath(OP, path)?;
         let mut attr = zeroed_attr();
         // `c` outlives the syscall below.
         attr.__bindgen_anon_4.pathname = c.as_ptr() as u64;
         attr.__bindgen_anon_4.file_flags = file_flags;
-        sys_bpf_fd(OP, Some(path), bpf_cmd::BPF_OBJ_GET, &mut attr)
+        let fd = sys_bpf_fd(OP, Some(path), bpf_cmd::BPF_OBJ_GET, &mut attr)?;
+        check_fd_kind(path, fd.as_fd(), kind)?;
+        Ok(fd)
     }
 
     fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
         // SAFETY: `bpf_map_info` is a plain C struct; all-zero is valid.
         let mut info: bpf_map_info = unsafe { std::mem::zeroed() };
-        check_fd_kind("BPF_OBJ_GET_INFO_BY_FD(map)", fd, "anon_inode:bpf-map")?;
         obj_info("BPF_OBJ_GET_INFO_BY_FD(map)", fd, &mut info)?;
         Ok(MapInfo {
             id: info.id,
@@ -219,7 +230,6 @@ impl Sys for LinuxSys {
         // SAFETY: `bpf_prog_info` is a plain C struct; all-zero is valid (its
         // pointer fields are null, so the kernel copies no arrays out).
         let mut info: bpf_prog_info = unsafe { std::mem::zeroed() };
-        check_fd_kind("BPF_OBJ_GET_INFO_BY_FD(prog)", fd, "anon_inode:bpf-prog")?;
         obj_info("BPF_OBJ_GET_INFO_BY_FD(prog)", fd, &mut info)?;
         Ok(ProgInfo {
             id: info.id,
@@ -325,6 +335,25 @@ impl Sys for LinuxSys {
             return Err(nix_err(OP, Some(to), Errno::last()));
         }
         Ok(())
+    }
+
+    fn lock_dir(&self, path: &Path) -> SysResult<OwnedFd> {
+        const OP: &str = "flock";
+        let dir = std::fs::File::open(path).map_err(|e| SysError {
+            op: OP,
+            path: Some(path.to_path_buf()),
+            source: e,
+        })?;
+        loop {
+            // SAFETY: flock on an fd we own.
+            if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(dir.into());
+            }
+            let e = SysError::last(OP, Some(path));
+            if e.errno() != Some(libc::EINTR) {
+                return Err(e);
+            }
+        }
     }
 
     fn unlink(&self, path: &Path) -> SysResult<()> {

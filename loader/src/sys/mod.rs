@@ -158,6 +158,15 @@ pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 /// `BPF_F_RDONLY` for [`Sys::obj_get`].
 pub const BPF_F_RDONLY: u32 = 1 << 3;
 
+/// Kind of a BPF kernel object behind an fd or a pin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjKind {
+    /// A map.
+    Map,
+    /// A program.
+    Prog,
+}
+
 /// The kernel, as the loader sees it.
 ///
 /// Implementations must be usable from several threads at once (parallel
@@ -171,10 +180,16 @@ pub trait Sys: Send + Sync {
     /// `BPF_OBJ_PIN` of `fd` at `path`.
     fn obj_pin(&self, fd: BorrowedFd<'_>, path: &Path) -> SysResult<()>;
     /// `BPF_OBJ_GET` of `path` with `file_flags` (e.g. [`BPF_F_RDONLY`]).
-    fn obj_get(&self, path: &Path, file_flags: u32) -> SysResult<OwnedFd>;
-    /// `BPF_OBJ_GET_INFO_BY_FD` on a map.
+    /// Whatever is pinned at a path, `BPF_OBJ_GET` opens it; the fd is
+    /// returned only if it is of `kind`, `EINVAL` otherwise (a program
+    /// pinned where a map is expected must not reach [`Sys::map_info`],
+    /// which the kernel would answer with a `bpf_prog_info`).
+    fn obj_get(&self, path: &Path, file_flags: u32, kind: ObjKind) -> SysResult<OwnedFd>;
+    /// `BPF_OBJ_GET_INFO_BY_FD` on a map: an fd from [`Sys::map_create`] or
+    /// from [`Sys::obj_get`] with [`ObjKind::Map`].
     fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo>;
-    /// `BPF_OBJ_GET_INFO_BY_FD` on a program.
+    /// `BPF_OBJ_GET_INFO_BY_FD` on a program: an fd from [`Sys::prog_load`]
+    /// or from [`Sys::obj_get`] with [`ObjKind::Prog`].
     fn prog_info(&self, fd: BorrowedFd<'_>) -> SysResult<ProgInfo>;
     /// `BPF_MAP_UPDATE_ELEM`.
     fn map_update(&self, fd: BorrowedFd<'_>, key: &[u8], value: &[u8], flags: u64)
@@ -188,6 +203,11 @@ pub trait Sys: Send + Sync {
     fn chown(&self, path: &Path, uid: u32, gid: u32) -> SysResult<()>;
     /// `renameat2(from, to, RENAME_NOREPLACE)`.
     fn rename_noreplace(&self, from: &Path, to: &Path) -> SysResult<()>;
+    /// Takes an exclusive `flock(2)` on directory `path`, waiting for it;
+    /// the lock is held until the returned fd is dropped (or the process
+    /// dies). Loaders take it around a temporary pin and its rename, so two
+    /// loaders never use the same `tmp_*` name at once.
+    fn lock_dir(&self, path: &Path) -> SysResult<OwnedFd>;
     /// `unlink(path)`.
     fn unlink(&self, path: &Path) -> SysResult<()>;
     /// `mkdir(path, mode)` with umask 0; `EEXIST` is reported, not hidden.

@@ -80,7 +80,7 @@ pub enum Kind {
     NblSeq,
     /// The engine, parallel.
     NblPar,
-    /// The shipped binary (`netbpfload load`), sequential.
+    /// The shipped binary (`netbpfload load`) in its default mode (parallel).
     NblBin,
     /// `bpftool prog loadall` per object.
     Bpftool,
@@ -94,7 +94,7 @@ impl Kind {
         match self {
             Kind::NblSeq => "netbpfload (sequential)",
             Kind::NblPar => "netbpfload (parallel)",
-            Kind::NblBin => "netbpfload binary (sequential)",
+            Kind::NblBin => "netbpfload binary (default: parallel)",
             Kind::Bpftool => "bpftool prog loadall",
             Kind::Aya => "aya 0.14 EbpfLoader",
         }

@@ -9,8 +9,10 @@ set -euo pipefail
 # qemu-system-x86, linux-image-amd64, busybox-static, cpio: the QEMU boot tier.
 # libcap2-bin (capsh) and util-linux (unshare, setpriv): the root tier.
 # strace, binutils (strip): the benchmark (scripts/bench.sh).
+# checkpolicy, m4, policycoreutils (setfiles): sepolicy/check/check.sh.
 PKGS=(clang clang-19 llvm llvm-19 bpftool libbpf-dev qemu-system-x86 linux-image-amd64
-      busybox-static cpio gzip libcap2-bin util-linux hyperfine strace binutils)
+      busybox-static cpio gzip libcap2-bin util-linux hyperfine strace binutils
+      checkpolicy m4 policycoreutils)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -21,6 +21,7 @@ step() { printf '\n=== %s\n' "$*"; }
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+sepolicy/check/check.sh
 
 step "tier 1: unit tests"
 cargo test --workspace --locked --exclude netbpfload-tests

@@ -865,16 +865,9 @@ fn temporary_pins_wait_for_the_directory_lock() {
 
     let fs = PrivateBpffs::new();
     mk_pin_dirs(&fs);
-    let locks: Vec<std::fs::File> = paths::created_subdirs()
+    let locks: Vec<OwnedFd> = paths::created_subdirs()
         .iter()
-        .map(|d| {
-            let f = std::fs::File::open(fs.path().join(d)).expect("open pin dir");
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
-            // SAFETY: flock on a file we own.
-            let r = unsafe { libc::flock(fd, libc::LOCK_EX) };
-            assert_eq!(r, 0);
-            f
-        })
+        .map(|d| LinuxSys.lock_dir(&fs.path().join(d)).expect("lock pin dir"))
         .collect();
     let mut child = load_cmd(&bin, netd, fs.path())
         .stdout(std::process::Stdio::piped())
@@ -886,7 +879,11 @@ fn temporary_pins_wait_for_the_directory_lock() {
     let early = child.try_wait().expect("try_wait");
     let tmp_while_locked: Vec<String> = snapshot(fs.path())
         .into_keys()
-        .filter(|k| k.rsplit('/').next().is_some_and(|n| n.starts_with("tmp_")))
+        .filter(|k| {
+            k.rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with(paths::TMP_PIN_PREFIX))
+        })
         .collect();
     drop(locks);
     let out = child.wait_with_output().expect("wait");

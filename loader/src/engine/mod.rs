@@ -407,10 +407,11 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
         // held at once, and a batch sees every pin of the earlier ones, as
         // in sequential mode. Reports stay in readdir order.
         let files: Vec<&String> = files.collect();
+        let threads = parallel::worker_count();
         for batch in files.chunks(parallel::BATCH) {
             let read: Vec<parallel::ReadObject> =
                 batch.iter().map(|name| read_and_parse(name)).collect();
-            let outcomes = parallel::load_all(sys, cfg, &location.prefix, &read);
+            let outcomes = parallel::load_all(sys, cfg, &location.prefix, &read, threads);
             for (r, outcome) in read.into_iter().zip(outcomes) {
                 let r = ObjectReport {
                     file: r.file,

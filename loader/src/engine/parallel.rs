@@ -137,22 +137,18 @@ pub(crate) struct ReadObject {
     pub(crate) spec: Result<ObjectSpec, String>,
 }
 
-/// Loads every parsed object of `objects` (pins under `prefix`), groups of
-/// dependent objects on different threads, and returns one outcome per
-/// entry of `objects`, in the same order. Entries that failed to read or
-/// parse get their error as a failed outcome.
-pub(crate) fn load_all(
-    sys: &dyn Sys,
-    cfg: &LoadConfig,
-    prefix: &str,
-    objects: &[ReadObject],
-) -> Vec<ObjectOutcome> {
-    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    load_all_on(sys, cfg, prefix, objects, cores)
+/// Threads to load on: one per core available to the process (std reads
+/// the affinity mask and cgroup quota, so ask once per location).
+pub(crate) fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
 }
 
-/// [`load_all`] on at most `max_threads` threads (the calling one included).
-fn load_all_on(
+/// Loads every parsed object of `objects` (pins under `prefix`), groups of
+/// dependent objects on at most `max_threads` threads (the calling one
+/// included), and returns one outcome per entry of `objects`, in the same
+/// order. Entries that failed to read or parse get their error as a failed
+/// outcome.
+pub(crate) fn load_all(
     sys: &dyn Sys,
     cfg: &LoadConfig,
     prefix: &str,
@@ -461,12 +457,18 @@ mod tests {
     /// second file of object `clatd`, SELinux contexts (netd, dscpPolicy),
     /// an object failing at verification (verifierReject) and one failing on
     /// an incompatible existing pin (pktCount), and a zero-filled file.
-    fn corpus_location() -> FakeSys {
+    /// A fake bpffs at [`ROOT`] with every pin directory the loader creates.
+    fn fake_bpffs() -> FakeSys {
         let f = FakeSys::new();
         f.mount_bpffs(ROOT);
         for d in paths::created_subdirs() {
             f.add_dir(format!("{ROOT}/{d}"));
         }
+        f
+    }
+
+    fn corpus_location() -> FakeSys {
+        let f = fake_bpffs();
         for (name, src) in [
             ("clatd.o", "clatd.o"),
             ("clatd@v2.o", "clatd.o"),
@@ -778,7 +780,7 @@ mod tests {
                 spec: Ok(spec("b", vec![], vec![prog("skfilter/second", NONE)])),
             },
         ];
-        let out = load_all_on(&sys, &cfg(true), "p/", &objects, 2);
+        let out = load_all(&sys, &cfg(true), "p/", &objects, 2);
         assert_eq!(
             *sys.overlapped.lock().unwrap_or_else(|p| p.into_inner()),
             Some(true),
@@ -806,11 +808,7 @@ mod tests {
         // by one of the last, so the later batch must reuse the earlier pin.
         let n = 2 * BATCH + 3;
         let build = || {
-            let f = FakeSys::new();
-            f.mount_bpffs(ROOT);
-            for d in paths::created_subdirs() {
-                f.add_dir(format!("{ROOT}/{d}"));
-            }
+            let f = fake_bpffs();
             f.add_file(format!("{DIR}/a000.o"), corpus("clatd.o"));
             for i in 1..n - 1 {
                 f.add_file(format!("{DIR}/a{i:03}.o"), corpus("pktCount.o"));
@@ -870,7 +868,7 @@ mod tests {
                 )),
             })
             .collect();
-        let out = load_all_on(&f, &cfg(true), "p/", &objects, 1);
+        let out = load_all(&f, &cfg(true), "p/", &objects, 1);
         assert!(
             out.iter()
                 .all(|o| matches!(o, ObjectOutcome::Loaded { .. })),

@@ -118,17 +118,20 @@ fn obj_info<T: Copy>(op: &'static str, fd: BorrowedFd<'_>, info: &mut T) -> SysR
 /// (`anon_inode:bpf-map`, `anon_inode:bpf-prog`); if `/proc` is not
 /// available the check is skipped and the caller's field comparison still
 /// fails. Only fds from pins need it: the loader knows what it created.
-fn check_fd_kind(path: &Path, fd: BorrowedFd<'_>, kind: ObjKind) -> SysResult<()> {
+fn check_fd_kind(
+    op: &'static str,
+    path: &Path,
+    fd: BorrowedFd<'_>,
+    kind: ObjKind,
+) -> SysResult<()> {
     let want: &[u8] = match kind {
         ObjKind::Map => b"anon_inode:bpf-map",
         ObjKind::Prog => b"anon_inode:bpf-prog",
     };
     match std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) {
-        Ok(target) if target.as_os_str().as_bytes() != want => Err(SysError::from_errno(
-            "BPF_OBJ_GET",
-            Some(path),
-            libc::EINVAL,
-        )),
+        Ok(target) if target.as_os_str().as_bytes() != want => {
+            Err(SysError::from_errno(op, Some(path), libc::EINVAL))
+        }
         _ => Ok(()),
     }
 }
@@ -208,7 +211,7 @@ impl Sys for LinuxSys {
         attr.__bindgen_anon_4.pathname = c.as_ptr() as u64;
         attr.__bindgen_anon_4.file_flags = file_flags;
         let fd = sys_bpf_fd(OP, Some(path), bpf_cmd::BPF_OBJ_GET, &mut attr)?;
-        check_fd_kind(path, fd.as_fd(), kind)?;
+        check_fd_kind(OP, path, fd.as_fd(), kind)?;
         Ok(fd)
     }
 
@@ -339,11 +342,7 @@ impl Sys for LinuxSys {
 
     fn lock_dir(&self, path: &Path) -> SysResult<OwnedFd> {
         const OP: &str = "flock";
-        let dir = std::fs::File::open(path).map_err(|e| SysError {
-            op: OP,
-            path: Some(path.to_path_buf()),
-            source: e,
-        })?;
+        let dir = std::fs::File::open(path).map_err(|e| io_err(OP, path, e))?;
         loop {
             // SAFETY: flock on an fd we own.
             if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } == 0 {

@@ -6,13 +6,15 @@ set -euo pipefail
 
 # clang/llvm: build the eBPF corpus (clang-19 too: the corpus must also build
 # with a newer clang). bpftool + libbpf-dev: the benchmark's libbpf baseline.
-# qemu-system-x86, linux-image-amd64, busybox-static, cpio: the QEMU boot tier.
+# qemu-system-x86, qemu-system-arm, busybox-static, cpio: the QEMU boot tier
+# (its kernels come from scripts/fetch-kernels.sh, not from installed
+# packages; debian-archive-keyring verifies them).
 # libcap2-bin (capsh) and util-linux (unshare, setpriv): the root tier.
 # strace, binutils (strip): the benchmark (scripts/bench.sh).
 # checkpolicy, m4, policycoreutils (setfiles): sepolicy/check/check.sh.
-PKGS=(clang clang-19 llvm llvm-19 bpftool libbpf-dev qemu-system-x86 linux-image-amd64
-      busybox-static cpio gzip libcap2-bin util-linux hyperfine strace binutils
-      checkpolicy m4 policycoreutils)
+PKGS=(clang clang-19 llvm llvm-19 bpftool libbpf-dev qemu-system-x86 qemu-system-arm
+      busybox-static cpio gzip debian-archive-keyring libcap2-bin util-linux hyperfine
+      strace binutils checkpolicy m4 policycoreutils)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -21,8 +23,6 @@ done
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # INITRD=No: we boot our own initramfs; skipping update-initramfs saves ~20 s.
-  export INITRD=No
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
@@ -30,4 +30,15 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install Rust (rustup) first" >&2
   exit 1
+fi
+
+# The static aarch64 loader for the arm64 QEMU guests (musl, linked by the
+# toolchain's rust-lld: see .cargo/config.toml).
+if ! command -v rustup >/dev/null; then
+  echo "install-deps: rustup not found: the arm64 QEMU guests need the Rust target aarch64-unknown-linux-musl" >&2
+  exit 1
+fi
+if ! rustup target list --installed | grep -qx aarch64-unknown-linux-musl; then
+  echo "install-deps: rustup target add aarch64-unknown-linux-musl"
+  rustup target add aarch64-unknown-linux-musl
 fi

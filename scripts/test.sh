@@ -4,10 +4,27 @@
 #   1. unit        plain `cargo test`, no privileges needed
 #   2. root        real kernel, each test in a private bpffs, the whole test
 #                  binary inside a private mount namespace (`unshare -m`)
-#   3. qemu        boots Debian's kernel under QEMU (TCG) with our initramfs
+#   3. qemu        boots Debian's 5.10/6.1/6.12 kernels on x86_64 and arm64
+#                  guests under QEMU (TCG) with our initramfs
 # Must run as root (tiers 2 and 3 load real BPF programs / need a kernel image).
+#
+# Options:
+#   --full-qemu-matrix   run every QEMU test on every cell (arch x kernel),
+#                        not only the CI subset (also: QEMU_MATRIX=full)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+QEMU_MATRIX=${QEMU_MATRIX:-ci}
+for arg in "$@"; do
+  case "$arg" in
+    --full-qemu-matrix) QEMU_MATRIX=full ;;
+    *) echo "scripts/test.sh: unknown option $arg (known: --full-qemu-matrix)" >&2; exit 2 ;;
+  esac
+done
+case "$QEMU_MATRIX" in
+  ci|full) ;;
+  *) echo "scripts/test.sh: QEMU_MATRIX must be ci or full, not $QEMU_MATRIX" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" != 0 ]; then
   echo "scripts/test.sh must run as root (root tier and package installs)" >&2
@@ -36,8 +53,16 @@ cargo test -p netbpfload-tests --locked --no-run --test root --test robustness -
 unshare -m --propagation private \
   cargo test -p netbpfload-tests --locked --test root --test robustness --test parallel --test faults --test privilege
 
-step "tier 3: QEMU boot tests"
-cargo test -p netbpfload-tests --locked --test qemu -- --test-threads=1
+step "tier 3: QEMU boot matrix ($QEMU_MATRIX)"
+# Kernels for every cell (cached under target/qemu-kernels/ after the first
+# run), then one boot at a time (TCG keeps both cores busy). The CI subset
+# boots every cell once; the full matrix also runs the single-cell tests
+# (one CPU, failing critical object, corrupt objects) on every cell: they are
+# the `#[ignore]`d ones, see tests/tests/qemu.rs and the README.
+scripts/fetch-kernels.sh
+qemu_args=(--test-threads=1)
+[ "$QEMU_MATRIX" = full ] && qemu_args+=(--include-ignored)
+cargo test -p netbpfload-tests --locked --test qemu -- "${qemu_args[@]}"
 
 step "fuzz smoke run"
 fuzz/smoke.sh

@@ -165,6 +165,13 @@ pub static OBJECTS: &[CorpusObject] = &[
         critical: false,
     },
     CorpusObject {
+        file_name: "gateMatrix.o",
+        bytes: object_bytes!("gateMatrix.o"),
+        location: mainline("net_private/"),
+        kind: Kind::Good,
+        critical: false,
+    },
+    CorpusObject {
         file_name: "schedTrace.o",
         bytes: object_bytes!("schedTrace.o"),
         location: Some(Location::Platform),

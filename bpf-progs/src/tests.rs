@@ -336,7 +336,7 @@ fn every_code_section_has_one_function_with_a_def_and_map_relocations() {
 #[test]
 fn object_sections_license_critical_and_loader_versions() {
     // (file, license, min_ver) from the LICENSE()/BPFLOADER_MIN_VER lines of each source.
-    let expected: [(&str, &str, Option<u32>); 13] = [
+    let expected: [(&str, &str, Option<u32>); 14] = [
         ("offload@mainline.o", "Apache 2.0", Some(42)),
         ("needsNewerLoader.o", "Apache 2.0", Some(0x10000)),
         ("netd.o", "Apache 2.0", Some(43)),
@@ -344,6 +344,7 @@ fn object_sections_license_critical_and_loader_versions() {
         ("dscpPolicy.o", "Apache 2.0", Some(43)),
         ("pktCount.o", "Apache 2.0", Some(0)),
         ("verifierReject.o", "Apache 2.0", Some(0)),
+        ("gateMatrix.o", "Apache 2.0", Some(0)),
         ("schedTrace.o", "GPL", Some(0)),
         ("tcpProbe.o", "GPL", Some(0)),
         ("criticalReject.o", "Apache 2.0", Some(0)),
@@ -653,6 +654,7 @@ fn install_tree_writes_the_default_layout() {
             format!("{apex}/net_shared/dscpPolicy.o"),
             format!("{apex}/net_private/pktCount.o"),
             format!("{apex}/net_private/verifierReject.o"),
+            format!("{apex}/net_private/gateMatrix.o"),
             "system/etc/bpf/schedTrace.o".to_string(),
             "system/etc/bpf/tcpProbe.o".to_string(),
         ]

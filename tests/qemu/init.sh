@@ -6,7 +6,10 @@
 # path and arguments, user, groups, capabilities, memlock rlimit all parsed
 # from that file), lets the chain netbpfload -> bpfloader -> netbpfload done
 # run, then dumps the result on the serial console as `KEY value` lines the
-# host harness parses, prints the sentinel and powers off.
+# host harness parses, prints the sentinel and powers off. The bpf(2) calls
+# of the chain are traced (syscall tracepoints) so the harness can see which
+# threads verified programs, and /sbin/pininfo prints the kernel's view of
+# every pin.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
 
@@ -17,7 +20,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t bpf bpf /sys/fs/bpf
 
 RC=/apex/com.android.tethering/etc/init/netbpfload.rc
-echo "INIT kernel $(uname -r)"
+echo "INIT kernel $(uname -r) $(uname -m) $(grep -c '^processor' /proc/cpuinfo)"
 
 # `service <name> <path> [args...]`
 set -- $(awk '$1 == "service" { $1 = ""; $2 = ""; print; exit }' "$RC")
@@ -57,6 +60,19 @@ case "$rlimit" in
     ulimit -H -l "$kb"; ulimit -S -l "$kb" ;;
 esac
 
+# Every bpf(2) call, with thread, process and CPU (tracefs is mounted only
+# here, after the loader's view of the system is set up like Android's).
+T=/sys/kernel/tracing
+if mount -t tracefs tracefs $T 2>/dev/null && [ -d $T/events/syscalls/sys_enter_bpf ]; then
+  echo 1 > $T/options/record-tgid
+  echo 1 > $T/events/syscalls/sys_enter_bpf/enable
+  echo 1 > $T/events/syscalls/sys_exit_bpf/enable
+  echo "INIT trace on"
+else
+  echo "INIT trace unavailable"
+fi
+
+echo "INIT memlock $(ulimit -l)"
 echo "INIT service $* uid=$uid gid=$gid groups=$gids caps=${capset#,} memlock=$(ulimit -l)"
 # util-linux setpriv (busybox's applet lacks --reuid/--bounding-set). The
 # loader's stderr is not a terminal here, so it logs to /dev/kmsg only.
@@ -64,6 +80,7 @@ echo "INIT service $* uid=$uid gid=$gid groups=$gids caps=${capset#,} memlock=$(
   --inh-caps=-all"$capset" --bounding-set=-all"$capset" -- "$@" 2>/tmp/loader.stderr </dev/null
 rc=$?
 echo "EXIT $rc"
+[ -f $T/tracing_on ] && echo 0 > $T/tracing_on
 
 find /sys/fs/bpf | while read -r p; do
   echo "PIN $(stat -c '%a %u %g %F' "$p") $p"
@@ -77,6 +94,8 @@ else
   echo "PROP bpf.progs_loaded unset"
 fi
 dmesg | grep ' netbpfload: \| bpfloader: ' | sed 's/^/LOG /'
+[ -f $T/trace ] && grep ' sys_bpf' $T/trace | sed 's/^/TRACE /'
+/sbin/pininfo /sys/fs/bpf
 sed 's/^/STDERR /' /tmp/loader.stderr
 echo "INIT-DONE"
 poweroff -f

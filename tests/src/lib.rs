@@ -2,4 +2,5 @@
 //! tier (boots Debian's kernel with our initramfs).
 
 pub mod bpffs;
+pub mod expected;
 pub mod qemu;

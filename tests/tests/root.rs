@@ -29,6 +29,7 @@ const PERCPU_ARRAY: u32 = 6;
 const LPM_TRIE: u32 = 11;
 const DEVMAP_HASH: u32 = 25;
 const RINGBUF: u32 = 27;
+const USER_RINGBUF: u32 = 31;
 const SOCKET_FILTER: u32 = 1;
 const KPROBE: u32 = 2;
 const SCHED_CLS: u32 = 3;
@@ -56,8 +57,8 @@ fn cfg(fs: &PrivateBpffs) -> LoadConfig {
     let (_, machine) = LinuxSys.uname().expect("uname");
     let kver = kver();
     assert!(
-        kver >= Kver::new(5, 15, 0),
-        "the root tier's expectations assume a kernel >= 5.15, this is {kver}"
+        kver >= Kver::new(6, 12, 0),
+        "the root tier's expectations assume a kernel >= 6.12, this is {kver}"
     );
     LoadConfig {
         bpffs_root: fs.path().to_path_buf(),
@@ -225,8 +226,8 @@ const fn m(
     }
 }
 
-/// bpf-progs/README.md "Corpus and expected outcome" (kernel >= 5.15,
-/// loader 45, userdebug, x86_64/aarch64): every map pin of the default
+/// bpf-progs/README.md "Corpus and expected outcome" (kernel >= 6.12,
+/// loader 45, userdebug, x86_64): every map pin of the default
 /// layout. Every owner uid there is 0.
 const EXPECTED_MAPS: &[ExpMap] = &[
     // offload@mainline.o
@@ -418,6 +419,39 @@ const EXPECTED_MAPS: &[ExpMap] = &[
         0o660,
         AID_SYSTEM,
     ),
+    // gateMatrix.o on a >= 6.12 x86_64 kernel (its gate table).
+    m(
+        "net_private/map_gateMatrix_clock_map",
+        ARRAY,
+        (4, 8, 2),
+        0,
+        0o660,
+        AID_SYSTEM,
+    ),
+    m(
+        "net_private/map_gateMatrix_user_ringbuf",
+        USER_RINGBUF,
+        (0, 0, 4096),
+        0,
+        0o660,
+        AID_SYSTEM,
+    ),
+    m(
+        "net_private/map_gateMatrix_since_6_6_map",
+        HASH,
+        (4, 4, 16),
+        0,
+        0o640,
+        AID_SYSTEM,
+    ),
+    m(
+        "net_private/map_gateMatrix_not_on_aarch64_map",
+        ARRAY,
+        (4, 4, 1),
+        0,
+        0o600,
+        0,
+    ),
     // schedTrace.o, tcpProbe.o (platform location, prefix "")
     m(
         "map_schedTrace_cpu_pid_map",
@@ -524,6 +558,22 @@ const EXPECTED_PROGS: &[(&str, u32, u32)] = &[
         SOCKET_FILTER,
         AID_SYSTEM,
     ),
+    // $6_1 variant (bpf_ktime_get_tai_ns) on >= 6.1.
+    (
+        "net_private/prog_gateMatrix_skfilter_clock",
+        SOCKET_FILTER,
+        AID_SYSTEM,
+    ),
+    (
+        "net_private/prog_gateMatrix_skfilter_since_6_6",
+        SOCKET_FILTER,
+        AID_SYSTEM,
+    ),
+    (
+        "net_private/prog_gateMatrix_skfilter_since_6_12",
+        SOCKET_FILTER,
+        AID_SYSTEM,
+    ),
     (
         "prog_schedTrace_tracepoint_sched_sched_switch",
         TRACEPOINT,
@@ -546,6 +596,10 @@ const EXPECTED_ABSENT: &[&str] = &[
     "net_private/map_verifierReject_reject_seen_map", // rolled back
     "net_private/prog_verifierReject_skfilter_accept", // rolled back
     "prog_schedTrace_tracepoint_sched_sched_wakeup", // min_kver KVER_INF
+    "net_private/map_gateMatrix_before_6_1_map", // [5.10, 6.1)
+    "net_private/prog_gateMatrix_skfilter_before_6_1", // [5.10, 6.1)
+    "net_private/prog_gateMatrix_skfilter_lts_6_1", // [6.1, 6.6)
+    "net_private/prog_gateMatrix_skfilter_not_on_x86_64", // ignore_on_x86_64
 ];
 
 #[test]

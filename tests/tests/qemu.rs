@@ -293,11 +293,16 @@ fn check_cell(cell: Cell) {
             x.tid, x.cpu, x.start, x.end, y.tid, y.cpu, y.start, y.end
         )
     });
+    let chain = b.chain_seconds().expect("chain timestamps");
     eprintln!(
-        "{}: {} pins, boot {:.1} s, {} verifying threads, overlapping BPF_PROG_LOADs: {}",
+        "MATRIX {} pass: kernel {} ({}), {} pins, boot {:.1} s, chain {:.2} s, \
+         {} verifying threads, overlapping BPF_PROG_LOADs: {}",
         cell.name(),
+        b.release,
+        kernel.package,
         e.pins.len(),
         b.elapsed.as_secs_f32(),
+        chain,
         threads.len(),
         overlap.as_deref().unwrap_or("none caught")
     );

@@ -602,6 +602,63 @@ const EXPECTED_ABSENT: &[&str] = &[
     "net_private/prog_gateMatrix_skfilter_not_on_x86_64", // ignore_on_x86_64
 ];
 
+/// The corpus model of `netbpfload_tests::expected` (used by the QEMU tier)
+/// agrees with the hand tables above for this kernel: two independent
+/// transcriptions of the C sources.
+#[test]
+fn corpus_model_matches_the_hand_tables() {
+    use netbpfload_tests::expected::{self as model, PinKind};
+    let k = kver();
+    let e = model::expected(
+        &model::Platform {
+            kver: model::kver(k.major(), k.minor(), k.sub()),
+            loader_ver: 45,
+            platform_loader_ver: 45,
+            build_type: model::BuildType::Userdebug,
+            arch: model::Arch::X86_64,
+        },
+        &model::Layout::current(),
+    );
+    let mut hand: BTreeMap<String, PinKind> = EXPECTED_MAPS
+        .iter()
+        .map(|m| {
+            (
+                m.rel.to_string(),
+                PinKind::Map(model::MapAttrs {
+                    map_type: m.map_type,
+                    key_size: m.key_size,
+                    value_size: m.value_size,
+                    max_entries: m.max_entries,
+                    map_flags: m.map_flags,
+                }),
+            )
+        })
+        .collect();
+    hand.extend(
+        EXPECTED_PROGS
+            .iter()
+            .map(|&(rel, t, _)| (rel.to_string(), PinKind::Prog(t))),
+    );
+    let computed: BTreeMap<String, PinKind> =
+        e.pins.iter().map(|(k, v)| (k.clone(), v.kind)).collect();
+    assert_eq!(computed, hand);
+    for m in EXPECTED_MAPS {
+        let p = &e.pins[m.rel];
+        assert_eq!((p.mode, p.uid, p.gid), (m.mode, m.uid, m.gid), "{}", m.rel);
+    }
+    for &(rel, _, gid) in EXPECTED_PROGS {
+        let p = &e.pins[rel];
+        assert_eq!(
+            (p.mode, p.uid, p.gid),
+            (paths::PROG_PIN_MODE, 0, gid),
+            "{rel}"
+        );
+    }
+    for rel in EXPECTED_ABSENT {
+        assert!(e.absent.contains(*rel), "{rel}");
+    }
+}
+
 #[test]
 fn corpus_loads_as_documented() {
     let env = Env::new();

@@ -33,7 +33,7 @@ fi
 
 scripts/install-deps.sh
 
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== %s [%d s since start]\n' "$*" "$SECONDS"; }
 
 step "format and lints"
 cargo fmt --all -- --check
@@ -68,4 +68,4 @@ step "fuzz smoke run"
 fuzz/smoke.sh
 
 echo
-echo "all tiers passed"
+echo "all tiers passed ($SECONDS s)"

@@ -177,6 +177,9 @@ pub struct Platform {
     pub build_type: BuildType,
     /// Architecture.
     pub arch: Arch,
+    /// The loader gives maps the key/value types of the object's `.BTF`
+    /// (2025 main on kernels >= 5.10, facts §5; Android 15 ignores `.BTF`).
+    pub btf_maps: bool,
 }
 
 /// Which loader runs a location.
@@ -347,6 +350,8 @@ pub struct ObjectModel {
     pub loader: (u32, u32),
     /// Has a `critical` section.
     pub critical: bool,
+    /// Carries `.BTF` (built with `-g`, as Soong builds everything).
+    pub btf: bool,
     /// Maps, in `maps` section order.
     pub maps: &'static [MapModel],
     /// Programs, in section order.
@@ -496,6 +501,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "offload@mainline.o",
         loader: (42, LOADER_MAX),
         critical: true,
+        btf: false,
         maps: &[
             map("tether_stats_map", HASH, (4, 48, 16), (ROOT, NETWORK_STACK, 0o660)),
             map("tether_limit_map", HASH, (4, 8, 16), (ROOT, NETWORK_STACK, 0o660)),
@@ -516,6 +522,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "needsNewerLoader.o",
         loader: (LOADER_MAX, LOADER_MAX),
         critical: false,
+        btf: false,
         maps: &[map("future_map", ARRAY, (4, 4, 1), (ROOT, ROOT, 0o600))],
         progs: &[prog("skfilter/future", SOCKET_FILTER, ROOT, SYSTEM)],
     },
@@ -524,6 +531,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "netd.o",
         loader: (43, LOADER_MAX),
         critical: true,
+        btf: false,
         maps: &[
             map("cookie_tag_map", HASH, (8, 8, 1024), (ROOT, NET_BW_ACCT, 0o660)).selinux("netd_shared/"),
             map("uid_owner_map", HASH, (4, 8, 2048), (ROOT, NET_BW_ACCT, 0o460)).selinux("netd_readonly/"),
@@ -561,6 +569,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "clatd.o",
         loader: (43, LOADER_MAX),
         critical: true,
+        btf: true,
         maps: &[
             NET_CONFIG_MAP,
             map("clat_ingress6_map", HASH, (36, 8, 16), (ROOT, SYSTEM, 0o660)),
@@ -576,6 +585,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "dscpPolicy.o",
         loader: (43, LOADER_MAX),
         critical: false,
+        btf: false,
         maps: &[
             NET_CONFIG_MAP,
             map("socket_policy_cache_map", PERCPU_ARRAY, (4, 16, 1024), (ROOT, SYSTEM, 0)).selinux("loader/"),
@@ -588,6 +598,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "pktCount.o",
         loader: ALL_LOADERS,
         critical: false,
+        btf: false,
         maps: &[
             map("packet_count_map", ARRAY, (4, 8, 1), (ROOT, ROOT, 0o600)),
             map("two_entry_map", ARRAY, (4, 4, 2), (ROOT, SYSTEM, 0o660)),
@@ -599,6 +610,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "verifierReject.o",
         loader: ALL_LOADERS,
         critical: false,
+        btf: false,
         maps: &[map("reject_seen_map", HASH, (4, 8, 16), (ROOT, ROOT, 0o600))],
         progs: &[
             prog("skfilter/accept", SOCKET_FILTER, ROOT, SYSTEM),
@@ -610,6 +622,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "gateMatrix.o",
         loader: ALL_LOADERS,
         critical: false,
+        btf: false,
         maps: &[
             map("clock_map", ARRAY, (4, 8, 2), (ROOT, SYSTEM, 0o660)),
             map("before_6_1_map", ARRAY, (4, 8, 1), (ROOT, ROOT, 0o600)).kernels(K5_10, K6_1),
@@ -632,6 +645,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "schedTrace.o",
         loader: ALL_LOADERS,
         critical: false,
+        btf: false,
         maps: &[
             map("cpu_pid_map", ARRAY, (4, 4, 1024), (ROOT, SYSTEM, 0o640)),
             map("switch_count_map", PERCPU_HASH, (4, 8, 4096), (ROOT, SYSTEM, 0o640)),
@@ -646,6 +660,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "tcpProbe.o",
         loader: ALL_LOADERS,
         critical: false,
+        btf: false,
         maps: &[map("tcp_connect_count_map", PERCPU_ARRAY, (4, 8, 2), (ROOT, SYSTEM, 0o640))],
         progs: &[
             prog("kprobe/tcp_v4_connect", KPROBE, ROOT, SYSTEM),
@@ -657,6 +672,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "criticalReject.o",
         loader: ALL_LOADERS,
         critical: true,
+        btf: false,
         maps: &[map("critical_seen_map", HASH, (4, 8, 16), (ROOT, ROOT, 0o600))],
         progs: &[prog("skfilter/critical_reject", SOCKET_FILTER, ROOT, SYSTEM).rejected()],
     },
@@ -665,6 +681,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "legacyV0.o",
         loader: ALL_LOADERS,
         critical: false,
+        btf: false,
         maps: &[map("legacy_count_map", ARRAY, (4, 8, 1), (ROOT, SYSTEM, 0o640))],
         progs: &[prog("skfilter/legacy_count", SOCKET_FILTER, ROOT, SYSTEM)],
     },
@@ -673,6 +690,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "legacyS.o",
         loader: ALL_LOADERS,
         critical: false,
+        btf: false,
         maps: &[
             map("legacy_count_map", ARRAY, (4, 8, 1), (ROOT, SYSTEM, 0o640)),
             map("legacy_pre_4_14_map", ARRAY, (4, 4, 1), (ROOT, SYSTEM, 0o640)).kernels(0, K4_14),
@@ -687,6 +705,7 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "legacyT.o",
         loader: ALL_LOADERS,
         critical: false,
+        btf: false,
         maps: &[
             map("legacy_count_map", ARRAY, (4, 8, 1), (ROOT, SYSTEM, 0o640)),
             map("legacy_pre_4_14_map", ARRAY, (4, 4, 1), (ROOT, SYSTEM, 0o640)).kernels(0, K4_14),
@@ -837,6 +856,8 @@ pub struct ExpectedPin {
     pub gid: u32,
     /// The object that pins it (the first, for a shared map).
     pub object: &'static str,
+    /// A map created with BTF key/value types (its kernel info has a BTF id).
+    pub btf: bool,
 }
 
 /// What became of one placed object.
@@ -965,6 +986,13 @@ fn load(
                 uid: m.uid,
                 gid: m.gid,
                 object: o.file_name,
+                // The reference types every map but device maps and ring
+                // buffers from `____btf_map_<name>` (facts §5).
+                btf: p.btf_maps
+                    && o.btf
+                    && p.kver >= K5_10
+                    && m.map_type != DEVMAP_HASH
+                    && m.map_type != RINGBUF,
             },
         ));
     }
@@ -985,6 +1013,7 @@ fn load(
                         uid: pr.uid,
                         gid: pr.gid,
                         object: o.file_name,
+                        btf: false,
                     },
                 ));
             }
@@ -1038,6 +1067,7 @@ mod tests {
             platform_loader_ver: 45,
             build_type: BuildType::User,
             arch,
+            btf_maps: false,
         }
     }
 
@@ -1228,6 +1258,29 @@ mod tests {
         assert!(e
             .absent
             .contains("net_private/map_pktCount_packet_count_map"));
+    }
+
+    #[test]
+    fn btf_typed_maps_only_where_the_loader_types_them() {
+        let mut p = platform((6, 1), Arch::X86_64);
+        let btf = |p: &Platform| -> BTreeSet<String> {
+            expected(p, &Layout::current())
+                .pins
+                .into_iter()
+                .filter(|(_, pin)| pin.btf)
+                .map(|(k, _)| k)
+                .collect()
+        };
+        assert!(btf(&p).is_empty());
+        p.btf_maps = true;
+        let want: BTreeSet<String> = [
+            "net_shared/map__net_config_map",
+            "net_shared/map_clatd_clat_ingress6_map",
+            "net_shared/map_clatd_clat_egress4_map",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(btf(&p), want);
     }
 
     #[test]

@@ -767,7 +767,9 @@ pub fn boot(initrd: &Path) -> Boot {
 }
 
 /// Printed by `init.sh` first: the guest kernel handed over to our `/init`.
-const INIT_STARTED: &str = "INIT kernel ";
+/// Another `/init` (`Image::copy` over `init`) should print it too, so that
+/// [`boot_with`] can tell a kernel crash before `/init` from a later one.
+pub const INIT_STARTED: &str = "INIT kernel ";
 
 /// One QEMU run: the console, how it ended and how long it took.
 struct Run {

@@ -50,6 +50,8 @@ fn model(b: &Boot, arch: GuestArch, layout: &Layout) -> Expected {
             // ro.build.type=user in tests/qemu/build.prop.
             build_type: BuildType::User,
             arch: arch.model_arch(),
+            // Android 15 ignores `.BTF`.
+            btf_maps: false,
         },
         layout,
     )
@@ -112,19 +114,22 @@ fn assert_tree(b: &Boot, e: &Expected) {
                     value_size,
                     max_entries,
                     map_flags,
-                    ..
+                    btf_id,
                 },
-            ) => assert_eq!(
-                (*map_type, *key_size, *value_size, *max_entries, *map_flags),
-                (
-                    m.map_type,
-                    m.key_size,
-                    m.value_size,
-                    m.max_entries,
-                    m.map_flags
-                ),
-                "{rel}: (type, key, value, max_entries, flags)"
-            ),
+            ) => {
+                assert_eq!(
+                    (*map_type, *key_size, *value_size, *max_entries, *map_flags),
+                    (
+                        m.map_type,
+                        m.key_size,
+                        m.value_size,
+                        m.max_entries,
+                        m.map_flags
+                    ),
+                    "{rel}: (type, key, value, max_entries, flags)"
+                );
+                assert_eq!(*btf_id != 0, want.btf, "{rel}: BTF id {btf_id}");
+            }
             (want, got) => panic!("{rel}: expected {want:?}, the kernel says {got:?}"),
         }
     }

@@ -616,6 +616,7 @@ fn corpus_model_matches_the_hand_tables() {
             platform_loader_ver: 45,
             build_type: model::BuildType::Userdebug,
             arch: model::Arch::X86_64,
+            btf_maps: false,
         },
         &model::Layout::current(),
     );

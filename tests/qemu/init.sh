@@ -54,14 +54,17 @@ for c in $caps; do
 done
 set -- "$@" $(cat /etc/qemu-test/extra-args 2>/dev/null)
 
+# init applies the .rc's `rlimit memlock` before starting the service: 5.10
+# charges map memory to RLIMIT_MEMLOCK (64 KiB by default), 5.11+ to memcg.
 case "$rlimit" in
   memlock\ *)
     kb=$(( $(echo "$rlimit" | awk '{print $2}') / 1024 ))
     ulimit -H -l "$kb"; ulimit -S -l "$kb" ;;
 esac
 
-# Every bpf(2) call, with thread, process and CPU (tracefs is mounted only
-# here, after the loader's view of the system is set up like Android's).
+# Trace every bpf(2) call with its thread, process and CPU, so the harness
+# can tell which threads verified programs. Nothing the loader reads depends
+# on tracefs being mounted.
 T=/sys/kernel/tracing
 if mount -t tracefs tracefs $T 2>/dev/null && [ -d $T/events/syscalls/sys_enter_bpf ]; then
   echo 1 > $T/options/record-tgid

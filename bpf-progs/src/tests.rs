@@ -145,11 +145,14 @@ impl Elf {
     }
 
     fn is_code(name: &str) -> bool {
-        const PREFIXES: [&str; 13] = [
+        const PREFIXES: [&str; 16] = [
             "bind4/",
             "bind6/",
             "cgroupskb/",
             "cgroupsock/",
+            "cgroupsockrelease/",
+            "getsockopt/",
+            "recvmsg4/",
             "connect4/",
             "connect6/",
             "schedact/",
@@ -592,9 +595,27 @@ fn location_directories_match_the_loader_tables() {
     ];
     for ((dir, prefix), ours) in mainline.iter().zip(MAINLINE_PREFIXES) {
         let loc = Location::Mainline { prefix: ours };
-        assert_eq!(format!("/{}", loc.dir()), *dir);
+        assert_eq!(format!("/{}", loc.dir_in(Layout::Main2025)), *dir);
         assert_eq!(loc.bpffs_prefix(), *prefix);
     }
+    // Android 15 keeps the tethering objects in etc/bpf/ itself.
+    assert_eq!(
+        format!(
+            "/{}",
+            Location::Mainline {
+                prefix: "tethering/"
+            }
+            .dir()
+        ),
+        "/apex/com.android.tethering/etc/bpf/"
+    );
+    assert_eq!(
+        Location::Mainline {
+            prefix: "net_shared/"
+        }
+        .dir(),
+        "apex/com.android.tethering/etc/bpf/net_shared/"
+    );
     assert_eq!(format!("/{}", Location::Platform.dir()), "/system/etc/bpf/");
     assert_eq!(Location::Platform.bpffs_prefix(), "");
     for obj in OBJECTS {
@@ -646,8 +667,8 @@ fn install_tree_writes_the_default_layout() {
     assert_eq!(
         rel,
         [
-            format!("{apex}/tethering/offload@mainline.o"),
-            format!("{apex}/tethering/needsNewerLoader.o"),
+            format!("{apex}/offload@mainline.o"),
+            format!("{apex}/needsNewerLoader.o"),
             format!("{apex}/netd_shared/netd.o"),
             format!("{apex}/net_shared/clatd.o"),
             format!("{apex}/net_shared/dscpPolicy.o"),
@@ -684,6 +705,10 @@ fn install_tree_writes_the_default_layout() {
     }
     // Running it again overwrites in place.
     assert_eq!(install_tree(&tmp.0).unwrap(), written);
+    // 2025 main's layout: tethering objects in their own subdirectory.
+    let tmp = TempDir::new("install25");
+    let written = install_tree_for(&tmp.0, Layout::Main2025).unwrap();
+    assert!(written[0].ends_with(format!("{apex}/tethering/offload@mainline.o")));
 }
 
 /// Compiles `body` against the headers with `-DBPF_DEF_ABI=abi`, the way

@@ -380,7 +380,7 @@ fn loader_command(ctx: &Ctx<'_>, kind: Kind, c: &Corpus, mnt: &Path) -> Result<C
 /// load` expects them), untimed.
 fn make_pin_dirs(c: &Corpus, mnt: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    let dirs = netbpfload::paths::created_subdirs()
+    let dirs = netbpfload::paths::created_subdirs(netbpfload::release::Release::V.rules())
         .into_iter()
         .map(str::to_string)
         .chain(

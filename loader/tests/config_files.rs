@@ -3,6 +3,7 @@
 //! label or service line fails here.
 
 use netbpfload::paths;
+use netbpfload::release::Release;
 use netbpfload::spec::Domain;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -71,11 +72,14 @@ fn set(words: &[&str]) -> BTreeSet<String> {
 fn every_created_bpffs_directory_has_a_genfscon_label() {
     let g = genfs();
     assert_eq!(g.get("/"), Some(&label("fs_bpf")));
-    for sub in paths::created_subdirs() {
-        assert!(
-            g.contains_key(&format!("/{sub}")),
-            "bpffs directory {sub}/ created by the loader has no genfscon line"
-        );
+    for release in Release::ALL {
+        for sub in paths::created_subdirs(release.rules()) {
+            assert!(
+                g.contains_key(&format!("/{sub}")),
+                "{}: bpffs directory {sub}/ created by the loaders has no genfscon line",
+                release.name()
+            );
+        }
     }
 }
 

@@ -2,4 +2,5 @@
 //! tier (boots Debian's kernel with our initramfs).
 
 pub mod bpffs;
+pub mod cfg;
 pub mod qemu;

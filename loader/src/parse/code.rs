@@ -27,10 +27,7 @@ pub(super) fn programs(
     let mut out = Vec::new();
     for index in 0..elf.section_count() {
         let raw = elf.section_name(index);
-        let is_program = section::SECTION_TYPES
-            .iter()
-            .any(|t| raw.starts_with(t.prefix.as_bytes()));
-        if !is_program {
+        if !section::is_program_section(raw) {
             continue;
         }
         if out.len() >= MAX_PROGRAMS {

@@ -50,6 +50,11 @@ fn int_section<const N: usize>(elf: &Elf<'_>, name: &str) -> Result<Option<[u8; 
         })
 }
 
+/// Reads a `u32` section, `None` when absent.
+pub(super) fn u32_section_opt(elf: &Elf<'_>, name: &str) -> Result<Option<u32>, ParseError> {
+    Ok(int_section::<4>(elf, name)?.map(u32::from_le_bytes))
+}
+
 /// Reads a `u32` section (`bpfloader_min_ver`, ...), `default` when absent.
 pub(super) fn u32_section(elf: &Elf<'_>, name: &str, default: u32) -> Result<u32, ParseError> {
     Ok(int_section::<4>(elf, name)?.map_or(default, u32::from_le_bytes))

@@ -24,7 +24,7 @@ pub use error::{ParseError, ParseErrorKind};
 
 use crate::paths;
 use crate::spec::{
-    MapSpec, ObjectSpec, DEFAULT_BPFLOADER_MAX_VER, DEFAULT_BPFLOADER_MIN_VER,
+    MapSpec, ObjectSpec, SectionsPresent, DEFAULT_BPFLOADER_MAX_VER, DEFAULT_BPFLOADER_MIN_VER,
     DEFAULT_MAP_DEF_SIZE, DEFAULT_PROG_DEF_SIZE, MIN_BPF_MAP_DEF_SIZE, MIN_BPF_PROG_DEF_SIZE,
 };
 use std::path::Path;
@@ -74,6 +74,18 @@ pub fn parse_object(file: &Path, bytes: &[u8]) -> Result<ObjectSpec, ParseError>
     let mut warnings = Vec::new();
     let programs = code::programs(&elf, &map_names, &prog_defs, &mut warnings)?;
 
+    let present = SectionsPresent {
+        bpfloader_min_ver: elf.find_section("bpfloader_min_ver").is_some(),
+        bpfloader_max_ver: elf.find_section("bpfloader_max_ver").is_some(),
+        size_of_bpf_map_def: elf.find_section("size_of_bpf_map_def").is_some(),
+        size_of_bpf_prog_def: elf.find_section("size_of_bpf_prog_def").is_some(),
+        maps: elf.find_section("maps").is_some(),
+        progs: elf.find_section("progs").is_some(),
+        btf: elf.find_section(".BTF").is_some(),
+    };
+    let netbpfload_min_ver = defs::u32_section_opt(&elf, "netbpfload_min_ver")?;
+    let bpfloader_min_required_ver = defs::u32_section_opt(&elf, "bpfloader_min_required_ver")?;
+
     Ok(ObjectSpec {
         name: paths::object_name(file),
         license,
@@ -85,5 +97,9 @@ pub fn parse_object(file: &Path, bytes: &[u8]) -> Result<ObjectSpec, ParseError>
         maps,
         programs,
         warnings,
+        netbpfload_min_ver,
+        bpfloader_min_required_ver,
+        present,
+        btf: None,
     })
 }

@@ -837,8 +837,8 @@ impl Sys for FakeSys {
     fn lstat(&self, path: &Path) -> SysResult<FileStat> {
         let s = self.lock();
         let (m, ty) = match s.tree.get(path) {
-            Some(Node::Dir(m)) => (m, libc::S_IFDIR),
-            Some(Node::File(m, _)) | Some(Node::Pin(m, _, _)) => (m, libc::S_IFREG),
+            Some(Node::Dir(m)) => (m, super::S_IFDIR),
+            Some(Node::File(m, _)) | Some(Node::Pin(m, _, _)) => (m, super::S_IFREG),
             None => return Err(err("lstat", path, libc::ENOENT)),
         };
         Ok(FileStat {

@@ -3,3 +3,4 @@
 
 pub mod bpffs;
 pub mod qemu;
+pub mod selinux;

@@ -300,6 +300,13 @@ impl Boot {
 /// Boots `initrd` and parses the dump. Panics (with the console) on a
 /// kernel failure marker, a timeout, or a missing sentinel.
 pub fn boot(initrd: &Path) -> Boot {
+    boot_with_cmdline(initrd, "")
+}
+
+/// [`boot`] with extra kernel command-line words (e.g. `security=selinux`
+/// for the enforcing boot of `selinux.rs`).
+pub fn boot_with_cmdline(initrd: &Path, extra: &str) -> Boot {
+    let append = format!("console=ttyS0 panic=-1 quiet printk.devkmsg=on {extra}");
     let qemu = require("qemu-system-x86_64");
     let kernel = kernel();
     let mut child = Command::new(qemu)
@@ -309,7 +316,7 @@ pub fn boot(initrd: &Path) -> Boot {
         .arg(&kernel)
         .arg("-initrd")
         .arg(initrd)
-        .args(["-append", "console=ttyS0 panic=-1 quiet printk.devkmsg=on"])
+        .args(["-append", append.trim_end()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -15,10 +15,12 @@ define(`r_dir_file', `
 allow $1 $2:dir r_dir_perms;
 allow $1 $2:{ file lnk_file } r_file_perms;
 ')
-dnl $1 entering $3 when it executes a file of type $2.
+dnl $1 entering $3 when it executes a file of type $2 (signals and rlimits
+dnl are inherited; libc's secure mode stays on, without an audit line).
 define(`domain_auto_trans', `
 allow $1 $2:file { getattr open read execute map };
-allow $1 $3:process transition;
+allow $1 $3:process { transition siginh rlimitinh };
+dontaudit $1 $3:process noatsecure;
 allow $3 $2:file { entrypoint open read execute getattr map };
 allow $3 $1:process sigchld;
 type_transition $1 $2:process $3;

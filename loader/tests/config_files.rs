@@ -694,3 +694,393 @@ fn systemd_unit_matches_paths() {
         assert!(unit.contains(&doc), "unit must document {doc}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Android build files (Soong is not available here: these tests are what
+// keeps them true to the Cargo build).
+
+/// A Blueprint value: the subset Android.bp files here use.
+#[derive(Debug, Clone, PartialEq)]
+enum Bp {
+    Str(String),
+    Bool(bool),
+    List(Vec<Bp>),
+    Map(BTreeMap<String, Bp>),
+}
+
+impl Bp {
+    fn str(&self) -> &str {
+        match self {
+            Bp::Str(s) => s,
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+
+    fn strs(&self) -> Vec<String> {
+        match self {
+            Bp::List(v) => v.iter().map(|x| x.str().to_string()).collect(),
+            other => panic!("not a list: {other:?}"),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&Bp> {
+        match self {
+            Bp::Map(m) => m.get(key),
+            other => panic!("not a map: {other:?}"),
+        }
+    }
+}
+
+/// Parses an Android.bp into `(module type, properties)` in file order.
+fn parse_bp(text: &str) -> Vec<(String, Bp)> {
+    // Strip `//` comments (no string here contains `//`).
+    let src: String = text
+        .lines()
+        .map(|l| match l.find("//") {
+            Some(i) => &l[..i],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let toks = bp_tokens(&src);
+    let mut i = 0;
+    let mut modules = Vec::new();
+    while i < toks.len() {
+        let ty = toks[i].clone();
+        i += 1;
+        let props = bp_value(&toks, &mut i);
+        modules.push((ty, props));
+    }
+    modules
+}
+
+fn bp_tokens(src: &str) -> Vec<String> {
+    let mut toks = Vec::new();
+    let mut chars = src.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if "{}[]:,".contains(c) {
+            toks.push(c.to_string());
+            chars.next();
+        } else if c == '"' {
+            chars.next();
+            let mut s = String::from("\"");
+            for c in chars.by_ref() {
+                if c == '"' {
+                    break;
+                }
+                s.push(c);
+            }
+            toks.push(s);
+        } else {
+            let mut s = String::new();
+            while let Some(&c) = chars.peek() {
+                if c.is_alphanumeric() || c == '_' || c == '.' {
+                    s.push(c);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            assert!(!s.is_empty(), "unexpected character {c:?} in Android.bp");
+            toks.push(s);
+        }
+    }
+    toks
+}
+
+fn bp_value(toks: &[String], i: &mut usize) -> Bp {
+    let t = toks[*i].clone();
+    *i += 1;
+    match t.as_str() {
+        "{" => {
+            let mut m = BTreeMap::new();
+            while toks[*i] != "}" {
+                let key = toks[*i].clone();
+                assert_eq!(toks[*i + 1], ":", "after {key}");
+                *i += 2;
+                let v = bp_value(toks, i);
+                assert!(m.insert(key.clone(), v).is_none(), "{key} twice");
+                if toks[*i] == "," {
+                    *i += 1;
+                }
+            }
+            *i += 1;
+            Bp::Map(m)
+        }
+        "[" => {
+            let mut v = Vec::new();
+            while toks[*i] != "]" {
+                v.push(bp_value(toks, i));
+                if toks[*i] == "," {
+                    *i += 1;
+                }
+            }
+            *i += 1;
+            Bp::List(v)
+        }
+        "true" => Bp::Bool(true),
+        "false" => Bp::Bool(false),
+        s if s.starts_with('"') => Bp::Str(s[1..].to_string()),
+        other => panic!("unexpected token {other:?} in Android.bp"),
+    }
+}
+
+/// The module of `ty` named `name` in `bp`.
+fn bp_module<'a>(bp: &'a [(String, Bp)], ty: &str, name: &str) -> &'a Bp {
+    bp.iter()
+        .find(|(t, p)| t == ty && p.get("name").map(Bp::str) == Some(name))
+        .map(|(_, p)| p)
+        .unwrap_or_else(|| panic!("no {ty} {name:?}"))
+}
+
+/// `key = "value"` of a TOML section (`[section]`), as far as the simple
+/// Cargo.toml files here go.
+fn toml_section(text: &str, section: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut inside = false;
+    for l in text.lines().map(str::trim) {
+        if l.starts_with('[') {
+            inside = l == section;
+            continue;
+        }
+        if !inside || l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        if let Some((k, v)) = l.split_once('=') {
+            out.insert(k.trim().to_string(), v.trim().trim_matches('"').to_string());
+        }
+    }
+    out
+}
+
+/// AOSP's module name of a crates.io crate.
+fn aosp_rustlib(krate: &str) -> String {
+    match krate {
+        // liblog is Android's C logging library.
+        "log" => "liblog_rust".to_string(),
+        k => format!("lib{}", k.replace('-', "_")),
+    }
+}
+
+fn bp_file(rel: &str) -> Vec<(String, Bp)> {
+    parse_bp(&repo_file(rel))
+}
+
+#[test]
+fn android_bp_parser_reads_what_it_is_given() {
+    let bp = parse_bp(
+        "// c\nfoo {\n  name: \"a\", // trailing\n  l: [\"x\", \"y\",],\n  b: true,\n  \
+         t: { android: { l: [\"z\"] } },\n}\n",
+    );
+    assert_eq!(bp.len(), 1);
+    let (ty, m) = &bp[0];
+    assert_eq!(ty, "foo");
+    assert_eq!(m.get("name").map(Bp::str), Some("a"));
+    assert_eq!(m.get("l").expect("l").strs(), ["x", "y"]);
+    assert_eq!(m.get("b"), Some(&Bp::Bool(true)));
+    let z = m
+        .get("t")
+        .and_then(|t| t.get("android"))
+        .and_then(|a| a.get("l"));
+    assert_eq!(z.expect("nested").strs(), ["z"]);
+}
+
+/// loader/Android.bp builds what loader/Cargo.toml builds: same crates, same
+/// roots, same edition, the same dependencies (AOSP names), and installs the
+/// binary where paths.rs says the APEX binary is.
+#[test]
+fn android_bp_loader_matches_cargo() {
+    let cargo = repo_file("loader/Cargo.toml");
+    let lib = toml_section(&cargo, "[lib]");
+    let bin = toml_section(&cargo, "[[bin]]");
+    let deps: BTreeSet<String> = toml_section(&cargo, "[dependencies]")
+        .keys()
+        .map(|k| aosp_rustlib(k))
+        .collect();
+    let android_deps: BTreeSet<String> = toml_section(
+        &cargo,
+        "[target.'cfg(target_os = \"android\")'.dependencies]",
+    )
+    .keys()
+    .map(|k| aosp_rustlib(k))
+    .collect();
+    assert!(!deps.is_empty() && !android_deps.is_empty());
+    let ws = repo_file("Cargo.toml");
+    let edition = toml_section(&ws, "[workspace.package]")
+        .remove("edition")
+        .expect("workspace edition");
+
+    let bp = bp_file("loader/Android.bp");
+    let defaults = bp_module(&bp, "rust_defaults", "netbpfload_rs_defaults");
+    assert_eq!(defaults.get("edition").map(Bp::str), Some(edition.as_str()));
+    let rustlibs: BTreeSet<String> = defaults
+        .get("rustlibs")
+        .expect("rustlibs")
+        .strs()
+        .into_iter()
+        .collect();
+    assert_eq!(rustlibs, deps, "rustlibs vs [dependencies]");
+    let android: BTreeSet<String> = defaults
+        .get("target")
+        .and_then(|t| t.get("android"))
+        .and_then(|a| a.get("rustlibs"))
+        .expect("target.android.rustlibs")
+        .strs()
+        .into_iter()
+        .collect();
+    assert_eq!(android, android_deps, "android rustlibs vs target deps");
+    let apex = defaults
+        .get("apex_available")
+        .expect("apex_available")
+        .strs();
+    assert_eq!(apex, ["com.android.tethering"]);
+    assert!(defaults.get("min_sdk_version").is_some());
+
+    let l = bp_module(&bp, "rust_library", &format!("lib{}", lib["name"]));
+    assert_eq!(l.get("crate_name").map(Bp::str), Some(lib["name"].as_str()));
+    assert_eq!(l.get("srcs").expect("srcs").strs(), [lib["path"].clone()]);
+
+    let b = bp_module(&bp, "rust_binary", "netbpfload_rs");
+    assert_eq!(b.get("stem").map(Bp::str), Some(bin["name"].as_str()));
+    assert_eq!(b.get("crate_name").map(Bp::str), Some(bin["name"].as_str()));
+    assert_eq!(b.get("srcs").expect("srcs").strs(), [bin["path"].clone()]);
+    assert!(b
+        .get("rustlibs")
+        .expect("rustlibs")
+        .strs()
+        .contains(&format!("lib{}", lib["name"])));
+    assert_eq!(b.get("installable"), Some(&Bp::Bool(false)), "APEX only");
+    for m in [l, b] {
+        assert_eq!(
+            m.get("defaults").expect("defaults").strs(),
+            ["netbpfload_rs_defaults"]
+        );
+    }
+    assert_eq!(
+        format!("/apex/{}/bin/{}", apex[0], bin["name"]),
+        paths::NETBPFLOAD_PATH
+    );
+}
+
+#[test]
+fn android_bp_installs_the_versioned_rc() {
+    let bp = bp_file("init/Android.bp");
+    let rc = bp_module(&bp, "prebuilt_etc", "netbpfload_rs.35rc");
+    let src = rc.get("src").expect("src").str();
+    assert!(repo_path("init").join(src).is_file(), "{src}");
+    assert_eq!(Path::new(APEX_RC).file_name(), Some(src.as_ref()));
+    assert_eq!(rc.get("filename").map(Bp::str), Some("netbpfload.35rc"));
+}
+
+/// bpf-progs/Android.bp has one bpf {} module per corpus object (the legacy
+/// ABI variants excepted, see its header): same source, an installed name
+/// with the same object name (hence the same pins), the location of the
+/// default layout as sub_dir, BTF exactly where the Cargo build emits it,
+/// and the corpus's own headers ahead of AOSP's.
+#[test]
+fn android_bp_corpus_matches_the_cargo_objects() {
+    let bp = bp_file("bpf-progs/Android.bp");
+    let modules: Vec<&Bp> = bp
+        .iter()
+        .filter(|(t, _)| t == "bpf")
+        .map(|(_, p)| p)
+        .collect();
+    let mut seen = BTreeSet::new();
+    for obj in bpf_progs::OBJECTS {
+        if matches!(obj.kind, bpf_progs::Kind::Legacy { .. }) {
+            continue;
+        }
+        let stem = paths::object_name(Path::new(obj.file_name));
+        let name = format!("netbpfload_rs_corpus_{stem}.o");
+        let m = modules
+            .iter()
+            .find(|m| m.get("name").map(Bp::str) == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("{}: no bpf module {name}", obj.file_name));
+        seen.insert(name.clone());
+        let srcs = m.get("srcs").expect("srcs").strs();
+        assert_eq!(srcs, [format!("src/progs/{stem}.c")], "{name}");
+        assert!(repo_path("bpf-progs").join(&srcs[0]).is_file(), "{srcs:?}");
+        // Soong installs <source stem>.o; its object name must be ours.
+        let installed = format!("{stem}.o");
+        assert_eq!(
+            paths::object_name(Path::new(&installed)),
+            paths::object_name(Path::new(obj.file_name))
+        );
+        let sub_dir = m.get("sub_dir").map(|s| s.str().to_string());
+        match obj.location {
+            Some(bpf_progs::Location::Mainline { prefix }) => {
+                let sub = sub_dir.unwrap_or_else(|| panic!("{name}: no sub_dir"));
+                assert_eq!(format!("{sub}/"), prefix, "{name}");
+                let dir = format!("{}/{sub}/", paths::APEX_BPF_ROOT);
+                assert!(
+                    paths::MAINLINE_LOCATIONS.iter().any(|(d, _)| *d == dir),
+                    "{dir} is not a mainline location"
+                );
+            }
+            Some(bpf_progs::Location::Platform) | None => {
+                assert_eq!(sub_dir, None, "{name}: installs to /system/etc/bpf/")
+            }
+        }
+        let has_btf = obj.bytes.windows(5).any(|w| w == b".BTF\0");
+        assert_eq!(
+            m.get("btf") == Some(&Bp::Bool(true)),
+            has_btf,
+            "{name}: btf vs the Cargo build"
+        );
+        let cflags = m.get("cflags").expect("cflags").strs();
+        let iquote = cflags
+            .iter()
+            .find_map(|f| f.strip_prefix("-iquote "))
+            .unwrap_or_else(|| panic!("{name}: no -iquote of the corpus headers"));
+        assert!(iquote.ends_with("/bpf-progs/include"), "{iquote}");
+        assert!(repo_path("bpf-progs/include/bpf_helpers.h").is_file());
+        for f in ["-Wall", "-Wextra", "-Werror"] {
+            assert!(cflags.iter().any(|c| c == f), "{name}: {f}");
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        modules.len(),
+        "bpf modules without a corpus object"
+    );
+}
+
+#[test]
+fn android_bp_files_name_the_project_license() {
+    for f in [
+        "Android.bp",
+        "loader/Android.bp",
+        "init/Android.bp",
+        "bpf-progs/Android.bp",
+    ] {
+        let bp = bp_file(f);
+        let pkg = bp_module_of_type(&bp, "package");
+        assert_eq!(
+            pkg.get("default_applicable_licenses")
+                .expect("default_applicable_licenses")
+                .strs(),
+            ["netbpfload_rs_license"],
+            "{f}"
+        );
+    }
+    let root = bp_file("Android.bp");
+    let lic = bp_module(&root, "license", "netbpfload_rs_license");
+    assert_eq!(
+        lic.get("license_kinds").expect("kinds").strs(),
+        ["SPDX-license-identifier-Apache-2.0"]
+    );
+    let cargo = repo_file("Cargo.toml");
+    assert_eq!(
+        toml_section(&cargo, "[workspace.package]").get("license"),
+        Some(&"Apache-2.0".to_string())
+    );
+}
+
+fn bp_module_of_type<'a>(bp: &'a [(String, Bp)], ty: &str) -> &'a Bp {
+    bp.iter()
+        .find(|(t, _)| t == ty)
+        .map(|(_, p)| p)
+        .unwrap_or_else(|| panic!("no {ty} module"))
+}

@@ -87,8 +87,8 @@ pub fn remove_permission(conf: &str, w: Without<'_>) -> String {
 }
 
 /// Assembles and compiles the boot policy (policy version 33, MLS, unknown
-/// classes denied) into `dir/policy`, optionally without one permission.
-pub fn build_policy(dir: &Path, without: Option<Without<'_>>) -> PathBuf {
+/// classes denied) into `dir/policy`, without the permissions in `without`.
+pub fn build_policy(dir: &Path, without: &[Without<'_>]) -> PathBuf {
     tool("m4");
     let checkpolicy = tool("checkpolicy");
     let ws = workspace_root();
@@ -103,7 +103,7 @@ pub fn build_policy(dir: &Path, without: Option<Without<'_>>) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut conf = String::from_utf8(out.stdout).expect("policy.conf is UTF-8");
-    if let Some(w) = without {
+    for &w in without {
         conf = remove_permission(&conf, w);
     }
     let conf_path = dir.join("policy.conf");
@@ -207,7 +207,7 @@ fn file_labels(img: &Image) -> String {
 /// The standard image turned into the enforcing one: `/init`, the policy,
 /// the labels, sehelper and its probe copies, and a real (not symlinked)
 /// `/system/bin/bpfloader`, since it needs a label of its own.
-pub fn image(without: Option<Without<'_>>) -> Image {
+pub fn image(without: &[Without<'_>]) -> Image {
     let img = Image::standard();
     let ws = workspace_root();
     let policy = build_policy(img.path(), without);

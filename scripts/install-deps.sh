@@ -9,10 +9,11 @@ set -euo pipefail
 # qemu-system-x86, linux-image-amd64, busybox-static, cpio: the QEMU boot tier.
 # libcap2-bin (capsh) and util-linux (unshare, setpriv): the root tier.
 # strace, binutils (strip): the benchmark (scripts/bench.sh).
-# checkpolicy, m4, policycoreutils (setfiles): sepolicy/check/check.sh.
+# checkpolicy, m4, policycoreutils (setfiles): sepolicy/check/check.sh and the
+# enforcing-SELinux QEMU boot, whose static helper needs gcc and libc6-dev.
 PKGS=(clang clang-19 llvm llvm-19 bpftool libbpf-dev qemu-system-x86 linux-image-amd64
       busybox-static cpio gzip libcap2-bin util-linux hyperfine strace binutils
-      checkpolicy m4 policycoreutils)
+      checkpolicy m4 policycoreutils gcc libc6-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -31,3 +32,11 @@ if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install Rust (rustup) first" >&2
   exit 1
 fi
+
+# The Android targets the loader is checked for (scripts/test.sh): 64-bit and
+# 32-bit ARM. Only the standard library is needed (no NDK: check, no link).
+ANDROID_TARGETS=(aarch64-linux-android armv7-linux-androideabi)
+installed=$(rustup target list --installed)
+for t in "${ANDROID_TARGETS[@]}"; do
+  grep -qx "$t" <<<"$installed" || rustup target add "$t"
+done

@@ -4,7 +4,8 @@
 #   1. unit        plain `cargo test`, no privileges needed
 #   2. root        real kernel, each test in a private bpffs, the whole test
 #                  binary inside a private mount namespace (`unshare -m`)
-#   3. qemu        boots Debian's kernel under QEMU (TCG) with our initramfs
+#   3. qemu        boots Debian's kernel under QEMU (TCG) with our initramfs,
+#                  also under enforcing SELinux
 # Must run as root (tiers 2 and 3 load real BPF programs / need a kernel image).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,11 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 sepolicy/check/check.sh
 
+step "Android targets: check and lints (no Soong here; Android.bp kept true by loader/tests/config_files.rs)"
+cargo clippy -p netbpfload --all-targets --locked --target aarch64-linux-android -- -D warnings
+cargo check -p netbpfload --locked --target aarch64-linux-android
+cargo check -p netbpfload --locked --target armv7-linux-androideabi
+
 step "tier 1: unit tests"
 cargo test --workspace --locked --exclude netbpfload-tests
 cargo test -p netbpfload-tests --lib --locked
@@ -38,6 +44,8 @@ unshare -m --propagation private \
 
 step "tier 3: QEMU boot tests"
 cargo test -p netbpfload-tests --locked --test qemu -- --test-threads=1
+# The same boots under enforcing SELinux: the stand-in AOSP policy plus ours.
+cargo test -p netbpfload-tests --locked --test qemu_selinux -- --test-threads=1
 
 step "fuzz smoke run"
 fuzz/smoke.sh

@@ -317,9 +317,9 @@ mod tests {
         }
     }
 
-    const REG: u32 = libc::S_IFREG;
-    const DIR: u32 = libc::S_IFDIR;
-    const LNK: u32 = libc::S_IFLNK;
+    const REG: u32 = crate::sys::S_IFREG;
+    const DIR: u32 = crate::sys::S_IFDIR;
+    const LNK: u32 = crate::sys::S_IFLNK;
 
     #[test]
     fn root_owned_read_only_is_trusted() {

@@ -4,3 +4,4 @@
 pub mod bpffs;
 pub mod cfg;
 pub mod qemu;
+pub mod selinux;

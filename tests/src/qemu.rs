@@ -106,8 +106,8 @@ pub struct Image {
 
 impl Image {
     /// The standard image: busybox, `/init`, the loader at its APEX path
-    /// with `/system/bin/bpfloader` linking to it, `init/netbpfload.rc` in
-    /// the APEX, the platform stub at `/system/etc/init/netbpfload.rc`, the
+    /// with `/system/bin/bpfloader` linking to it, `init/netbpfload.35rc` in
+    /// the APEX, the V platform stub at `/system/etc/init/netbpfload.rc`, the
     /// property file, `setpriv` with its libraries, and the corpus laid out
     /// by `bpf_progs::install_tree`.
     pub fn standard() -> Image {
@@ -130,12 +130,12 @@ impl Image {
             netbpfload::paths::PLATFORM_BPFLOADER_PATH,
         );
         img.copy(
-            &ws.join("init/netbpfload.rc"),
-            "apex/com.android.tethering/etc/init/netbpfload.rc",
+            &ws.join("init/netbpfload.35rc"),
+            "apex/com.android.tethering/etc/init/netbpfload.35rc",
             0o644,
         );
         img.copy(
-            &ws.join("init/platform-netbpfload.rc"),
+            &ws.join("init/platform/V/netbpfload.rc"),
             netbpfload::paths::PLATFORM_NETBPFLOAD_RC,
             0o644,
         );
@@ -300,6 +300,13 @@ impl Boot {
 /// Boots `initrd` and parses the dump. Panics (with the console) on a
 /// kernel failure marker, a timeout, or a missing sentinel.
 pub fn boot(initrd: &Path) -> Boot {
+    boot_with_cmdline(initrd, "")
+}
+
+/// [`boot`] with extra kernel command-line words (e.g. `security=selinux`
+/// for the enforcing boot of `selinux.rs`).
+pub fn boot_with_cmdline(initrd: &Path, extra: &str) -> Boot {
+    let append = format!("console=ttyS0 panic=-1 quiet printk.devkmsg=on {extra}");
     let qemu = require("qemu-system-x86_64");
     let kernel = kernel();
     let mut child = Command::new(qemu)
@@ -309,7 +316,7 @@ pub fn boot(initrd: &Path) -> Boot {
         .arg(&kernel)
         .arg("-initrd")
         .arg(initrd)
-        .args(["-append", "console=ttyS0 panic=-1 quiet printk.devkmsg=on"])
+        .args(["-append", append.trim_end()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -225,7 +225,7 @@ fn boot_stage(bin: &Path) -> tempfile::TempDir {
         std::fs::create_dir_all(r.join(d)).expect("mkdir");
     }
     std::fs::copy(
-        workspace().join("init/platform-netbpfload.rc"),
+        workspace().join("init/platform/V/netbpfload.rc"),
         r.join("system/etc/init/netbpfload.rc"),
     )
     .expect("copy rc");

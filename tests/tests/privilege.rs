@@ -251,9 +251,9 @@ fn every_pin_has_its_declared_mode_and_owner_and_opens_only_as_they_allow() {
 }
 
 /// Capability names (lower case, without `CAP_`) of the `bpfloader` service
-/// that runs netbpfload in `init/netbpfload.rc`.
+/// that runs netbpfload in `init/netbpfload.35rc`.
 fn rc_capabilities() -> Vec<String> {
-    let rc = std::fs::read_to_string(workspace().join("init/netbpfload.rc")).expect("read rc");
+    let rc = std::fs::read_to_string(workspace().join("init/netbpfload.35rc")).expect("read rc");
     let mut in_service = false;
     for line in rc.lines().map(str::trim) {
         if line.starts_with("service ") {
@@ -267,7 +267,7 @@ fn rc_capabilities() -> Vec<String> {
             }
         }
     }
-    panic!("no capabilities line in the netbpfload service of init/netbpfload.rc");
+    panic!("no capabilities line in the netbpfload service of init/netbpfload.35rc");
 }
 
 /// `CapabilityBoundingSet=` of `init/netbpfload.service`.
@@ -403,7 +403,7 @@ fn loads_the_corpus_with_only_the_granted_capabilities() {
     assert_eq!(
         rc,
         ["chown", "sys_admin", "net_admin"],
-        "init/netbpfload.rc"
+        "init/netbpfload.35rc"
     );
     for caps in [rc, systemd_capabilities()] {
         // The child really runs with exactly these capabilities.

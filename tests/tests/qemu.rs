@@ -1,6 +1,6 @@
 //! QEMU boot tier: three boots of Debian's kernel (TCG) with our initramfs,
 //! each running the real chain netbpfload -> bpfloader -> netbpfload done
-//! as `init/netbpfload.rc` declares the service (see `tests/qemu/init.sh`).
+//! as `init/netbpfload.35rc` declares the service (see `tests/qemu/init.sh`).
 //!
 //! Run: `cargo test -p netbpfload-tests --test qemu -- --test-threads=1`
 //! (root not needed; qemu-system-x86, linux-image-amd64, busybox-static,

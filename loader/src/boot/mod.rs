@@ -84,7 +84,9 @@ pub struct BootConfig {
     /// `None` uses the build-time key, if any ([`crate::manifest::resolve_key`]).
     pub manifest_key_file: Option<PathBuf>,
     /// The run lock (a file outside the bpffs) serialising loaders on a
-    /// Linux board; `None` on Android.
+    /// Linux board. Default: on with a staging root (the board layout of
+    /// `init/netbpfload.service`), off with `/` (Android's layout, where
+    /// init runs the chain once and SELinux grants no `lock`).
     pub run_lock: Option<PathBuf>,
     /// Longest wait for the run lock.
     pub run_lock_timeout: Duration,
@@ -108,7 +110,8 @@ impl BootConfig {
             sequential: false,
             insecure: false,
             manifest_key_file: None,
-            run_lock: (!cfg!(target_os = "android")).then(|| PathBuf::from(DEFAULT_RUN_LOCK)),
+            run_lock: (!cfg!(target_os = "android") && root != Path::new("/"))
+                .then(|| PathBuf::from(DEFAULT_RUN_LOCK)),
             run_lock_timeout: DEFAULT_RUN_LOCK_TIMEOUT,
             verify_budget: engine::verify::DEFAULT_VERIFY_BUDGET,
             root,

@@ -559,3 +559,12 @@ fn platform_rc_error_names_both_files() {
         "neither of /system/etc/init/bpfloader.rc and /system/etc/init/netbpfload.rc exist; exactly one is expected"
     );
 }
+
+#[test]
+fn the_run_lock_is_on_for_a_staged_board_tree_and_off_for_android_s_layout() {
+    assert_eq!(BootConfig::with_root(PathBuf::from("/")).run_lock, None);
+    assert_eq!(
+        BootConfig::with_root(PathBuf::from("/usr/lib/netbpfload")).run_lock,
+        Some(PathBuf::from(DEFAULT_RUN_LOCK))
+    );
+}

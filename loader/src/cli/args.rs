@@ -238,7 +238,12 @@ mod tests {
         let fwd = forward(&m);
         assert_eq!(
             fwd,
-            ["--root=/stage", "--bpffs=/b", "--release=25q2", "--sequential"]
+            [
+                "--root=/stage",
+                "--bpffs=/b",
+                "--release=25q2",
+                "--sequential"
+            ]
         );
         let (_, none) = parse(&[]);
         assert!(forward(&none).is_empty());

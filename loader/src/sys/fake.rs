@@ -509,9 +509,9 @@ impl State {
 
     fn stat(&self, path: &Path) -> Option<FileStat> {
         let (m, ty) = match self.tree.get(path)? {
-            Node::Dir(m) => (m, libc::S_IFDIR),
-            Node::File(m, _) | Node::Pin(m, _, _) => (m, libc::S_IFREG),
-            Node::Symlink(m, _) => (m, libc::S_IFLNK),
+            Node::Dir(m) => (m, super::S_IFDIR),
+            Node::File(m, _) | Node::Pin(m, _, _) => (m, super::S_IFREG),
+            Node::Symlink(m, _) => (m, super::S_IFLNK),
         };
         Some(FileStat {
             uid: m.uid,

@@ -337,18 +337,36 @@ pub struct FileStat {
     pub size: u64,
 }
 
+// The `st_mode` type bits as `u32`: `mode_t` is `u16` on 32-bit bionic
+// (armv7-linux-androideabi) and `u32` elsewhere.
+#[allow(
+    clippy::unnecessary_cast,
+    reason = "a no-op where mode_t is u32, a widening where it is u16"
+)]
+const fn mode_bits(m: libc::mode_t) -> u32 {
+    m as u32
+}
+/// `S_IFMT` as `u32`.
+pub const S_IFMT: u32 = mode_bits(libc::S_IFMT);
+/// `S_IFLNK` as `u32`.
+pub const S_IFLNK: u32 = mode_bits(libc::S_IFLNK);
+/// `S_IFDIR` as `u32`.
+pub const S_IFDIR: u32 = mode_bits(libc::S_IFDIR);
+/// `S_IFREG` as `u32`.
+pub const S_IFREG: u32 = mode_bits(libc::S_IFREG);
+
 impl FileStat {
     /// `S_ISLNK`.
     pub fn is_symlink(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFLNK
+        self.mode & S_IFMT == S_IFLNK
     }
     /// `S_ISDIR`.
     pub fn is_dir(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFDIR
+        self.mode & S_IFMT == S_IFDIR
     }
     /// `S_ISREG`.
     pub fn is_file(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFREG
+        self.mode & S_IFMT == S_IFREG
     }
     /// Permission bits including setuid/setgid/sticky.
     pub fn perm(&self) -> u32 {
@@ -356,14 +374,14 @@ impl FileStat {
     }
     /// What the path is, in words (`directory`, `symlink`, ...).
     pub fn kind_name(&self) -> &'static str {
-        match self.mode & libc::S_IFMT {
-            libc::S_IFREG => "regular file",
-            libc::S_IFDIR => "directory",
-            libc::S_IFLNK => "symlink",
-            libc::S_IFIFO => "FIFO",
-            libc::S_IFSOCK => "socket",
-            libc::S_IFCHR => "character device",
-            libc::S_IFBLK => "block device",
+        match self.mode & S_IFMT {
+            S_IFREG => "regular file",
+            S_IFDIR => "directory",
+            S_IFLNK => "symlink",
+            m if m == mode_bits(libc::S_IFIFO) => "FIFO",
+            m if m == mode_bits(libc::S_IFSOCK) => "socket",
+            m if m == mode_bits(libc::S_IFCHR) => "character device",
+            m if m == mode_bits(libc::S_IFBLK) => "block device",
             _ => "unknown file type",
         }
     }

@@ -366,7 +366,11 @@ mod system {
         if rc == 0 {
             Ok(())
         } else {
-            Err(SysError::last(Op::SetProperty, None))
+            Err(SysError::io(
+                Op::SetProperty,
+                None,
+                std::io::Error::last_os_error(),
+            ))
         }
     }
 }

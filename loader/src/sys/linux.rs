@@ -457,9 +457,12 @@ impl Files for LinuxSys {
 
     fn statfs(&self, path: &Path) -> SysResult<FsInfo> {
         let st = nix::sys::statfs::statfs(path).map_err(|e| nix_err(Op::Statfs, Some(path), e))?;
+        // Mount flags through statvfs: bionic's statfs has no f_flags accessor.
+        let vfs =
+            nix::sys::statvfs::statvfs(path).map_err(|e| nix_err(Op::Statfs, Some(path), e))?;
         Ok(FsInfo {
             f_type: st.filesystem_type().0 as i64,
-            read_only: st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY),
+            read_only: vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY),
         })
     }
 
@@ -579,6 +582,10 @@ impl Process for LinuxSys {
         })
     }
 
+    #[allow(
+        clippy::useless_conversion,
+        reason = "rlim_t is u32 on 32-bit bionic, u64 elsewhere"
+    )]
     fn raise_nofile_limit(&self) -> SysResult<u64> {
         use nix::sys::resource::{getrlimit, setrlimit, Resource};
         let (soft, hard) =
@@ -586,9 +593,9 @@ impl Process for LinuxSys {
         if soft < hard {
             setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
                 .map_err(|e| nix_err(Op::Rlimit, None, e))?;
-            return Ok(hard);
+            return Ok(u64::from(hard));
         }
-        Ok(soft)
+        Ok(u64::from(soft))
     }
 
     fn page_size(&self) -> SysResult<u32> {

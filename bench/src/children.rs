@@ -95,6 +95,7 @@ pub fn nbl_load(args: &NblArgs) -> i32 {
         parallel: args.parallel,
         insecure: false,
         manifest_key: netbpfload::manifest::configured_key(),
+        btf: false,
     };
     // What the boot flow does before loading: the pin directories.
     let locations: Vec<Location> = args

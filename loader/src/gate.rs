@@ -260,6 +260,21 @@ pub fn kernel_has_obj_info(kver: Kver) -> bool {
     kver >= Kver::new(4, 14, 0)
 }
 
+/// Whether an object's `.BTF` is loaded to type its maps (when the
+/// configuration asks for BTF): like Android's 2025 loader, from 5.10 on
+/// (older kernels lack BTF_KIND_VAR/DATASEC or are untested there).
+pub fn kernel_loads_btf(kver: Kver) -> bool {
+    kver >= Kver::new(5, 10, 0)
+}
+
+/// Whether a map of (effective) type `map_type` is created with BTF key and
+/// value types; Android's 2025 loader leaves DEVMAP_HASH and RINGBUF maps
+/// untyped.
+pub fn map_takes_btf(map_type: u32) -> bool {
+    map_type != bpf_map_type::BPF_MAP_TYPE_DEVMAP_HASH as u32
+        && map_type != bpf_map_type::BPF_MAP_TYPE_RINGBUF as u32
+}
+
 /// Device maps, on which the kernel itself sets `BPF_F_RDONLY_PROG`.
 pub fn is_devmap(map_type: u32) -> bool {
     map_type == bpf_map_type::BPF_MAP_TYPE_DEVMAP as u32
@@ -511,6 +526,7 @@ mod tests {
             maps: vec![],
             programs: vec![],
             warnings: vec![],
+            btf: None,
         };
         assert!(object_gate(&env(), &obj).is_some());
         let e = GateEnv {

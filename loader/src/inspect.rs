@@ -421,6 +421,7 @@ mod tests {
                 }],
             }],
             warnings: vec![],
+            btf: None,
         }
     }
 

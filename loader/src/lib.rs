@@ -7,6 +7,8 @@
 //! * [`paths`]: the single home of every path, mode and naming rule.
 //! * [`gate`], [`reloc`]: pure decisions (which map/program is skipped on this
 //!   kernel/build/arch, and how map fds are patched into instructions).
+//! * [`btf`]: pure BTF handling for maps (fix-ups for `BPF_BTF_LOAD`, key/value
+//!   type ids), as Android's 2025 loader does it.
 //! * [`sys`]: the only module that performs syscalls (`bpf(2)`, pinning,
 //!   chmod/chown, rename, statfs, mkdir). Everything above it talks to the
 //!   [`sys::Sys`] trait, so unit tests run against a fake kernel.
@@ -20,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod boot;
+pub mod btf;
 pub mod engine;
 pub mod gate;
 pub mod inspect;

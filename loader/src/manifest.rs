@@ -734,6 +734,7 @@ mod tests {
                 parallel: false,
                 insecure: false,
                 manifest_key: resolve_key(&sys, Some(Path::new(key_file))),
+                btf: false,
             };
             let r = load_location(&sys, &cfg, &Location::new(loc, "net_private/"));
             match &r.objects.first().expect("a.o reported").outcome {
@@ -791,6 +792,7 @@ mod tests {
             parallel: false,
             insecure: false,
             manifest_key: configured_key(),
+            btf: false,
         };
         let report = load_location(&sys, &cfg, &Location::new("/loc", "net_private/"));
         assert_eq!(report.error, None);

@@ -283,6 +283,11 @@ pub struct ObjectSpec {
     pub programs: Vec<ProgramSpec>,
     /// Oddities the reference loader tolerates (logged, not fatal).
     pub warnings: Vec<String>,
+    /// The `.BTF` section and what its fix-up needs from the ELF; `None`
+    /// without a `.BTF` section. Used only when the engine loads BTF
+    /// ([`crate::btf`]).
+    #[serde(skip)]
+    pub btf: Option<crate::btf::BtfSource>,
 }
 
 impl Kver {

@@ -66,6 +66,7 @@ fn cfg(root: &Path) -> LoadConfig {
         parallel: false,
         insecure: false,
         manifest_key: None,
+        btf: false,
     }
 }
 

@@ -32,6 +32,7 @@ fn cfg(fs: &PrivateBpffs, parallel: bool) -> LoadConfig {
         parallel,
         insecure: false,
         manifest_key: netbpfload::manifest::configured_key(),
+        btf: false,
     }
 }
 

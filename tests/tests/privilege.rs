@@ -89,6 +89,7 @@ fn load_all(fs: &PrivateBpffs, stage: &Path) -> Vec<LocationReport> {
         parallel: false,
         insecure: false,
         manifest_key: None,
+        btf: false,
     };
     locations(stage)
         .iter()

@@ -42,6 +42,7 @@ fn cfg(fs: &PrivateBpffs, insecure: bool) -> LoadConfig {
         parallel: false,
         insecure,
         manifest_key: netbpfload::manifest::configured_key(),
+        btf: false,
     }
 }
 

@@ -187,6 +187,7 @@ fn load_config(sys: &dyn Sys, cfg: &BootConfig, env: &Env) -> LoadConfig {
         parallel: cfg.parallel,
         insecure: cfg.insecure,
         manifest_key: crate::manifest::resolve_key(sys, cfg.manifest_key_file.as_deref()),
+        btf: false,
     }
 }
 

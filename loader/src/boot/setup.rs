@@ -202,6 +202,7 @@ pub fn sanity_check(sys: &dyn Sys) -> Result<(), SetupError> {
             max_entries: 2,
             map_flags: 0,
             name: String::new(),
+            btf: None,
         })
         .map_err(err)?;
     sys.map_update(fd.as_fd(), &1u32.to_ne_bytes(), &123u32.to_ne_bytes(), 0)

@@ -56,6 +56,10 @@ pub struct LoadArgs {
     /// compiled in with NETBPFLOAD_MANIFEST_PUBKEY.
     #[arg(long, value_name = "FILE")]
     manifest_key: Option<PathBuf>,
+    /// Create maps with the objects' BTF, as Android's 2025 loader does on
+    /// kernels >= 5.10 (an object with maps then needs a `.BTF` section).
+    #[arg(long)]
+    btf: bool,
 }
 
 fn parse_build_type(s: &str) -> Result<BuildType, String> {
@@ -200,6 +204,7 @@ pub fn run(a: LoadArgs) -> i32 {
         parallel: !a.sequential,
         insecure: a.insecure,
         manifest_key: netbpfload::manifest::resolve_key(&sys, a.manifest_key.as_deref()),
+        btf: a.btf,
     };
     let location = Location::new(&a.location, &a.prefix);
     let report = match ensure_prefix_dir(&sys, &a.bpffs, &location.prefix) {

@@ -1,5 +1,6 @@
 //! Why an object failed to load.
 
+use crate::btf::BtfError;
 use crate::reloc::RelocError;
 use crate::sys::SysError;
 use std::path::PathBuf;
@@ -55,6 +56,27 @@ pub enum LoadError {
         /// Program type the section implies.
         expected: u32,
     },
+    /// BTF is on, the kernel is at least 5.10 and the object has maps, but
+    /// no `.BTF` section (Android's 2025 loader fails such an object too).
+    #[error("no .BTF section: objects with maps need one to load with BTF on kernels >= 5.10")]
+    NoBtf,
+    /// The object's `.BTF` cannot type its maps (malformed, a DATASEC or VAR
+    /// without its ELF section or symbol, a map without a valid key/value
+    /// annotation or with other sizes than its definition).
+    #[error("BTF: {0}")]
+    Btf(#[from] BtfError),
+    /// The kernel refused the object's BTF (`BPF_BTF_LOAD`), also after the
+    /// retry with FUNC linkage downgraded if that was tried.
+    #[error("BTF: load{}: {source}", if *.downgraded { " (retried with FUNC linkage downgraded)" } else { "" })]
+    BtfLoad {
+        /// The last `BPF_BTF_LOAD` failure, errno preserved.
+        #[source]
+        source: SysError,
+        /// Whether the downgraded blob was tried too.
+        downgraded: bool,
+        /// The kernel's BTF log, if one was obtained.
+        log: Option<String>,
+    },
     /// Map relocation of a program failed.
     #[error("program {prog}: {source}")]
     Reloc {
@@ -85,10 +107,10 @@ impl LoadError {
         }
     }
 
-    /// The verifier log carried by the error, if any.
+    /// The kernel log carried by the error (program verifier or BTF), if any.
     pub fn verifier_log(&self) -> Option<&str> {
         match self {
-            LoadError::ProgLoad { log, .. } => log.as_deref(),
+            LoadError::ProgLoad { log, .. } | LoadError::BtfLoad { log, .. } => log.as_deref(),
             _ => None,
         }
     }
@@ -96,7 +118,9 @@ impl LoadError {
     /// The errno of the underlying syscall, if the failure came from one.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            LoadError::Sys { source, .. } | LoadError::ProgLoad { source, .. } => source.errno(),
+            LoadError::Sys { source, .. }
+            | LoadError::ProgLoad { source, .. }
+            | LoadError::BtfLoad { source, .. } => source.errno(),
             _ => None,
         }
     }

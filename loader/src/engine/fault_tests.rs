@@ -39,6 +39,7 @@ fn cfg() -> LoadConfig {
         parallel: false,
         insecure: false,
         manifest_key: None,
+        btf: false,
     }
 }
 
@@ -127,6 +128,7 @@ fn obj(name: &str, maps: Vec<MapSpec>, programs: Vec<ProgramSpec>) -> ObjectSpec
         maps,
         programs,
         warnings: vec![],
+        btf: None,
     }
 }
 
@@ -522,6 +524,7 @@ fn stale_tmp_pin_left_by_a_kill_is_removed_before_the_rename() {
         max_entries: 16,
         map_flags: 0,
         name: "m2".into(),
+        btf: None,
     };
     let stale_id = f
         .pin_new_map(Path::new(ROOT).join("net_shared/tmp_map_obj_m2"), &stale)

@@ -1,16 +1,111 @@
 //! Phase 1 of an object: create or reuse its maps, in `maps`-section order.
+//!
+//! With [`super::LoadConfig::btf`] on a kernel ≥ 5.10, maps are created with
+//! the object's BTF as Android's 2025 loader does ([`crate::btf`]): the
+//! `.BTF` is required, fixed up and checked against every map that passes
+//! its gates before anything is created, and loaded into the kernel once,
+//! on the first map created with it (an object whose maps all exist already
+//! loads no BTF).
 
 use super::error::LoadError;
 use super::pin::{
     open_existing, open_race_winner, repair_mode_and_owner, set_mode_and_owner, PinOutcome, Pins,
 };
 use super::{ObjectCtx, PinReport, SkipReport};
+use crate::btf::{self, BtfSource, MapTypes, PreparedBtf};
 use crate::gate;
 use crate::paths;
 use crate::spec::{Domain, MapSpec};
-use crate::sys::{MapCreateAttr, MapInfo, ObjKind};
+use crate::sys::{MapBtf, MapCreateAttr, MapInfo, ObjKind, Sys};
 use aya_obj::generated::BPF_F_RDONLY_PROG;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+/// Size of the buffer for the kernel's BTF log, asked for only after a
+/// refusal (a log at level 1 lists every type on older kernels, and a full
+/// buffer fails even a good load with `ENOSPC`).
+pub(crate) const BTF_LOG_SIZE: usize = 256 * 1024;
+
+/// The object's BTF while its maps are created.
+struct ObjectBtf<'a> {
+    prepared: PreparedBtf<'a>,
+    /// Key/value types of each map (indexed like the maps), `None` for maps
+    /// gated out or of a type created without BTF.
+    types: Vec<Option<MapTypes>>,
+    /// The kernel's BTF object, loaded on first use.
+    fd: Option<OwnedFd>,
+}
+
+/// Prepares the object's BTF if maps are to be typed with it, checking every
+/// map that passes its gates (nothing is created yet).
+fn object_btf<'a>(
+    ctx: &ObjectCtx<'_>,
+    maps: &[MapSpec],
+    src: Option<&'a BtfSource>,
+) -> Result<Option<ObjectBtf<'a>>, LoadError> {
+    let kver = ctx.cfg.gate.kver;
+    if !ctx.cfg.btf || !gate::kernel_loads_btf(kver) || maps.is_empty() {
+        return Ok(None);
+    }
+    let prepared = btf::prepare(src.ok_or(LoadError::NoBtf)?)?;
+    let mut types = Vec::with_capacity(maps.len());
+    for map in maps {
+        let def = &map.def;
+        let typed = gate::map_gate(&ctx.cfg.gate, def).is_none()
+            && gate::map_takes_btf(gate::effective_map_type(kver, def.map_type));
+        types.push(if typed {
+            Some(prepared.map_types(&map.name, def.key_size, def.value_size)?)
+        } else {
+            None
+        });
+    }
+    Ok(Some(ObjectBtf {
+        prepared,
+        types,
+        fd: None,
+    }))
+}
+
+/// `BPF_BTF_LOAD` as 25Q2 does it: on `EINVAL`, once more with FUNC linkage
+/// downgraded. A final `EINVAL` is loaded once more with a log buffer, to
+/// report the kernel's reason.
+fn load_btf(sys: &dyn Sys, prepared: &PreparedBtf<'_>) -> Result<OwnedFd, LoadError> {
+    let einval = |e: &crate::sys::SysError| e.errno() == Some(libc::EINVAL);
+    let (blob, downgraded, err) = match sys.btf_load(prepared.bytes(), &mut []) {
+        Ok(fd) => return Ok(fd),
+        Err(e) if einval(&e) => match prepared.downgraded() {
+            Some(down) => match sys.btf_load(&down, &mut []) {
+                Ok(fd) => {
+                    log::info!("BTF loaded with FUNC linkage downgraded (kernel refused it)");
+                    return Ok(fd);
+                }
+                Err(e) => (Some(down), true, e),
+            },
+            None => (None, false, e),
+        },
+        Err(e) => {
+            return Err(LoadError::BtfLoad {
+                source: e,
+                downgraded: false,
+                log: None,
+            })
+        }
+    };
+    let log = einval(&err).then(|| {
+        let mut buf = vec![0u8; BTF_LOG_SIZE];
+        let blob = blob.as_deref().unwrap_or(prepared.bytes());
+        // Only the log matters; a (surprising) success is dropped.
+        let _ = sys.btf_load(blob, &mut buf);
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(buf.get(..end).unwrap_or_default())
+            .trim_end()
+            .to_string()
+    });
+    Err(LoadError::BtfLoad {
+        source: err,
+        downgraded,
+        log: log.filter(|l| !l.is_empty()),
+    })
+}
 
 /// The attributes a map must have in the kernel: the definition after the
 /// DEVMAP/DEVMAP_HASH substitution and the ring-buffer size adjustment.
@@ -95,11 +190,13 @@ fn reuse(
 pub(crate) fn create_maps(
     ctx: &ObjectCtx<'_>,
     maps: &[MapSpec],
+    btf_src: Option<&BtfSource>,
     pins: &mut Pins<'_>,
 ) -> Result<MapsPhase, LoadError> {
     let sys = ctx.sys;
     let mut out = MapsPhase::default();
-    for map in maps {
+    let mut btf = object_btf(ctx, maps, btf_src)?;
+    for (index, map) in maps.iter().enumerate() {
         let def = &map.def;
         if let Some(reason) = gate::map_gate(&ctx.cfg.gate, def) {
             log::debug!("{}: map {} skipped: {reason}", ctx.file.display(), map.name);
@@ -135,6 +232,22 @@ pub(crate) fn create_maps(
             continue;
         }
 
+        let map_btf = match &mut btf {
+            Some(b) => match b.types.get(index).copied().flatten() {
+                Some(types) => {
+                    if b.fd.is_none() {
+                        b.fd = Some(load_btf(sys, &b.prepared)?);
+                    }
+                    b.fd.as_ref().map(|fd| MapBtf {
+                        fd: fd.as_raw_fd(),
+                        key_type_id: types.key_type_id,
+                        value_type_id: types.value_type_id,
+                    })
+                }
+                None => None,
+            },
+            None => None,
+        };
         let fd = sys
             .map_create(&MapCreateAttr {
                 map_type: exp.map_type,
@@ -147,6 +260,7 @@ pub(crate) fn create_maps(
                 } else {
                     String::new()
                 },
+                btf: map_btf,
             })
             .map_err(|e| LoadError::sys(format!("{what}: create"), e))?;
         let id = if gate::kernel_has_obj_info(ctx.cfg.gate.kver) {

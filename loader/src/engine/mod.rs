@@ -13,6 +13,8 @@
 //! an object are tracked (`pin.rs`) and removed again if the object fails;
 //! pins that existed before are never touched.
 
+#[cfg(test)]
+mod btf_tests;
 mod error;
 #[cfg(test)]
 mod fault_tests;
@@ -50,6 +52,12 @@ pub struct LoadConfig {
     /// ([`manifest::resolve_key`]); `None` checks unsigned manifests only
     /// where present, `Some(Err(_))` fails every object.
     pub manifest_key: Option<Result<manifest::PublicKey, manifest::ManifestError>>,
+    /// Type maps with the object's `.BTF` as Android's 2025 loader does: on
+    /// kernels >= 5.10 every object with maps must carry `.BTF`, which is
+    /// loaded into the kernel and gives each map (but DEVMAP_HASH and
+    /// RINGBUF ones) its key/value type ids. Needed for maps the kernel
+    /// creates only with BTF (SK_STORAGE). Off: maps are created untyped.
+    pub btf: bool,
 }
 
 /// What happened to one object file.
@@ -192,7 +200,7 @@ fn load_phases(
     pins: &mut pin::Pins<'_>,
 ) -> Result<ObjectOutcome, LoadError> {
     check_pin_dirs(ctx, spec)?;
-    let m = maps::create_maps(ctx, &spec.maps, pins)?;
+    let m = maps::create_maps(ctx, &spec.maps, spec.btf.as_ref(), pins)?;
     let p = progs::load_programs(ctx, spec, &m.fds, pins)?;
     let mut skipped = m.skipped;
     skipped.extend(p.skipped);

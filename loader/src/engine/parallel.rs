@@ -324,6 +324,7 @@ mod tests {
             maps,
             programs,
             warnings: Vec::new(),
+            btf: None,
         }
     }
 
@@ -441,6 +442,7 @@ mod tests {
             parallel,
             insecure: false,
             manifest_key: crate::manifest::configured_key(),
+            btf: false,
         }
     }
 
@@ -489,6 +491,7 @@ mod tests {
             max_entries,
             map_flags: 0,
             name: String::new(),
+            btf: None,
         };
         f.pin_new_map(
             format!("{ROOT}/net_shared/map__net_config_map"),

@@ -33,6 +33,7 @@ fn cfg() -> LoadConfig {
         parallel: false,
         insecure: false,
         manifest_key: crate::manifest::configured_key(),
+        btf: false,
     }
 }
 
@@ -121,6 +122,7 @@ fn obj(maps: Vec<MapSpec>, programs: Vec<ProgramSpec>) -> ObjectSpec {
         maps,
         programs,
         warnings: vec![],
+        btf: None,
     }
 }
 
@@ -196,7 +198,8 @@ fn loads_pins_with_modes_owners_and_relocations() {
             value_size: 8,
             max_entries: 2,
             map_flags: 0,
-            name: "counters".into()
+            name: "counters".into(),
+            btf: None,
         }
     );
 
@@ -415,6 +418,7 @@ fn incompatible_existing_pin_fails_object_and_is_left_intact() {
                 max_entries: 2,
                 map_flags: 0,
                 name: "x".into(),
+                btf: None,
             },
             "tethering/map_obj_b: value_size 8 on the existing pin, 16 in the object",
         ),
@@ -427,6 +431,7 @@ fn incompatible_existing_pin_fails_object_and_is_left_intact() {
                 max_entries: 2,
                 map_flags: 0,
                 name: "x".into(),
+                btf: None,
             },
             "tethering/map_obj_b: map_type 1 on the existing pin, 2 in the object",
         ),
@@ -439,6 +444,7 @@ fn incompatible_existing_pin_fails_object_and_is_left_intact() {
                 max_entries: 3,
                 map_flags: 0,
                 name: "x".into(),
+                btf: None,
             },
             "tethering/map_obj_b: max_entries 3 on the existing pin, 2 in the object",
         ),
@@ -451,6 +457,7 @@ fn incompatible_existing_pin_fails_object_and_is_left_intact() {
                 max_entries: 2,
                 map_flags: 1 << 10, // BPF_F_MMAPABLE
                 name: "x".into(),
+                btf: None,
             },
             "tethering/map_obj_b: map_flags 0x400 on the existing pin, 0x0 in the object",
         ),
@@ -541,6 +548,7 @@ fn rename_race_reuses_the_winner() {
         max_entries: 1,
         map_flags: 0,
         name: "m".into(),
+        btf: None,
     };
     f.concurrent_pin(p("tethering/map_obj_m"), winner);
     let (maps, _, _) = loaded(load(&f, &obj(vec![m.clone()], vec![])));
@@ -564,6 +572,7 @@ fn rename_race_reuses_the_winner() {
             max_entries: 1,
             map_flags: 0,
             name: "m".into(),
+            btf: None,
         },
     );
     let (err, _) = failed(load(&f, &obj(vec![m], vec![])));
@@ -587,6 +596,7 @@ fn direct_pin_race_reuses_the_winner() {
             max_entries: 1,
             map_flags: 0,
             name: "m".into(),
+            btf: None,
         },
     );
     let (maps, _, _) = loaded(load(&f, &obj(vec![map("m", ARRAY, 4, 4, 1)], vec![])));
@@ -604,6 +614,7 @@ fn stale_tmp_pin_is_replaced() {
         max_entries: 1,
         map_flags: 0,
         name: "stale".into(),
+        btf: None,
     };
     let stale_id = f
         .pin_new_map(p("net_shared/tmp_map_obj_m"), &stale)
@@ -631,6 +642,7 @@ fn failing_program_rolls_back_new_pins_only() {
                 max_entries: 1,
                 map_flags: 0,
                 name: "old".into(),
+                btf: None,
             },
         )
         .expect("pre");

@@ -16,13 +16,17 @@
 //! with `EEXIST`; device maps get `BPF_F_RDONLY_PROG`; ring buffers need a
 //! power-of-two multiple of the page size; an `LD_IMM64` with
 //! `src_reg = BPF_PSEUDO_MAP_FD` must carry the fd of a live map (`EBADF`);
-//! a verifier log that does not fit the buffer gives `ENOSPC`.
+//! a verifier log that does not fit the buffer gives `ENOSPC`;
+//! `BPF_BTF_LOAD` refuses a malformed blob and one whose DATASECs were not
+//! sized (`EINVAL`); `BPF_MAP_CREATE` with BTF needs a live BTF fd and type
+//! ids within it, and an SK_STORAGE map needs BTF, `max_entries` 0, a 4-byte
+//! key and `BPF_F_NO_PREALLOC` (`EINVAL`).
 
 use super::{
     FileStat, MapCreateAttr, MapInfo, ProgInfo, ProgLoadAttr, Sys, SysError, SysResult,
     BPF_FS_MAGIC,
 };
-use aya_obj::generated::{bpf_map_type, BPF_F_RDONLY_PROG, BPF_PSEUDO_MAP_FD};
+use aya_obj::generated::{bpf_map_type, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_PSEUDO_MAP_FD};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -66,6 +70,19 @@ pub struct FakeMap {
     pub attr: MapCreateAttr,
     /// Elements.
     pub elems: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Id of the BTF object the map was created with, 0 without BTF.
+    pub btf_id: u32,
+}
+
+/// A BTF object in the fake kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeBtf {
+    /// BTF id.
+    pub id: u32,
+    /// The blob as loaded.
+    pub data: Vec<u8>,
+    /// Number of types, void excluded.
+    pub types: usize,
 }
 
 /// A program in the fake kernel.
@@ -93,6 +110,7 @@ pub struct FakeProg {
 enum Obj {
     Map(FakeMap),
     Prog(FakeProg),
+    Btf(FakeBtf),
 }
 
 #[derive(Debug)]
@@ -122,6 +140,9 @@ struct State {
     fail_map_create: HashMap<String, i32>,
     fail_prog_load: HashMap<String, ProgFailure>,
     fail_ops: HashMap<(String, PathBuf), i32>,
+    fail_btf_load: Option<i32>,
+    reject_btf_func_linkage: bool,
+    btf_loads: Vec<Vec<u8>>,
     concurrent: HashMap<PathBuf, MapCreateAttr>,
     calls: Vec<String>,
 }
@@ -186,6 +207,9 @@ impl FakeSys {
                 fail_map_create: HashMap::new(),
                 fail_prog_load: HashMap::new(),
                 fail_ops: HashMap::new(),
+                fail_btf_load: None,
+                reject_btf_func_linkage: false,
+                btf_loads: Vec::new(),
                 concurrent: HashMap::new(),
                 calls: Vec::new(),
             }),
@@ -281,6 +305,31 @@ impl FakeSys {
                 log: log.into(),
             },
         );
+    }
+
+    /// Makes every `BPF_BTF_LOAD` fail with `errno`.
+    pub fn fail_btf_load(&self, errno: i32) {
+        self.lock().fail_btf_load = Some(errno);
+    }
+
+    /// Behaves like a kernel before 5.6: `BPF_BTF_LOAD` of a blob with a
+    /// FUNC carrying linkage bits fails with `EINVAL`.
+    pub fn reject_btf_func_linkage(&self) {
+        self.lock().reject_btf_func_linkage = true;
+    }
+
+    /// Every blob passed to `BPF_BTF_LOAD` so far (loaded or refused), in
+    /// call order.
+    pub fn btf_loads(&self) -> Vec<Vec<u8>> {
+        self.lock().btf_loads.clone()
+    }
+
+    /// The BTF object with id `id`.
+    pub fn btf_by_id(&self, id: u32) -> Option<FakeBtf> {
+        self.lock().objects.values().find_map(|e| match &e.obj {
+            Obj::Btf(b) if b.id == id => Some(b.clone()),
+            _ => None,
+        })
     }
 
     /// Makes operation `op` (the [`SysError::op`] string, e.g. `BPF_OBJ_PIN`,
@@ -453,6 +502,7 @@ impl State {
             id,
             attr,
             elems: BTreeMap::new(),
+            btf_id: 0,
         }))?;
         drop(fd);
         let ino = self.ino();
@@ -484,9 +534,38 @@ impl State {
             _ => false,
         })
     }
+
+    /// The kernel's checks of the BTF part of `BPF_MAP_CREATE`; the BTF id.
+    fn map_btf(&self, attr: &MapCreateAttr) -> Result<u32, i32> {
+        let sk_storage = attr.map_type == SK_STORAGE;
+        if sk_storage
+            && (attr.max_entries != 0
+                || attr.key_size != 4
+                || attr.value_size == 0
+                || attr.map_flags & BPF_F_NO_PREALLOC == 0)
+        {
+            return Err(libc::EINVAL);
+        }
+        let Some(btf) = attr.btf else {
+            // bpf_local_storage_map_alloc_check: no BTF key/value ids.
+            return if sk_storage { Err(libc::EINVAL) } else { Ok(0) };
+        };
+        let b = inode_of_raw(btf.fd)
+            .and_then(|ino| self.objects.get(&ino))
+            .ok_or(libc::EBADF)?;
+        let Obj::Btf(b) = &b.obj else {
+            return Err(libc::EINVAL);
+        };
+        let in_range = |id: u32| id != 0 && (id as usize) <= b.types;
+        if !in_range(btf.key_type_id) || !in_range(btf.value_type_id) {
+            return Err(libc::EINVAL);
+        }
+        Ok(b.id)
+    }
 }
 
 const RINGBUF: u32 = bpf_map_type::BPF_MAP_TYPE_RINGBUF as u32;
+const SK_STORAGE: u32 = bpf_map_type::BPF_MAP_TYPE_SK_STORAGE as u32;
 
 impl Sys for FakeSys {
     fn map_create(&self, attr: &MapCreateAttr) -> SysResult<OwnedFd> {
@@ -505,6 +584,9 @@ impl Sys for FakeSys {
         {
             return Err(SysError::from_errno(OP, None, libc::EINVAL));
         }
+        let btf_id = s
+            .map_btf(attr)
+            .map_err(|e| SysError::from_errno(OP, None, e))?;
         let mut attr = attr.clone();
         if crate::gate::is_devmap(attr.map_type) {
             attr.map_flags |= BPF_F_RDONLY_PROG;
@@ -514,6 +596,47 @@ impl Sys for FakeSys {
             id,
             attr,
             elems: BTreeMap::new(),
+            btf_id,
+        }))
+    }
+
+    fn btf_load(&self, data: &[u8], log: &mut [u8]) -> SysResult<OwnedFd> {
+        const OP: &str = "BPF_BTF_LOAD";
+        let mut s = self.lock();
+        s.log(format!("{OP} size={} log_size={}", data.len(), log.len()));
+        s.btf_loads.push(data.to_vec());
+        let refuse = |log: &mut [u8], errno: i32, why: &str| {
+            let text = why.as_bytes();
+            let n = text.len().min(log.len().saturating_sub(1));
+            if let (Some(dst), Some(src)) = (log.get_mut(..n), text.get(..n)) {
+                dst.copy_from_slice(src);
+            }
+            if let Some(b) = log.get_mut(n) {
+                *b = 0;
+            }
+            SysError::from_errno(OP, None, errno)
+        };
+        if !log.is_empty() && log.len() < 128 {
+            return Err(SysError::from_errno(OP, None, libc::EINVAL));
+        }
+        if let Some(errno) = s.fail_btf_load {
+            return Err(refuse(log, errno, "injected failure\n"));
+        }
+        let summary = match crate::btf::summary(data) {
+            Ok(sum) => sum,
+            Err(e) => return Err(refuse(log, libc::EINVAL, &format!("{e}\n"))),
+        };
+        if summary.unsized_datasecs > 0 {
+            return Err(refuse(log, libc::EINVAL, "DATASEC: Invalid offset\n"));
+        }
+        if s.reject_btf_func_linkage && summary.funcs_with_linkage > 0 {
+            return Err(refuse(log, libc::EINVAL, "FUNC: Invalid func linkage\n"));
+        }
+        let id = s.id();
+        s.new_object(Obj::Btf(FakeBtf {
+            id,
+            data: data.to_vec(),
+            types: summary.types,
         }))
     }
 
@@ -549,7 +672,7 @@ impl Sys for FakeSys {
                         .and_then(|ino| s.objects.get(&ino))
                         .and_then(|e| match &e.obj {
                             Obj::Map(m) => Some(m.id),
-                            Obj::Prog(_) => None,
+                            Obj::Prog(_) | Obj::Btf(_) => None,
                         });
                     match id {
                         Some(id) => map_ids.push(id),
@@ -582,6 +705,8 @@ impl Sys for FakeSys {
         let (kind, id) = match s.entry(fd).map(|e| &e.obj) {
             Some(Obj::Map(m)) => (ObjKind::Map, m.id),
             Some(Obj::Prog(p)) => (ObjKind::Prog, p.id),
+            // The kernel pins maps, programs and links only.
+            Some(Obj::Btf(_)) => return Err(err(OP, path, libc::EINVAL)),
             None => return Err(err(OP, path, libc::EBADF)),
         };
         if !s.parent_is_dir(path) {
@@ -646,8 +771,11 @@ impl Sys for FakeSys {
                 value_size: m.attr.value_size,
                 max_entries: m.attr.max_entries,
                 map_flags: m.attr.map_flags,
+                btf_id: m.btf_id,
+                btf_key_type_id: m.attr.btf.map_or(0, |b| b.key_type_id),
+                btf_value_type_id: m.attr.btf.map_or(0, |b| b.value_type_id),
             }),
-            Some(Obj::Prog(_)) => Err(SysError::from_errno(OP, None, libc::EINVAL)),
+            Some(_) => Err(SysError::from_errno(OP, None, libc::EINVAL)),
             None => Err(SysError::from_errno(OP, None, libc::EBADF)),
         }
     }
@@ -665,7 +793,7 @@ impl Sys for FakeSys {
                     xlated_prog_len: len,
                 })
             }
-            Some(Obj::Map(_)) => Err(SysError::from_errno(OP, None, libc::EINVAL)),
+            Some(_) => Err(SysError::from_errno(OP, None, libc::EINVAL)),
             None => Err(SysError::from_errno(OP, None, libc::EBADF)),
         }
     }
@@ -1001,6 +1129,7 @@ mod tests {
             max_entries: 2,
             map_flags: 0,
             name: name.into(),
+            btf: None,
         }
     }
 

@@ -159,6 +159,11 @@ impl Sys for LinuxSys {
             m.max_entries = a.max_entries;
             m.map_flags = a.map_flags;
             copy_name(&mut m.map_name, &a.name);
+            if let Some(btf) = a.btf {
+                m.btf_fd = btf.fd as u32;
+                m.btf_key_type_id = btf.key_type_id;
+                m.btf_value_type_id = btf.value_type_id;
+            }
         }
         sys_bpf_fd("BPF_MAP_CREATE", None, bpf_cmd::BPF_MAP_CREATE, &mut attr)
     }
@@ -190,6 +195,26 @@ impl Sys for LinuxSys {
             }
         }
         sys_bpf_fd(OP, None, bpf_cmd::BPF_PROG_LOAD, &mut attr)
+    }
+
+    fn btf_load(&self, data: &[u8], log: &mut [u8]) -> SysResult<OwnedFd> {
+        const OP: &str = "BPF_BTF_LOAD";
+        let size =
+            u32::try_from(data.len()).map_err(|_| SysError::from_errno(OP, None, libc::E2BIG))?;
+        let mut attr = zeroed_attr();
+        // SAFETY: writing plain integer fields of the BTF-load member of a
+        // zeroed union. `data` and `log` outlive the syscall below.
+        unsafe {
+            let b = &mut attr.__bindgen_anon_7;
+            b.btf = data.as_ptr() as u64;
+            b.btf_size = size;
+            if !log.is_empty() {
+                b.btf_log_level = 1;
+                b.btf_log_size = u32::try_from(log.len()).unwrap_or(u32::MAX);
+                b.btf_log_buf = log.as_mut_ptr() as u64;
+            }
+        }
+        sys_bpf_fd(OP, None, bpf_cmd::BPF_BTF_LOAD, &mut attr)
     }
 
     fn obj_pin(&self, fd: BorrowedFd<'_>, path: &Path) -> SysResult<()> {
@@ -226,6 +251,9 @@ impl Sys for LinuxSys {
             value_size: info.value_size,
             max_entries: info.max_entries,
             map_flags: info.map_flags,
+            btf_id: info.btf_id,
+            btf_key_type_id: info.btf_key_type_id,
+            btf_value_type_id: info.btf_value_type_id,
         })
     }
 

@@ -12,7 +12,7 @@
 pub mod fake;
 pub mod linux;
 
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// A failed syscall: what was attempted, on what, and the errno.
@@ -69,6 +69,20 @@ pub struct MapCreateAttr {
     pub map_flags: u32,
     /// Name (at most 15 bytes; empty to omit).
     pub name: String,
+    /// BTF typing of the key and value; `None` creates the map without BTF.
+    pub btf: Option<MapBtf>,
+}
+
+/// `btf_fd`, `btf_key_type_id` and `btf_value_type_id` of `BPF_MAP_CREATE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapBtf {
+    /// A BTF object from [`Sys::btf_load`], open for the duration of the
+    /// `BPF_MAP_CREATE` (the map keeps its own reference).
+    pub fd: RawFd,
+    /// Type id of the key.
+    pub key_type_id: u32,
+    /// Type id of the value.
+    pub value_type_id: u32,
 }
 
 /// Attributes of `BPF_PROG_LOAD`.
@@ -103,6 +117,12 @@ pub struct MapInfo {
     pub max_entries: u32,
     /// Map flags.
     pub map_flags: u32,
+    /// Id of the map's BTF object, 0 without BTF.
+    pub btf_id: u32,
+    /// BTF type id of the key, 0 without BTF.
+    pub btf_key_type_id: u32,
+    /// BTF type id of the value, 0 without BTF.
+    pub btf_value_type_id: u32,
 }
 
 /// What `BPF_OBJ_GET_INFO_BY_FD` says of a program.
@@ -177,6 +197,16 @@ pub trait Sys: Send + Sync {
     /// `BPF_PROG_LOAD`. With `log` non-empty, `log_level = 1` and the buffer
     /// receives the verifier log; the caller grows it on `ENOSPC`.
     fn prog_load(&self, attr: &ProgLoadAttr<'_>, log: &mut [u8]) -> SysResult<OwnedFd>;
+    /// `BPF_BTF_LOAD` of `data`. With `log` non-empty (at least 128 bytes,
+    /// the kernel's minimum), `btf_log_level = 1` and the buffer receives
+    /// the kernel's BTF verifier log; an empty `log` loads without one.
+    ///
+    /// Defaults to `ENOSYS` so that test wrappers which do not forward it
+    /// fail loudly if they are ever asked for BTF.
+    fn btf_load(&self, data: &[u8], log: &mut [u8]) -> SysResult<OwnedFd> {
+        let _ = (data, log);
+        Err(SysError::from_errno("BPF_BTF_LOAD", None, libc::ENOSYS))
+    }
     /// `BPF_OBJ_PIN` of `fd` at `path`.
     fn obj_pin(&self, fd: BorrowedFd<'_>, path: &Path) -> SysResult<()>;
     /// `BPF_OBJ_GET` of `path` with `file_flags` (e.g. [`BPF_F_RDONLY`]).

@@ -43,6 +43,12 @@ pub struct ChildReport {
     pub map_create_ns: Option<u64>,
     /// Number of `bpf(2)` calls.
     pub bpf_calls: Option<u64>,
+    /// Time inside `BPF_BTF_LOAD`.
+    #[serde(default)]
+    pub btf_load_ns: Option<u64>,
+    /// Number of `BPF_BTF_LOAD` calls.
+    #[serde(default)]
+    pub btf_loads: Option<u64>,
     /// Time inside filesystem syscalls.
     pub fs_ns: Option<u64>,
     /// The first few errors, one line each.
@@ -64,6 +70,9 @@ pub struct NblArgs {
     /// Loader version the gates see.
     #[arg(long)]
     pub loader_ver: u32,
+    /// Type maps with the objects' BTF (`LoadConfig::btf`).
+    #[arg(long)]
+    pub btf: bool,
 }
 
 /// Splits `DIR:PREFIX` at the last colon.
@@ -95,7 +104,7 @@ pub fn nbl_load(args: &NblArgs) -> i32 {
         parallel: args.parallel,
         insecure: false,
         manifest_key: netbpfload::manifest::configured_key(),
-        btf: false,
+        btf: args.btf,
     };
     // What the boot flow does before loading: the pin directories.
     let locations: Vec<Location> = args
@@ -148,6 +157,8 @@ pub fn nbl_load(args: &NblArgs) -> i32 {
     rep.prog_load_ns = Some(t.prog_load_ns.load(Ordering::Relaxed));
     rep.map_create_ns = Some(t.map_create_ns.load(Ordering::Relaxed));
     rep.bpf_calls = Some(t.bpf_calls.load(Ordering::Relaxed));
+    rep.btf_load_ns = Some(t.btf_load_ns.load(Ordering::Relaxed));
+    rep.btf_loads = Some(t.btf_loads.load(Ordering::Relaxed));
     rep.fs_ns = Some(t.fs_ns.load(Ordering::Relaxed));
     emit(&rep)
 }

@@ -30,6 +30,10 @@ pub struct Timings {
     pub prog_load_ns: AtomicU64,
     /// Time inside `BPF_MAP_CREATE` alone.
     pub map_create_ns: AtomicU64,
+    /// Time inside `BPF_BTF_LOAD` alone.
+    pub btf_load_ns: AtomicU64,
+    /// Number of `BPF_BTF_LOAD` calls.
+    pub btf_loads: AtomicU64,
     /// Total time inside filesystem syscalls.
     pub fs_ns: AtomicU64,
 }
@@ -86,6 +90,12 @@ impl<S: Sys> Sys for TimingSys<S> {
     fn prog_load(&self, attr: &ProgLoadAttr<'_>, log: &mut [u8]) -> SysResult<OwnedFd> {
         self.bpf(Some(&self.timings.prog_load_ns), || {
             self.inner.prog_load(attr, log)
+        })
+    }
+    fn btf_load(&self, data: &[u8], log: &mut [u8]) -> SysResult<OwnedFd> {
+        self.timings.btf_loads.fetch_add(1, Ordering::Relaxed);
+        self.bpf(Some(&self.timings.btf_load_ns), || {
+            self.inner.btf_load(data, log)
         })
     }
     fn obj_pin(&self, fd: BorrowedFd<'_>, path: &Path) -> SysResult<()> {

@@ -329,3 +329,52 @@ fn zero_filled_and_truncated_objects_do_not_stop_the_boot() {
     assert_pins(&b, PLATFORM_PINS);
     assert_no_tmp_pins(&b);
 }
+
+#[test]
+fn btf_boot_creates_sk_storage_on_6_1_and_bad_btf_fails_alone() {
+    // The whole default layout plus the three BTF objects in net_private/,
+    // booted with --btf (maps typed with each object's .BTF, as Android's
+    // 2025 loader does on kernels >= 5.10).
+    let img = Image::standard();
+    let dir = "apex/com.android.tethering/etc/bpf/net_private";
+    for name in ["skStorage.o", "btfMismatch.o", "btfCorrupt.o"] {
+        let o = bpf_progs::object(name).expect("BTF object in the corpus");
+        img.write(&format!("{dir}/{name}"), o.bytes, 0o644);
+    }
+    img.extra_args(&["--btf"]);
+    let b = img.boot();
+
+    assert_eq!(b.exit, 0, "log:\n{}", b.log.join("\n"));
+    // An SK_STORAGE map exists only if the kernel took its BTF key/value
+    // types (skStorage.c: DEFINE_BPF_MAP_GRW(..., AID_SYSTEM) -> 0660 0:1000).
+    assert_pins(
+        &b,
+        &[
+            ("net_private/map_skStorage_sk_storage_map", 0o660, 0, 1000),
+            ("net_private/map_skStorage_sk_created_map", 0o640, 0, 1000),
+            (
+                "net_private/prog_skStorage_cgroupsock_sk_storage_stamp",
+                0o440,
+                0,
+                1000,
+            ),
+        ],
+    );
+    for (name, reason) in [
+        ("btfMismatch.o", "map mismatch_map: BTF key/value sizes 4/4"),
+        ("btfCorrupt.o", "malformed .BTF: type 1: unknown kind 31"),
+    ] {
+        assert!(
+            b.logged(&[name, "failed", reason]),
+            "{name}: reason not logged:\n{}",
+            b.log.join("\n")
+        );
+        let stem = name.trim_end_matches(".o");
+        assert!(!b.pins.keys().any(|p| p.contains(stem)), "{stem} pinned");
+    }
+    // Everything else loads with BTF as without.
+    assert_pins(&b, EXPECTED_PINS);
+    assert_pins(&b, PLATFORM_PINS);
+    assert_eq!(b.progs_loaded, "1");
+    assert_no_tmp_pins(&b);
+}

@@ -71,6 +71,9 @@ pub struct BootConfig {
     /// Manifest signing key file given at boot time (`--manifest-key`);
     /// `None` uses the build-time key, if any ([`crate::manifest::resolve_key`]).
     pub manifest_key_file: Option<PathBuf>,
+    /// Type maps with the objects' BTF ([`LoadConfig::btf`]); off by default
+    /// until the release profile turns it on.
+    pub btf: bool,
 }
 
 impl BootConfig {
@@ -89,6 +92,7 @@ impl BootConfig {
             parallel: true,
             insecure: false,
             manifest_key_file: None,
+            btf: false,
             root,
         }
     }
@@ -187,7 +191,7 @@ fn load_config(sys: &dyn Sys, cfg: &BootConfig, env: &Env) -> LoadConfig {
         parallel: cfg.parallel,
         insecure: cfg.insecure,
         manifest_key: crate::manifest::resolve_key(sys, cfg.manifest_key_file.as_deref()),
-        btf: false,
+        btf: cfg.btf,
     }
 }
 

@@ -70,6 +70,10 @@ pub struct BootArgs {
     /// compiled in with NETBPFLOAD_MANIFEST_PUBKEY.
     #[arg(long, value_name = "FILE")]
     manifest_key: Option<PathBuf>,
+    /// Create maps with the objects' BTF, as Android's 2025 loader does on
+    /// kernels >= 5.10 (an object with maps then needs a `.BTF` section).
+    #[arg(long)]
+    btf: bool,
 }
 
 impl BootArgs {
@@ -108,6 +112,9 @@ impl BootArgs {
         if self.sequential {
             v.push("--sequential".into());
         }
+        if self.btf {
+            v.push("--btf".into());
+        }
         v
     }
 
@@ -140,6 +147,7 @@ impl BootArgs {
         c.insecure = self.insecure;
         c.parallel = !self.sequential;
         c.manifest_key_file = self.manifest_key.clone();
+        c.btf = self.btf;
         c.forward_args = self.forward();
         c
     }

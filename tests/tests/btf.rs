@@ -17,9 +17,9 @@
 //!   load without BTF.
 //! * A BTF our parser accepts but the kernel refuses fails alone with the
 //!   kernel's log.
-//! * Every object of the default layout loads as documented with BTF on,
-//!   DEVMAP_HASH and RINGBUF maps untyped, every other map typed; a re-run
-//!   reuses every pin.
+//! * Every object of the default layout loads as documented with BTF on (in
+//!   the engine's parallel mode), DEVMAP_HASH and RINGBUF maps untyped,
+//!   every other map typed; a re-run of skStorage.o reuses its pins.
 
 use bpf_progs::{Kind, OBJECTS};
 use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome, ObjectReport};
@@ -86,7 +86,11 @@ fn corpus(name: &str) -> (&'static str, &'static [u8]) {
 }
 
 fn load(fs: &PrivateBpffs, btf: bool, dir: &Path, prefix: &str) -> LocationReport {
-    let r = engine::load_location(&LinuxSys, &cfg(fs, btf), &Location::new(dir, prefix));
+    load_with(&cfg(fs, btf), dir, prefix)
+}
+
+fn load_with(cfg: &LoadConfig, dir: &Path, prefix: &str) -> LocationReport {
+    let r = engine::load_location(&LinuxSys, cfg, &Location::new(dir, prefix));
     assert!(r.error.is_none(), "{r:#?}");
     r
 }
@@ -342,18 +346,23 @@ fn btf_the_kernel_refuses_fails_alone_with_its_log() {
     loaded_maps(&r, "pktCount.o");
 }
 
+/// In the engine's parallel mode (the default), so that path types maps too.
 #[test]
 fn default_layout_loads_as_documented_with_btf() {
     let fs = bpffs();
     let root = tempfile::tempdir().expect("tempdir");
     bpf_progs::install_tree(root.path()).expect("install_tree");
+    let parallel = LoadConfig {
+        parallel: true,
+        ..cfg(&fs, true)
+    };
     let mut reports = Vec::new();
     for loc in paths::mainline_locations(root.path())
         .into_iter()
         .chain(paths::platform_locations(root.path()))
     {
         if loc.dir.is_dir() {
-            reports.push(load(&fs, true, &loc.dir, &loc.prefix));
+            reports.push(load_with(&parallel, &loc.dir, &loc.prefix));
         }
     }
     let mut typed = 0;

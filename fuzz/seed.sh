@@ -20,5 +20,12 @@ for f in "$dir"/*.o tests/fixtures/malformed/*.o; do
     cp "$f" "$out/$(basename "$f")"
     n=$((n + 1))
 done
+# fuzz/corpus/btf/: the .BTF section of every corpus object (btfCorrupt.o's
+# is malformed on purpose).
+mkdir -p fuzz/corpus/btf
+for f in "$dir"/*.o; do
+    llvm-objcopy --dump-section ".BTF=fuzz/corpus/btf/$(basename "$f" .o).btf" "$f" /dev/null 2>/dev/null ||
+        llvm-objcopy-19 --dump-section ".BTF=fuzz/corpus/btf/$(basename "$f" .o).btf" "$f" /dev/null
+done
 printf '%s  a.o\n# comment\n' "$(printf abc | sha256sum | cut -d' ' -f1)" > fuzz/corpus/manifest/sample
-echo "seeded $n objects into $out"
+echo "seeded $n objects into $out, $(ls fuzz/corpus/btf | wc -l) .BTF sections into fuzz/corpus/btf"

@@ -42,6 +42,6 @@ if ! command -v strace >/dev/null; then
 fi
 
 exec unshare -m --propagation private target/release/netbpfload-bench \
-  --bpf-progs --scale-dir "$corpus" --parallel \
+  --bpf-progs --scale-dir "$corpus" --parallel --btf \
   --netbpfload-bin "$static_bin" --static-binary "$static_bin" \
   "${extra[@]}" "$@"

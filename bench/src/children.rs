@@ -45,6 +45,12 @@ pub struct ChildReport {
     pub map_create_ns: Option<u64>,
     /// Number of `bpf(2)` calls.
     pub bpf_calls: Option<u64>,
+    /// Time inside `BPF_BTF_LOAD`.
+    #[serde(default)]
+    pub btf_load_ns: Option<u64>,
+    /// Number of `BPF_BTF_LOAD` calls.
+    #[serde(default)]
+    pub btf_loads: Option<u64>,
     /// Time inside filesystem syscalls.
     pub fs_ns: Option<u64>,
     /// The first few errors, one line each.
@@ -66,6 +72,10 @@ pub struct NblArgs {
     /// Loader version the gates see.
     #[arg(long)]
     pub loader_ver: u32,
+    /// Follow the 2025 release's rules, which type maps with the objects'
+    /// BTF (kernel >= 5.10), instead of Android 15's.
+    #[arg(long)]
+    pub btf: bool,
 }
 
 /// Splits `DIR:PREFIX` at the last colon.
@@ -96,7 +106,8 @@ pub fn nbl_load(args: &NblArgs) -> i32 {
         Ok(b) => b,
         Err(e) => return fail(&e.to_string()),
     };
-    let rules = Release::V.rules().role(Role::Mainline);
+    let release = if args.btf { Release::R25Q2 } else { Release::V };
+    let rules = release.rules().role(Role::Mainline);
     let cfg = match LoadConfig::new(&sys, bpffs, rules, gate) {
         Ok(c) => c.sequential(!args.parallel),
         Err(e) => return fail(&e.to_string()),
@@ -110,7 +121,7 @@ pub fn nbl_load(args: &NblArgs) -> i32 {
             Location::new(dir, &prefix)
         })
         .collect();
-    let mut dirs: Vec<String> = created_subdirs(Release::V.rules())
+    let mut dirs: Vec<String> = created_subdirs(release.rules())
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -155,6 +166,8 @@ pub fn nbl_load(args: &NblArgs) -> i32 {
     rep.prog_load_ns = Some(t.prog_load_ns.load(Ordering::Relaxed));
     rep.map_create_ns = Some(t.map_create_ns.load(Ordering::Relaxed));
     rep.bpf_calls = Some(t.bpf_calls.load(Ordering::Relaxed));
+    rep.btf_load_ns = Some(t.btf_load_ns.load(Ordering::Relaxed));
+    rep.btf_loads = Some(t.btf_loads.load(Ordering::Relaxed));
     rep.fs_ns = Some(t.fs_ns.load(Ordering::Relaxed));
     emit(&rep)
 }

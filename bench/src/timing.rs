@@ -29,6 +29,8 @@ pub struct Timings {
     pub map_create_ns: AtomicU64,
     /// Time inside `BPF_BTF_LOAD` alone.
     pub btf_load_ns: AtomicU64,
+    /// Number of `BPF_BTF_LOAD` calls.
+    pub btf_loads: AtomicU64,
     /// Total time inside filesystem syscalls.
     pub fs_ns: AtomicU64,
 }
@@ -63,6 +65,9 @@ impl Hook for Timings {
             };
             if let Some(extra) = extra {
                 extra.fetch_add(ns, Ordering::Relaxed);
+            }
+            if op == Op::BtfLoad {
+                self.btf_loads.fetch_add(1, Ordering::Relaxed);
             }
         } else if !matches!(op, Op::Credentials | Op::Rlimit | Op::PageSize | Op::Uname) {
             self.fs_ns.fetch_add(ns, Ordering::Relaxed);

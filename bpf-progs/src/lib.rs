@@ -101,6 +101,18 @@ pub enum Kind {
     /// Its `bpfloader_min_ver` is above every loader version: skipped whole,
     /// without error and without any pin.
     LoaderVersionSkipped,
+    /// Has a map the kernel creates only with BTF key/value types
+    /// (SK_STORAGE): loads when the loader types maps with the object's
+    /// `.BTF` (kernel >= 5.10); without BTF that map's creation fails
+    /// (`EINVAL`) and so does the object. Kept out of the default layout.
+    NeedsBtf,
+    /// Loads when the loader does not use BTF; a loader that types maps with
+    /// BTF must refuse it before creating anything, with an error containing
+    /// `reason`. Kept out of the default layout.
+    BtfRejected {
+        /// Part of the expected error (netbpfload's wording).
+        reason: &'static str,
+    },
     /// Built with an old `bpf_map_def`/`bpf_prog_def` layout; loads with a
     /// loader that honours `size_of_bpf_*_def`. Kept out of the default layout.
     Legacy {
@@ -207,6 +219,32 @@ pub static OBJECTS: &[CorpusObject] = &[
         location: None,
         kind: Kind::FailingCritical,
         critical: true,
+    },
+    CorpusObject {
+        file_name: "skStorage.o",
+        bytes: object_bytes!("skStorage.o"),
+        location: None,
+        kind: Kind::NeedsBtf,
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "btfMismatch.o",
+        bytes: object_bytes!("btfMismatch.o"),
+        location: None,
+        kind: Kind::BtfRejected {
+            reason: "map mismatch_map: BTF key/value sizes 4/4 (____btf_map_mismatch_map) \
+                     differ from the definition's 4/8",
+        },
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "btfCorrupt.o",
+        bytes: object_bytes!("btfCorrupt.o"),
+        location: None,
+        kind: Kind::BtfRejected {
+            reason: "malformed .BTF: type 1: unknown kind 31",
+        },
+        critical: false,
     },
     CorpusObject {
         file_name: "legacyV0.o",

@@ -74,10 +74,9 @@ pub struct MapLoad {
     pub attrs: MapAttrs,
     /// Name given to the kernel (empty on kernels that take none).
     pub kernel_name: String,
-    /// When the map is created: the BTF key and value type ids it gets, or
-    /// why the object's BTF has none for it (the object then fails; a
-    /// reused map needs none). `None`: created without BTF.
-    pub btf: Option<Result<BtfIds, String>>,
+    /// When the map is created: the BTF key and value type ids it gets.
+    /// `None`: created without BTF.
+    pub btf: Option<BtfIds>,
 }
 
 /// A map's BTF key and value type ids.
@@ -96,9 +95,10 @@ pub struct BtfPlan {
     #[serde(skip)]
     pub data: Vec<u8>,
     /// The same with every FUNC's linkage dropped, for kernels that refuse
-    /// global functions (`EINVAL` on the first load).
+    /// global functions (`EINVAL` on the first load); `None` when no FUNC
+    /// has linkage (a retry would send the same bytes).
     #[serde(skip)]
-    pub downgraded: Vec<u8>,
+    pub downgraded: Option<Vec<u8>>,
     /// Size of [`Self::data`].
     pub size: usize,
 }
@@ -450,7 +450,7 @@ pub fn plan_object(spec: &ObjectSpec, env: &PlanEnv<'_>) -> Result<ObjectPlan, P
             prog_def: spec.size_of_bpf_prog_def,
         });
     }
-    let btf = match rules.btf_min_kernel {
+    let prepared = match rules.btf_min_kernel {
         Some(min) if g.kver >= min && spec.present.maps => match &spec.btf {
             Some(source) => Some(crate::btf::prepare(source).map_err(|e| PlanError::Btf {
                 reason: e.to_string(),
@@ -523,13 +523,20 @@ pub fn plan_object(spec: &ObjectSpec, env: &PlanEnv<'_>) -> Result<ObjectPlan, P
             } else {
                 String::new()
             },
-            btf: btf
-                .as_ref()
-                .filter(|_| gate::map_takes_btf(map_type))
-                .map(|b| {
-                    b.map_ids(&m.name, d.key_size, d.value_size)
-                        .map_err(|e| e.to_string())
-                }),
+            btf: match prepared.as_ref().filter(|_| gate::map_takes_btf(map_type)) {
+                Some(b) => {
+                    let t = b
+                        .map_types(&m.name, d.key_size, d.value_size)
+                        .map_err(|e| PlanError::Btf {
+                            reason: e.to_string(),
+                        })?;
+                    Some(BtfIds {
+                        key: t.key_type_id,
+                        value: t.value_type_id,
+                    })
+                }
+                None => None,
+            },
         }));
     }
 
@@ -605,10 +612,10 @@ pub fn plan_object(spec: &ObjectSpec, env: &PlanEnv<'_>) -> Result<ObjectPlan, P
             require_jited: rules.jited_len_min_version.is_some_and(|v| ver >= v),
         }));
     }
-    let btf = btf.map(|b| BtfPlan {
-        size: b.data.len(),
-        data: b.data,
-        downgraded: b.downgraded,
+    let btf = prepared.map(|b| BtfPlan {
+        size: b.bytes().len(),
+        data: b.bytes().to_vec(),
+        downgraded: b.downgraded(),
     });
     Ok(ObjectPlan::Load(LoadPlan {
         maps,

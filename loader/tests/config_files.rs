@@ -993,7 +993,9 @@ fn android_bp_corpus_matches_the_cargo_objects() {
         .collect();
     let mut seen = BTreeSet::new();
     for obj in bpf_progs::OBJECTS {
-        if matches!(obj.kind, bpf_progs::Kind::Legacy { .. }) {
+        // Not expressible in Soong: ABI variants of one source, and a .BTF
+        // corrupted after the build (see the file's header).
+        if matches!(obj.kind, bpf_progs::Kind::Legacy { .. }) || obj.file_name == "btfCorrupt.o" {
             continue;
         }
         let stem = paths::object_name(Path::new(obj.file_name));

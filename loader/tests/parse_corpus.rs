@@ -35,13 +35,18 @@ fn corpus(file_name: &str) -> ObjectSpec {
 /// The plan of `spec` under Android 15's mainline rules as root on a 6.1
 /// arm64 user build, at a location whose pins go under `prefix`.
 fn plan(spec: &ObjectSpec, prefix: &str) -> LoadPlan {
+    plan_on(spec, prefix, Kver::new(6, 1, 0))
+}
+
+/// [`plan`] on kernel `kver`.
+fn plan_on(spec: &ObjectSpec, prefix: &str, kver: Kver) -> LoadPlan {
     let rules = Release::V.rules().role(Role::Mainline);
     let location = Location::new("/apex/com.android.tethering/etc/bpf/x", prefix);
     let env = PlanEnv {
         rules,
         gate: GateEnv {
             loader_ver: Release::V.loader_version(netbpfload::release::API_V, true),
-            kver: Kver::new(6, 1, 0),
+            kver,
             build_type: BuildType::User,
             arch: Arch::Aarch64,
         },
@@ -377,13 +382,42 @@ fn offload() {
     assert!(maps
         .iter()
         .any(|(_, pin)| pin == "tethering/map_offload_tether_dev_map"));
-    let progs = prog_pins(&spec, "tethering/");
+    // Variants share one pin: $4_14 (loaded below 5.10) and $5_10, $opt and
+    // $stub.
+    let pins_on = |kver| -> Vec<(String, String)> {
+        plan_on(&spec, "tethering/", kver)
+            .prog_loads()
+            .map(|p| (p.section.clone(), p.pin.rel.clone()))
+            .collect()
+    };
+    let old = pins_on(Kver::new(4, 19, 0));
+    let new = pins_on(Kver::new(6, 1, 0));
+    let pin_of = |pins: &[(String, String)], section: &str| {
+        pins.iter()
+            .find(|(s, _)| s == section)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| panic!("{section} not loaded"))
+    };
+    let downstream = "tethering/prog_offload_schedcls_tether_downstream6_ether";
     assert_eq!(
-        progs[0],
-        "tethering/prog_offload_schedcls_tether_downstream6_ether"
+        pin_of(&old, "schedcls/tether_downstream6_ether$4_14"),
+        downstream
     );
-    assert_eq!(progs[0], progs[1], "$4_14 and $5_10 share one pin");
-    assert_eq!(progs[2], progs[3], "$opt and $stub share one pin");
+    assert_eq!(
+        pin_of(&new, "schedcls/tether_downstream6_ether$5_10"),
+        downstream
+    );
+    assert!(!old.iter().any(|(s, _)| s.ends_with("$5_10")));
+    assert!(!new.iter().any(|(s, _)| s.ends_with("$4_14")));
+    let upstream = "tethering/prog_offload_schedcls_tether_upstream6_rawip";
+    assert_eq!(
+        pin_of(&new, "schedcls/tether_upstream6_rawip$opt"),
+        upstream
+    );
+    assert_eq!(
+        pin_of(&new, "schedcls/tether_upstream6_rawip$stub"),
+        upstream
+    );
 }
 
 #[test]

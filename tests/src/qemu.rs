@@ -111,6 +111,27 @@ impl Image {
     /// property file, `setpriv` with its libraries, and the corpus laid out
     /// by `bpf_progs::install_tree`.
     pub fn standard() -> Image {
+        Image::for_release(netbpfload::release::Release::V)
+    }
+
+    /// The image of a device of `release`: Android 15 as [`Image::standard`];
+    /// 2025 main with the Android 16 platform `netbpfload.rc` (its release
+    /// header), API level 36 and every mainline location a subdirectory of
+    /// the APEX's `etc/bpf/`.
+    pub fn for_release(release: netbpfload::release::Release) -> Image {
+        use netbpfload::release::Release;
+        let (platform_rc, build_prop, layout) = match release {
+            Release::V => (
+                "init/platform/V/netbpfload.rc",
+                "tests/qemu/build.prop",
+                bpf_progs::Layout::V,
+            ),
+            Release::R25Q2 => (
+                "init/platform/B/netbpfload.rc",
+                "tests/qemu/build-25q2.prop",
+                bpf_progs::Layout::Main2025,
+            ),
+        };
         let busybox = require("busybox");
         let setpriv = require("setpriv");
         let loader = static_loader();
@@ -135,12 +156,12 @@ impl Image {
             0o644,
         );
         img.copy(
-            &ws.join("init/platform/V/netbpfload.rc"),
+            &ws.join(platform_rc),
             netbpfload::paths::PLATFORM_NETBPFLOAD_RC,
             0o644,
         );
         img.copy(
-            &ws.join("tests/qemu/build.prop"),
+            &ws.join(build_prop),
             netbpfload::paths::DEFAULT_PROPERTY_FILE,
             0o644,
         );
@@ -148,7 +169,7 @@ impl Image {
         for lib in shared_libs(&setpriv) {
             img.copy(&lib, &lib.to_string_lossy(), 0o755);
         }
-        bpf_progs::install_tree(img.path()).expect("install corpus");
+        bpf_progs::install_tree_for(img.path(), layout).expect("install corpus");
         img
     }
 

@@ -329,3 +329,61 @@ fn zero_filled_and_truncated_objects_do_not_stop_the_boot() {
     assert_pins(&b, PLATFORM_PINS);
     assert_no_tmp_pins(&b);
 }
+
+#[test]
+fn btf_boot_creates_sk_storage_on_6_1_and_bad_btf_fails_alone() {
+    // A 2025 main device: maps typed with each object's .BTF on kernels
+    // >= 5.10, and any failure in a mainline location fails the boot. The
+    // three BTF objects join net_private/, the last mainline location, where
+    // verifierReject.o already fails: that location loads what it can, then
+    // the boot stops (exit 2) before the platform loader, as 25Q2 does.
+    let img = Image::for_release(netbpfload::release::Release::R25Q2);
+    let dir = "apex/com.android.tethering/etc/bpf/net_private";
+    for name in ["skStorage.o", "btfMismatch.o", "btfCorrupt.o"] {
+        let o = bpf_progs::object(name).expect("BTF object in the corpus");
+        img.write(&format!("{dir}/{name}"), o.bytes, 0o644);
+    }
+    let b = img.boot();
+
+    assert_eq!(b.exit, 2, "log:\n{}", b.log.join("\n"));
+    // An SK_STORAGE map exists only if the kernel took its BTF key/value
+    // types (skStorage.c: DEFINE_BPF_MAP_GRW(..., AID_SYSTEM) -> 0660 0:1000).
+    assert_pins(
+        &b,
+        &[
+            ("net_private/map_skStorage_sk_storage_map", 0o660, 0, 1000),
+            ("net_private/map_skStorage_sk_created_map", 0o640, 0, 1000),
+            (
+                "net_private/prog_skStorage_cgroupsock_sk_storage_stamp",
+                0o440,
+                0,
+                1000,
+            ),
+        ],
+    );
+    for (name, reason) in [
+        ("btfMismatch.o", "map mismatch_map: BTF key/value sizes 4/4"),
+        ("btfCorrupt.o", "malformed .BTF: type 1: unknown kind 31"),
+        ("verifierReject.o", "BPF_PROG_LOAD"),
+    ] {
+        assert!(
+            b.logged(&[name, reason]),
+            "{name}: reason not logged:\n{}",
+            b.log.join("\n")
+        );
+        let stem = name.trim_end_matches(".o");
+        assert!(!b.pins.keys().any(|p| p.contains(stem)), "{stem} pinned");
+    }
+    assert!(
+        b.logged(&["CRITICAL FAILURE loading eBPF objects from"]),
+        "{}",
+        b.log.join("\n")
+    );
+    // Every good object loads with BTF as without; nothing after the
+    // failing location runs.
+    assert_pins(&b, EXPECTED_PINS);
+    assert!(!b.pins.contains_key(&path(PLATFORM_PINS[0].0)));
+    assert!(!b.pins.contains_key(&path("netd_shared/mainline_done")));
+    assert_eq!(b.progs_loaded, "unset");
+    assert_no_tmp_pins(&b);
+}

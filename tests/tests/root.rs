@@ -849,9 +849,11 @@ fn incompatible_existing_pin_fails_only_that_object() {
         let ok = match o.kind {
             Kind::Good | Kind::Legacy { .. } => matches!(got, ObjectOutcome::Loaded { .. }),
             Kind::LoaderVersionSkipped => matches!(got, ObjectOutcome::Skipped { .. }),
-            Kind::VerifierRejected | Kind::FailingCritical => {
+            Kind::VerifierRejected | Kind::FailingCritical | Kind::NeedsBtf => {
                 matches!(got, ObjectOutcome::Failed { .. })
             }
+            // Loaded without BTF (Android 15's rules).
+            Kind::BtfRejected { .. } => matches!(got, ObjectOutcome::Loaded { .. }),
         };
         assert!(ok, "{}: {got:#?}", o.file_name);
     }
@@ -1085,9 +1087,9 @@ fn cli_load_json_end_to_end() {
                 .unwrap_or_else(|| panic!("{} missing from {stdout}", o.file_name));
             let status = j["outcome"]["status"].as_str().expect("status");
             let want = match o.kind {
-                Kind::Good | Kind::Legacy { .. } => "loaded",
+                Kind::Good | Kind::Legacy { .. } | Kind::BtfRejected { .. } => "loaded",
                 Kind::LoaderVersionSkipped => "skipped",
-                Kind::VerifierRejected | Kind::FailingCritical => "failed",
+                Kind::VerifierRejected | Kind::FailingCritical | Kind::NeedsBtf => "failed",
             };
             assert_eq!(status, want, "{}: {j:#}", o.file_name);
             if status == "failed" {

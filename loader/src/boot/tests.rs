@@ -347,8 +347,18 @@ fn a_non_critical_failure_is_fatal_on_25q2_only() {
     ] {
         let sys = device(props);
         install(&sys, dir, "verifierReject.o");
+        // The fake has no verifier: refuse the program as the kernel does.
+        sys.fail_prog_load("skfilter_reject", libc::EACCES, "R0 !read_ok\n");
         let code = run_mainline(&sys, &cfg());
-        assert_eq!(code, want, "{props}");
+        assert_eq!(code, want, "{props}: {:#?}", sys.calls());
+        assert!(has_call(&sys, "BPF_PROG_LOAD skfilter_reject"), "{props}");
+        // V goes on to the platform loader (the fake exec returns 1).
+        assert_eq!(has_call(&sys, "execve"), want == EXIT_FAILURE, "{props}");
+        assert_eq!(
+            pins_under(&sys, &format!("/sys/fs/bpf/{}", "tethering")),
+            Vec::<PathBuf>::new(),
+            "{props}: nothing of the failed object is pinned"
+        );
     }
 }
 

@@ -67,13 +67,15 @@ pub enum LoadError {
         expected: u32,
     },
     /// The object's BTF could not be prepared or loaded.
-    #[error("BTF: {reason}")]
+    #[error("BTF: {reason}{}", source.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
     Btf {
         /// Why.
         reason: String,
         /// The failed `BPF_BTF_LOAD`, if it came to that.
         #[source]
         source: Option<SysError>,
+        /// The kernel's BTF log of the refused blob (its tail).
+        log: Option<String>,
     },
     /// Map relocation of a program failed.
     #[error("program {prog}: {source}")]
@@ -152,7 +154,7 @@ impl LoadError {
     /// The verifier log carried by the error, if any.
     pub fn verifier_log(&self) -> Option<&str> {
         match self {
-            LoadError::ProgLoad { log, .. } => log.as_deref(),
+            LoadError::ProgLoad { log, .. } | LoadError::Btf { log, .. } => log.as_deref(),
             _ => None,
         }
     }

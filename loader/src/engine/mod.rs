@@ -18,6 +18,8 @@ mod schedule;
 pub mod verify;
 
 #[cfg(test)]
+mod btf_tests;
+#[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
 mod tests;

@@ -114,11 +114,8 @@ pub(crate) fn apply(
     }
     let mut out = Applied::default();
 
-    // The object's BTF, if its maps need it.
-    let btf_fd = match &plan.btf {
-        Some(b) => Some(super::btf::load(sys, b)?),
-        None => None,
-    };
+    // The object's BTF, loaded when the first map needing it is created.
+    let mut btf_fd: Option<OwnedFd> = None;
 
     // Maps.
     let mut maps: Vec<Option<(Held, u32)>> = Vec::with_capacity(plan.maps.len());
@@ -150,16 +147,16 @@ pub(crate) fn apply(
                 (Held::Reused(fd, pin), id)
             }
             Found::Absent => {
-                let btf = match (&btf_fd, &m.btf) {
-                    (Some(fd), Some(Ok(ids))) => Some(MapBtf {
-                        fd: fd.as_raw_fd(),
-                        key_type_id: ids.key,
-                        value_type_id: ids.value,
-                    }),
-                    (_, Some(Err(reason))) => {
-                        return Err(LoadError::Btf {
-                            reason: format!("map {}: {reason}", m.name),
-                            source: None,
+                let btf = match (&plan.btf, &m.btf) {
+                    (Some(b), Some(ids)) => {
+                        let fd = match &btf_fd {
+                            Some(fd) => fd,
+                            None => btf_fd.insert(super::btf::load(sys, b)?),
+                        };
+                        Some(MapBtf {
+                            fd: fd.as_raw_fd(),
+                            key_type_id: ids.key,
+                            value_type_id: ids.value,
                         })
                     }
                     _ => None,

@@ -15,6 +15,7 @@
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod btf;
 mod code;
 mod defs;
 mod elf;
@@ -73,6 +74,7 @@ pub fn parse_object(file: &Path, bytes: &[u8]) -> Result<ObjectSpec, ParseError>
     let map_names: Vec<String> = maps.iter().map(|m| m.name.clone()).collect();
     let mut warnings = Vec::new();
     let programs = code::programs(&elf, &map_names, &prog_defs, &mut warnings)?;
+    let btf = btf::extract(&elf, bytes)?;
 
     let present = SectionsPresent {
         bpfloader_min_ver: elf.find_section("bpfloader_min_ver").is_some(),
@@ -100,6 +102,6 @@ pub fn parse_object(file: &Path, bytes: &[u8]) -> Result<ObjectSpec, ParseError>
         netbpfload_min_ver,
         bpfloader_min_required_ver,
         present,
-        btf: None,
+        btf,
     })
 }

@@ -16,13 +16,17 @@
 //! with `EEXIST`; device maps get `BPF_F_RDONLY_PROG`; ring buffers need a
 //! power-of-two multiple of the page size; an `LD_IMM64` with
 //! `src_reg = BPF_PSEUDO_MAP_FD` must carry the fd of a live map (`EBADF`);
-//! a verifier log that does not fit the buffer gives `ENOSPC`.
+//! a verifier log that does not fit the buffer gives `ENOSPC`;
+//! `BPF_BTF_LOAD` refuses a malformed blob and one whose DATASECs were not
+//! sized (`EINVAL`); `BPF_MAP_CREATE` with BTF needs a live BTF fd and type
+//! ids within it, and an SK_STORAGE map needs BTF, `max_entries` 0, a 4-byte
+//! key and `BPF_F_NO_PREALLOC` (`EINVAL`).
 
 use super::{
     Bpf, Credentials, FileStat, Files, FsInfo, MapCreateAttr, MapInfo, Op, PinHandle, Process,
     ProgInfo, ProgLoadAttr, SysError, SysResult, BPF_FS_MAGIC,
 };
-use aya_obj::generated::{bpf_map_type, BPF_F_RDONLY_PROG, BPF_PSEUDO_MAP_FD};
+use aya_obj::generated::{bpf_map_type, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_PSEUDO_MAP_FD};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -71,6 +75,19 @@ pub struct FakeMap {
     pub attr: MapCreateAttr,
     /// Elements.
     pub elems: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Id of the BTF object the map was created with, 0 without BTF.
+    pub btf_id: u32,
+}
+
+/// A BTF object in the fake kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeBtf {
+    /// BTF id.
+    pub id: u32,
+    /// The blob as loaded.
+    pub data: Vec<u8>,
+    /// Number of types, void excluded.
+    pub types: usize,
 }
 
 /// A program in the fake kernel.
@@ -98,6 +115,7 @@ pub struct FakeProg {
 enum Obj {
     Map(FakeMap),
     Prog(FakeProg),
+    Btf(FakeBtf),
 }
 
 #[derive(Debug)]
@@ -131,6 +149,8 @@ struct State {
     credentials: Credentials,
     nofile: u64,
     concurrent: HashMap<PathBuf, MapCreateAttr>,
+    reject_btf_func_linkage: bool,
+    btf_loads: Vec<Vec<u8>>,
     calls: Vec<String>,
 }
 
@@ -203,6 +223,8 @@ impl FakeSys {
                 },
                 nofile: 1024,
                 concurrent: HashMap::new(),
+                reject_btf_func_linkage: false,
+                btf_loads: Vec::new(),
                 calls: Vec::new(),
             }),
         }
@@ -339,6 +361,26 @@ impl FakeSys {
     /// Makes every call of `op`, whatever its path, fail with `errno`.
     pub fn fail_all(&self, op: Op, errno: i32) {
         self.lock().fail_ops.insert((op, None), errno);
+    }
+
+    /// Behaves like a kernel before 5.6: `BPF_BTF_LOAD` of a blob with a
+    /// FUNC carrying linkage bits fails with `EINVAL`.
+    pub fn reject_btf_func_linkage(&self) {
+        self.lock().reject_btf_func_linkage = true;
+    }
+
+    /// Every blob passed to `BPF_BTF_LOAD` so far (loaded or refused), in
+    /// call order.
+    pub fn btf_loads(&self) -> Vec<Vec<u8>> {
+        self.lock().btf_loads.clone()
+    }
+
+    /// The BTF object with id `id`.
+    pub fn btf_by_id(&self, id: u32) -> Option<FakeBtf> {
+        self.lock().objects.values().find_map(|e| match &e.obj {
+            Obj::Btf(b) if b.id == id => Some(b.clone()),
+            _ => None,
+        })
     }
 
     /// Sets the credentials [`Process::credentials`] reports (default: root
@@ -551,6 +593,7 @@ impl State {
             id,
             attr,
             elems: BTreeMap::new(),
+            btf_id: 0,
         }))?;
         drop(fd);
         let ino = self.ino();
@@ -569,6 +612,34 @@ impl State {
             ),
         );
         Ok(())
+    }
+
+    /// The kernel's checks of the BTF part of `BPF_MAP_CREATE`; the BTF id.
+    fn map_btf(&self, attr: &MapCreateAttr) -> Result<u32, i32> {
+        let sk_storage = attr.map_type == SK_STORAGE;
+        if sk_storage
+            && (attr.max_entries != 0
+                || attr.key_size != 4
+                || attr.value_size == 0
+                || attr.map_flags & BPF_F_NO_PREALLOC == 0)
+        {
+            return Err(libc::EINVAL);
+        }
+        let Some(btf) = attr.btf else {
+            // bpf_local_storage_map_alloc_check: no BTF key/value ids.
+            return if sk_storage { Err(libc::EINVAL) } else { Ok(0) };
+        };
+        let b = inode_of_raw(btf.fd)
+            .and_then(|ino| self.objects.get(&ino))
+            .ok_or(libc::EBADF)?;
+        let Obj::Btf(b) = &b.obj else {
+            return Err(libc::EINVAL);
+        };
+        let in_range = |id: u32| id != 0 && (id as usize) <= b.types;
+        if !in_range(btf.key_type_id) || !in_range(btf.value_type_id) {
+            return Err(libc::EINVAL);
+        }
+        Ok(b.id)
     }
 
     fn entry(&self, fd: BorrowedFd<'_>) -> Option<&Entry> {
@@ -604,9 +675,9 @@ impl Bpf for FakeSys {
         {
             return Err(SysError::from_errno(OP, None, libc::EINVAL));
         }
-        if attr.map_type == SK_STORAGE && attr.btf.is_none() {
-            return Err(SysError::from_errno(OP, None, libc::EINVAL));
-        }
+        let btf_id = s
+            .map_btf(attr)
+            .map_err(|e| SysError::from_errno(OP, None, e))?;
         let mut attr = attr.clone();
         if crate::gate::is_devmap(attr.map_type) {
             attr.map_flags |= BPF_F_RDONLY_PROG;
@@ -616,6 +687,7 @@ impl Bpf for FakeSys {
             id,
             attr,
             elems: BTreeMap::new(),
+            btf_id,
         }))
     }
 
@@ -651,7 +723,7 @@ impl Bpf for FakeSys {
                         .and_then(|ino| s.objects.get(&ino))
                         .and_then(|e| match &e.obj {
                             Obj::Map(m) => Some(m.id),
-                            Obj::Prog(_) => None,
+                            Obj::Prog(_) | Obj::Btf(_) => None,
                         });
                     match id {
                         Some(id) => map_ids.push(id),
@@ -673,12 +745,45 @@ impl Bpf for FakeSys {
         }))
     }
 
-    fn btf_load(&self, data: &[u8], _log: &mut [u8]) -> SysResult<OwnedFd> {
+    fn btf_load(&self, data: &[u8], log: &mut [u8]) -> SysResult<OwnedFd> {
         const OP: Op = Op::BtfLoad;
         let mut s = self.lock();
-        s.gate(OP, None, &format!("{} bytes", data.len()))?;
-        nix::sys::memfd::memfd_create(c"fake-btf", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
-            .map_err(|e| SysError::from_errno(OP, None, e as i32))
+        s.btf_loads.push(data.to_vec());
+        s.gate(
+            OP,
+            None,
+            &format!("size={} log_size={}", data.len(), log.len()),
+        )?;
+        let refuse = |log: &mut [u8], errno: i32, why: &str| {
+            let text = why.as_bytes();
+            let n = text.len().min(log.len().saturating_sub(1));
+            if let (Some(dst), Some(src)) = (log.get_mut(..n), text.get(..n)) {
+                dst.copy_from_slice(src);
+            }
+            if let Some(b) = log.get_mut(n) {
+                *b = 0;
+            }
+            SysError::from_errno(OP, None, errno)
+        };
+        if !log.is_empty() && log.len() < 128 {
+            return Err(SysError::from_errno(OP, None, libc::EINVAL));
+        }
+        let summary = match crate::btf::summary(data) {
+            Ok(sum) => sum,
+            Err(e) => return Err(refuse(log, libc::EINVAL, &format!("{e}\n"))),
+        };
+        if summary.unsized_datasecs > 0 {
+            return Err(refuse(log, libc::EINVAL, "DATASEC: Invalid offset\n"));
+        }
+        if s.reject_btf_func_linkage && summary.funcs_with_linkage > 0 {
+            return Err(refuse(log, libc::EINVAL, "FUNC: Invalid func linkage\n"));
+        }
+        let id = s.id();
+        s.new_object(Obj::Btf(FakeBtf {
+            id,
+            data: data.to_vec(),
+            types: summary.types,
+        }))
     }
 
     fn obj_pin(&self, fd: BorrowedFd<'_>, path: &Path) -> SysResult<()> {
@@ -689,6 +794,8 @@ impl Bpf for FakeSys {
         let (kind, id) = match s.entry(fd).map(|e| &e.obj) {
             Some(Obj::Map(m)) => (ObjKind::Map, m.id),
             Some(Obj::Prog(p)) => (ObjKind::Prog, p.id),
+            // The kernel pins maps, programs and links only.
+            Some(Obj::Btf(_)) => return Err(err(OP, path, libc::EINVAL)),
             None => return Err(err(OP, path, libc::EBADF)),
         };
         if !s.parent_is_dir(path) {
@@ -773,11 +880,11 @@ impl Bpf for FakeSys {
                 value_size: m.attr.value_size,
                 max_entries: m.attr.max_entries,
                 map_flags: m.attr.map_flags,
-                btf_id: u32::from(m.attr.btf.is_some()),
+                btf_id: m.btf_id,
                 btf_key_type_id: m.attr.btf.map_or(0, |b| b.key_type_id),
                 btf_value_type_id: m.attr.btf.map_or(0, |b| b.value_type_id),
             }),
-            Some(Obj::Prog(_)) => Err(SysError::from_errno(OP, None, libc::EINVAL)),
+            Some(_) => Err(SysError::from_errno(OP, None, libc::EINVAL)),
             None => Err(SysError::from_errno(OP, None, libc::EBADF)),
         }
     }
@@ -797,7 +904,7 @@ impl Bpf for FakeSys {
                     xlated_prog_len: len,
                 })
             }
-            Some(Obj::Map(_)) => Err(SysError::from_errno(OP, None, libc::EINVAL)),
+            Some(_) => Err(SysError::from_errno(OP, None, libc::EINVAL)),
             None => Err(SysError::from_errno(OP, None, libc::EBADF)),
         }
     }

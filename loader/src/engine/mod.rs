@@ -400,10 +400,11 @@ fn log_outcome(r: &ObjectReport) {
         ObjectOutcome::Skipped { reason } => log::info!("{file}: skipped: {reason}"),
         ObjectOutcome::Failed { error } => {
             let crit = if r.fatal { " (fatal)" } else { "" };
-            let mut msg = format!(
-                "{file}: failed{crit}: {}",
-                crate::logging::escape(&error.to_string())
-            );
+            // Some errors (parse, integrity) start with the file already.
+            let text = error.to_string();
+            let own = format!("{}: ", r.file.display());
+            let text = text.strip_prefix(own.as_str()).unwrap_or(&text);
+            let mut msg = format!("{file}: failed{crit}: {}", crate::logging::escape(text));
             if let Some(l) = error.verifier_log() {
                 msg.push_str("\nverifier log (tail):\n");
                 msg.push_str(l);

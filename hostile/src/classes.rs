@@ -124,6 +124,8 @@ pub static CLASSES: &[Class] = &[
         OK, true, 4 * KIB, long_shared_name),
     class!("deep-names", "every name the parser must read is just under the cap, at distinct offsets",
         OK, true, 16 * KIB, deep_names),
+    class!("max-names", "up to 4096 maps and 4096 programs, all with the longest accepted names (shared: the least input per name kept)",
+        OK, true, 4 * KIB, max_names),
     class!("long-name-program", "a program section name longer than the cap (no NUL for the rest of the file)",
         E("NameTooLong"), false, 4 * KIB, long_name_program),
     class!("long-name-map", "a map symbol name longer than the cap",
@@ -512,6 +514,26 @@ fn deep_names(size: usize) -> Vec<u8> {
         let blob = rel_entries(syms.iter().skip(j).step_by(p).map(|&s| (0, s)));
         let range = w.data(&blob);
         w.rel_at(rel_name, *sec, range);
+    }
+    w.build()
+}
+
+fn max_names(size: usize) -> Vec<u8> {
+    let mut w = Writer::new();
+    let budget = size.saturating_sub(4 * KIB);
+    let m = (budget / 3 / (MAP_DEF_SIZE + SYM_SIZE)).clamp(1, MAX_MAPS);
+    let map_name = w.str(&padded("m", 0, NAME_CAP));
+    let func = padded("f", 0, NAME_CAP - 4);
+    let mut def = func.clone();
+    def.extend_from_slice(b"_def");
+    let def = w.str(&def);
+    let f = w.str(&func);
+    base(&mut w, &vec![map_name; m], &[def]);
+    let name = w.str(&padded("skfilter/p", 0, NAME_CAP));
+    let per = SHDR_SIZE + INSN + SYM_SIZE;
+    let p = (room(&w, size) / per).clamp(1, MAX_PROGRAMS);
+    for _ in 0..p {
+        program(&mut w, name, &EXIT, f);
     }
     w.build()
 }

@@ -511,6 +511,9 @@ mod tests {
             maps: vec![],
             programs: vec![],
             warnings: vec![],
+            netbpfload_min_ver: None,
+            bpfloader_min_required_ver: None,
+            present: Default::default(),
         };
         assert!(object_gate(&env(), &obj).is_some());
         let e = GateEnv {

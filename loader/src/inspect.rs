@@ -421,6 +421,9 @@ mod tests {
                 }],
             }],
             warnings: vec![],
+            netbpfload_min_ver: None,
+            bpfloader_min_required_ver: None,
+            present: Default::default(),
         }
     }
 

@@ -281,8 +281,36 @@ pub struct ObjectSpec {
     pub maps: Vec<MapSpec>,
     /// Programs in section-header order.
     pub programs: Vec<ProgramSpec>,
-    /// Oddities the reference loader tolerates (logged, not fatal).
+    /// Oddities the reference loader tolerates (logged, not fatal), at most
+    /// [`crate::parse::MAX_WARNINGS`] and a last line counting the rest.
     pub warnings: Vec<String>,
+    /// `netbpfload_min_ver` section [V]: the object is skipped by loaders
+    /// older than this.
+    pub netbpfload_min_ver: Option<u32>,
+    /// `bpfloader_min_required_ver` section [V]: the object fails on
+    /// loaders older than this.
+    pub bpfloader_min_required_ver: Option<u32>,
+    /// Which optional sections the file has (releases differ on which are
+    /// required).
+    pub present: SectionsPresent,
+}
+
+/// Which of the sections that some releases require and others default are
+/// present in the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SectionsPresent {
+    /// `bpfloader_min_ver`.
+    pub bpfloader_min_ver: bool,
+    /// `bpfloader_max_ver`.
+    pub bpfloader_max_ver: bool,
+    /// `size_of_bpf_map_def`.
+    pub size_of_bpf_map_def: bool,
+    /// `size_of_bpf_prog_def`.
+    pub size_of_bpf_prog_def: bool,
+    /// `maps`.
+    pub maps: bool,
+    /// `progs`.
+    pub progs: bool,
 }
 
 impl Kver {

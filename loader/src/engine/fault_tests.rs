@@ -127,6 +127,9 @@ fn obj(name: &str, maps: Vec<MapSpec>, programs: Vec<ProgramSpec>) -> ObjectSpec
         maps,
         programs,
         warnings: vec![],
+        netbpfload_min_ver: None,
+        bpfloader_min_required_ver: None,
+        present: Default::default(),
     }
 }
 

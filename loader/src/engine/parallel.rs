@@ -324,6 +324,9 @@ mod tests {
             maps,
             programs,
             warnings: Vec::new(),
+            netbpfload_min_ver: None,
+            bpfloader_min_required_ver: None,
+            present: Default::default(),
         }
     }
 

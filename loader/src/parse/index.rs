@@ -64,11 +64,17 @@ pub(super) struct Sections {
     slot_of: Vec<u32>,
 }
 
-/// Whether a section name starts with a program-section prefix.
+/// Whether a section name starts with a program-section prefix. Called for
+/// every section header: the first byte is compared before the prefix, so
+/// most names cost a few byte comparisons, not a `memcmp` per prefix.
 fn is_program(name: &[u8]) -> bool {
-    section::SECTION_TYPES
-        .iter()
-        .any(|t| name.starts_with(t.prefix.as_bytes()))
+    let Some(first) = name.first() else {
+        return false;
+    };
+    section::SECTION_TYPES.iter().any(|t| {
+        let prefix = t.prefix.as_bytes();
+        prefix.first() == Some(first) && name.starts_with(prefix)
+    })
 }
 
 impl Sections {

@@ -18,6 +18,11 @@ use crate::elf::*;
 /// Longest accepted name in bytes (without the NUL), as in the loader
 /// (`netbpfload::parse::MAX_NAME_LEN`; a loader test checks they agree).
 pub const NAME_CAP: usize = 255;
+/// Longest map name whose pins fit a file name (`NAME_MAX`) in an object
+/// named `hostile`: `tmp_map_hostile_<name>`.
+pub const MAP_NAME_MAX: usize = NAME_CAP - "tmp_map_hostile_".len();
+/// Same for a program section name: `tmp_prog_hostile_<section>`.
+pub const PROG_NAME_MAX: usize = NAME_CAP - "tmp_prog_hostile_".len();
 /// Most program sections per object (loader `MAX_PROGRAMS`).
 pub const MAX_PROGRAMS: usize = 4096;
 /// Most maps per object (loader `MAX_MAPS`).
@@ -122,7 +127,7 @@ pub static CLASSES: &[Class] = &[
         OK, true, 4 * KIB, rel_sections_many),
     class!("long-shared-name", "one name of half the file shared by a flood of section headers and symbols",
         OK, true, 4 * KIB, long_shared_name),
-    class!("deep-names", "every name the parser must read is just under the cap, at distinct offsets",
+    class!("deep-names", "every name the parser must read is as long as accepted (255 bytes, pin names so that the pin file name is 255), at distinct offsets",
         OK, true, 16 * KIB, deep_names),
     class!("max-names", "up to 4096 maps and 4096 programs, all with the longest accepted names (shared: the least input per name kept)",
         OK, true, 4 * KIB, max_names),
@@ -168,6 +173,10 @@ pub static CLASSES: &[Class] = &[
         E("BadProgramName"), false, 4 * KIB, |s| named(s, b"m", b"skfilter/x$\nnetbpfload: forged", b"f")),
     class!("name-func-newline", "program function name with a newline",
         E("BadSymbolName"), false, 4 * KIB, |s| named(s, b"m", b"skfilter/p", b"f\nnetbpfload: forged")),
+    class!("name-map-pin-too-long", "a 250-byte map name: map_hostile_<name> fits a file name, tmp_map_hostile_<name> does not",
+        E("BadSymbolName"), false, 4 * KIB, |s| named(s, &[b'm'; 250], b"skfilter/p", b"f")),
+    class!("name-prog-pin-too-long", "a program whose pin name with the object name is longer than 255 bytes",
+        E("BadProgramName"), false, 4 * KIB, |s| named(s, b"m", &pin_too_long(), b"f")),
     class!("name-object-empty", "a valid object in a file named .o (object name \"\")",
         E("BadObjectName"), false, 4 * KIB, ".o", valid_small),
     class!("name-object-at", "a valid object in a file named @x.o (object name \"\")",
@@ -478,7 +487,9 @@ fn deep_names(size: usize) -> Vec<u8> {
     let m = (budget * 15 / 100 / (MAP_DEF_SIZE + SYM_SIZE + NAME_CAP + 1)).clamp(1, MAX_MAPS);
     let per_prog = 2 * SHDR_SIZE + 16 + 2 * SYM_SIZE + 3 * (NAME_CAP + 1) + PROG_DEF_SIZE;
     let p = (budget * 35 / 100 / per_prog).clamp(1, MAX_PROGRAMS);
-    let map_names: Vec<u32> = (0..m).map(|i| w.str(&padded("m", i, NAME_CAP))).collect();
+    let map_names: Vec<u32> = (0..m)
+        .map(|i| w.str(&padded("m", i, MAP_NAME_MAX)))
+        .collect();
     let funcs: Vec<Vec<u8>> = (0..p).map(|i| padded("f", i, NAME_CAP - 4)).collect();
     let defs: Vec<u32> = funcs
         .iter()
@@ -494,7 +505,7 @@ fn deep_names(size: usize) -> Vec<u8> {
         .iter()
         .enumerate()
         .map(|(i, func)| {
-            let n = w.str(&padded("skfilter/p", i, NAME_CAP));
+            let n = w.str(&padded("skfilter/p", i, PROG_NAME_MAX));
             let f = w.str(func);
             program(&mut w, n, &code, f).0
         })
@@ -522,14 +533,14 @@ fn max_names(size: usize) -> Vec<u8> {
     let mut w = Writer::new();
     let budget = size.saturating_sub(4 * KIB);
     let m = (budget / 3 / (MAP_DEF_SIZE + SYM_SIZE)).clamp(1, MAX_MAPS);
-    let map_name = w.str(&padded("m", 0, NAME_CAP));
+    let map_name = w.str(&padded("m", 0, MAP_NAME_MAX));
     let func = padded("f", 0, NAME_CAP - 4);
     let mut def = func.clone();
     def.extend_from_slice(b"_def");
     let def = w.str(&def);
     let f = w.str(&func);
     base(&mut w, &vec![map_name; m], &[def]);
-    let name = w.str(&padded("skfilter/p", 0, NAME_CAP));
+    let name = w.str(&padded("skfilter/p", 0, PROG_NAME_MAX));
     let per = SHDR_SIZE + INSN + SYM_SIZE;
     let p = (room(&w, size) / per).clamp(1, MAX_PROGRAMS);
     for _ in 0..p {
@@ -660,6 +671,14 @@ fn named(size: usize, map: &[u8], section: &[u8], func: &[u8]) -> Vec<u8> {
     let rn = w.str(&rn);
     w.rel_at(rn, sec, r);
     w.build()
+}
+
+/// `skfilter/` and 240 more bytes: 249 bytes, under the name cap, but
+/// `tmp_prog_hostile_skfilter_...` is 266.
+fn pin_too_long() -> Vec<u8> {
+    let mut v = b"skfilter/".to_vec();
+    v.resize(249, b'p');
+    v
 }
 
 fn valid_small(size: usize) -> Vec<u8> {

@@ -665,3 +665,38 @@ fn duplicate_relocation_section_is_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn pin_file_names_fit_name_max() {
+    // Object `bad`: the longest pin file names are `tmp_map_bad_<map>` and
+    // `tmp_prog_bad_<pin name>`, at most 255 bytes.
+    let ok = |n: usize| "m".repeat(n);
+    let spec = parse(
+        &Sample {
+            map_syms: vec![(ok(255 - 12), 0, 120), ("second_map".into(), 120, 120)],
+            ..Sample::default()
+        }
+        .build(),
+    )
+    .unwrap();
+    assert_eq!(spec.maps[0].name.len(), 243);
+    let e = fail_sample(|s| s.map_syms[0].0 = ok(255 - 11));
+    assert!(
+        matches!(e.kind(), K::BadSymbolName { reason, .. } if reason.contains("longer than 255")),
+        "{e}"
+    );
+    let section = |n: usize| format!("skfilter/{}", "p".repeat(n - 9));
+    parse(
+        &Sample {
+            section_name: section(255 - 13),
+            ..Sample::default()
+        }
+        .build(),
+    )
+    .unwrap();
+    let e = fail_sample(|s| s.section_name = section(255 - 12));
+    assert!(
+        matches!(e.kind(), K::BadProgramName { reason, .. } if reason.contains("longer than 255")),
+        "{e}"
+    );
+}

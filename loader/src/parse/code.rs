@@ -97,6 +97,7 @@ struct Totals {
 /// Reads every program section, in section-header order.
 pub(super) fn programs(
     elf: &Elf<'_>,
+    obj: &str,
     sections: &Sections,
     funcs: &[Option<Symbol>],
     maps: &HashMap<&[u8], usize>,
@@ -117,6 +118,7 @@ pub(super) fn programs(
     for (slot, &index) in sections.programs.iter().enumerate() {
         let p = Program {
             elf,
+            obj,
             index,
             func: funcs.get(slot).copied().flatten(),
             rel: sections.rel_of.get(slot).copied().flatten(),
@@ -128,6 +130,7 @@ pub(super) fn programs(
 
 struct Program<'e, 'a> {
     elf: &'e Elf<'a>,
+    obj: &'e str,
     index: usize,
     func: Option<Symbol>,
     rel: Option<usize>,
@@ -160,6 +163,7 @@ impl<'a> Program<'_, 'a> {
         };
         names::printable(name).map_err(bad_name)?;
         names::component(&pin_name).map_err(bad_name)?;
+        names::prog_pin_fits(self.obj, &pin_name).map_err(bad_name)?;
 
         let code = elf.section_data(self.index)?;
         if code.is_empty() {

@@ -262,6 +262,7 @@ pub(super) type MapIndex<'a> = HashMap<&'a [u8], usize>;
 /// name lookup does).
 pub(super) fn maps<'a>(
     elf: &Elf<'a>,
+    obj: &str,
     layout: Option<&Layout<'a>>,
     symbols: &mut [Symbol],
     total: usize,
@@ -274,6 +275,13 @@ pub(super) fn maps<'a>(
     let mut out = Vec::with_capacity(names.len());
     let mut by_name = HashMap::with_capacity(names.len());
     for (i, name) in names.into_iter().enumerate() {
+        names::map_pin_fits(obj, name).map_err(|reason| {
+            elf.error(ParseErrorKind::BadSymbolName {
+                index: symbols.get(i).map_or(0, |s| s.index),
+                name: name.to_string(),
+                reason,
+            })
+        })?;
         by_name.entry(name.as_bytes()).or_insert(i);
         let rec = layout.record(i, map_defaults());
         let zero = le_u32(&rec, 20);

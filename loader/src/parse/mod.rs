@@ -131,6 +131,7 @@ pub fn parse_object(file: &Path, bytes: &[u8]) -> Result<ObjectSpec, ParseError>
     let mut symbols = index::symbols(&elf, &sections, count(&maps_layout), count(&progs_layout));
     let (maps, map_index) = defs::maps(
         &elf,
+        &name,
         maps_layout.as_ref(),
         &mut symbols.maps,
         symbols.map_symbols,
@@ -144,6 +145,7 @@ pub fn parse_object(file: &Path, bytes: &[u8]) -> Result<ObjectSpec, ParseError>
     let mut warnings = code::Warnings::default();
     let programs = code::programs(
         &elf,
+        &name,
         &sections,
         &symbols.funcs,
         &map_index,

@@ -12,6 +12,45 @@
 
 use super::elf::{Elf, Name};
 use super::error::{ParseError, ParseErrorKind};
+use crate::paths;
+use crate::spec::Domain;
+
+/// Longest file name a filesystem takes (`NAME_MAX`); a pin name built from
+/// an object and a map or program name must fit, or pinning fails with
+/// `ENAMETOOLONG` after the kernel objects were made.
+const NAME_MAX: usize = 255;
+
+fn longest_last_component(pins: [String; 2]) -> usize {
+    pins.iter()
+        .map(|p| p.rsplit('/').next().map_or(0, str::len))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether the pins of map `map` of object `obj` (final and temporary) have
+/// file names of at most `NAME_MAX` bytes.
+pub(super) fn map_pin_fits(obj: &str, map: &str) -> Result<(), &'static str> {
+    let longest = longest_last_component([
+        paths::map_pin_rel(Domain::Unspecified, "", obj, map, false),
+        paths::tmp_map_pin_rel(Domain::Loader, obj, map),
+    ]);
+    if longest > NAME_MAX {
+        return Err("makes a pin file name longer than 255 bytes with the object name");
+    }
+    Ok(())
+}
+
+/// Same for a program's pin name.
+pub(super) fn prog_pin_fits(obj: &str, pin_name: &str) -> Result<(), &'static str> {
+    let longest = longest_last_component([
+        paths::prog_pin_rel(Domain::Unspecified, "", obj, pin_name),
+        paths::tmp_prog_pin_rel(Domain::Loader, obj, pin_name),
+    ]);
+    if longest > NAME_MAX {
+        return Err("makes a pin file name longer than 255 bytes with the object name");
+    }
+    Ok(())
+}
 
 /// Why `name` cannot be a pin-path component, if it cannot.
 pub(super) fn component(name: &str) -> Result<(), &'static str> {

@@ -189,10 +189,18 @@ pub fn section_type(section_name: &str) -> Option<&'static SectionType> {
     ALL.iter().find(|t| section_name.starts_with(t.prefix))
 }
 
-/// Whether any supported loader treats `section_name` as a program.
+/// Whether any supported loader treats `section_name` as a program. The
+/// parser calls it for every section header: the first byte is compared
+/// before the prefix, so most names cost a few byte comparisons, not a
+/// `memcmp` per prefix.
 pub fn is_program_section(section_name: &[u8]) -> bool {
-    ALL.iter()
-        .any(|t| section_name.starts_with(t.prefix.as_bytes()))
+    let Some(first) = section_name.first() else {
+        return false;
+    };
+    ALL.iter().any(|t| {
+        let prefix = t.prefix.as_bytes();
+        prefix.first() == Some(first) && section_name.starts_with(prefix)
+    })
 }
 
 /// The program kind of a section name in the union table, or `None`.

@@ -281,7 +281,8 @@ pub struct ObjectSpec {
     pub maps: Vec<MapSpec>,
     /// Programs in section-header order.
     pub programs: Vec<ProgramSpec>,
-    /// Oddities the reference loader tolerates (logged, not fatal).
+    /// Oddities the reference loader tolerates (logged, not fatal), at most
+    /// [`crate::parse::MAX_WARNINGS`] and a last line counting the rest.
     pub warnings: Vec<String>,
     /// Section `netbpfload_min_ver`: Android 15 skips the object on an
     /// older loader.

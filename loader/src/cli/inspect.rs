@@ -52,6 +52,28 @@ pub struct InspectArgs {
     files: Vec<PathBuf>,
 }
 
+/// Reads one object file as the loader does ([`Files::read_file`]: a
+/// regular file, final symlink not followed, never blocking, at most
+/// [`MAX_OBJECT_SIZE`] bytes), with the refusal said in words.
+fn read_object(sys: &LinuxSys, file: &std::path::Path) -> Result<Vec<u8>, String> {
+    let name = file.display();
+    match sys.read_file(file, MAX_OBJECT_SIZE) {
+        Ok((bytes, _)) => Ok(bytes),
+        Err(e) if e.is(libc::ELOOP) => Err(format!("{name}: is a symbolic link (not followed)")),
+        Err(e) if e.is(libc::EFBIG) => Err(format!(
+            "{name}: larger than the {MAX_OBJECT_SIZE}-byte limit the loader reads"
+        )),
+        Err(e) if e.is(libc::EINVAL) => match sys.lstat(file) {
+            Ok(st) if !st.is_file() => Err(format!(
+                "{name}: is a {}, not a regular file",
+                st.kind_name()
+            )),
+            _ => Err(e.to_string()),
+        },
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     match s {
         "mainline" => Ok(Role::Mainline),
@@ -96,10 +118,8 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
     let mut failed = false;
     let mut objects = Vec::new();
     for file in &a.files {
-        let parsed = sys
-            .read_file(file, MAX_OBJECT_SIZE)
-            .map_err(|e| e.to_string())
-            .and_then(|(bytes, _)| parse_object(file, &bytes).map_err(|e| e.to_string()));
+        let parsed = read_object(&sys, file)
+            .and_then(|bytes| parse_object(file, &bytes).map_err(|e| e.to_string()));
         match parsed {
             Ok(spec) => {
                 let plan = plan_object(&spec, &env);

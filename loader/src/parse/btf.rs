@@ -51,10 +51,9 @@ pub(super) fn extract(elf: &Elf<'_>, bytes: &[u8]) -> Result<Option<BtfSource>, 
     let mut sizes = wanted;
     let headers = SectionHeaders::read(elf, bytes)?;
     for i in 0..elf.section_count() {
-        let name = elf.section_name(i);
-        if name.len() > MAX_NAME_LEN {
+        let super::elf::Name::Ok(name) = elf.section_name(i) else {
             continue;
-        }
+        };
         if let Some(slot @ None) = sizes.get_mut(name) {
             *slot = Some(headers.size(i));
         }

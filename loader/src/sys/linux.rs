@@ -568,11 +568,7 @@ impl Process for LinuxSys {
 
     fn credentials(&self) -> SysResult<Credentials> {
         const OP: Op = Op::Credentials;
-        let groups = nix::unistd::getgroups()
-            .map_err(|e| nix_err(OP, None, e))?
-            .into_iter()
-            .map(|g| g.as_raw())
-            .collect();
+        let groups = supplementary_groups().map_err(|e| SysError::io(OP, None, e))?;
         Ok(Credentials {
             pid: std::process::id(),
             euid: nix::unistd::geteuid().as_raw(),
@@ -687,4 +683,28 @@ fn is_percpu(map_type: u32) -> bool {
         t::BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE as u32,
     ]
     .contains(&map_type)
+}
+
+/// The supplementary groups, asked of the kernel alone. (`nix`'s
+/// `getgroups` sizes its buffer with `sysconf(_SC_NGROUPS_MAX)`, which glibc
+/// answers by reading `/proc/sys/kernel/ngroups_max`: a read the
+/// `bpfloader` SELinux domain is not granted.)
+fn supplementary_groups() -> std::io::Result<Vec<u32>> {
+    loop {
+        // SAFETY: size 0 with a null list only returns the count.
+        let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+        let n = usize::try_from(n).map_err(|_| std::io::Error::last_os_error())?;
+        let mut groups: Vec<libc::gid_t> = vec![0; n];
+        // SAFETY: `groups` has room for `n` entries, the size passed.
+        let got = unsafe { libc::getgroups(n as libc::c_int, groups.as_mut_ptr()) };
+        match usize::try_from(got) {
+            Ok(got) => {
+                groups.truncate(got);
+                return Ok(groups);
+            }
+            // The set grew between the calls: ask again.
+            Err(_) if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) => {}
+            Err(_) => return Err(std::io::Error::last_os_error()),
+        }
+    }
 }

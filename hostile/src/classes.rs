@@ -18,11 +18,11 @@ use crate::elf::*;
 /// Longest accepted name in bytes (without the NUL), as in the loader
 /// (`netbpfload::parse::MAX_NAME_LEN`; a loader test checks they agree).
 pub const NAME_CAP: usize = 255;
-/// Longest map name whose pins fit a file name (`NAME_MAX`) in an object
-/// named `hostile`: `tmp_map_hostile_<name>`.
-pub const MAP_NAME_MAX: usize = NAME_CAP - "tmp_map_hostile_".len();
-/// Same for a program section name: `tmp_prog_hostile_<section>`.
-pub const PROG_NAME_MAX: usize = NAME_CAP - "tmp_prog_hostile_".len();
+/// Longest map name whose pin fits a file name (`NAME_MAX`) in an object
+/// named `hostile`: `map_hostile_<name>`.
+pub const MAP_NAME_MAX: usize = NAME_CAP - "map_hostile_".len();
+/// Same for a program section name: `prog_hostile_<section>`.
+pub const PROG_NAME_MAX: usize = NAME_CAP - "prog_hostile_".len();
 /// Most program sections per object (loader `MAX_PROGRAMS`).
 pub const MAX_PROGRAMS: usize = 4096;
 /// Most maps per object (loader `MAX_MAPS`).
@@ -173,8 +173,8 @@ pub static CLASSES: &[Class] = &[
         E("BadProgramName"), false, 4 * KIB, |s| named(s, b"m", b"skfilter/x$\nnetbpfload: forged", b"f")),
     class!("name-func-newline", "program function name with a newline",
         E("BadSymbolName"), false, 4 * KIB, |s| named(s, b"m", b"skfilter/p", b"f\nnetbpfload: forged")),
-    class!("name-map-pin-too-long", "a 250-byte map name: map_hostile_<name> fits a file name, tmp_map_hostile_<name> does not",
-        E("BadSymbolName"), false, 4 * KIB, |s| named(s, &[b'm'; 250], b"skfilter/p", b"f")),
+    class!("name-map-pin-too-long", "a 244-byte map name (fits the name cap): the pin file name map_hostile_<name> is 256 bytes",
+        E("BadSymbolName"), false, 4 * KIB, |s| named(s, &[b'm'; MAP_NAME_MAX + 1], b"skfilter/p", b"f")),
     class!("name-prog-pin-too-long", "a program whose pin name with the object name is longer than 255 bytes",
         E("BadProgramName"), false, 4 * KIB, |s| named(s, b"m", &pin_too_long(), b"f")),
     class!("name-object-empty", "a valid object in a file named .o (object name \"\")",
@@ -677,7 +677,7 @@ fn named(size: usize, map: &[u8], section: &[u8], func: &[u8]) -> Vec<u8> {
 /// `tmp_prog_hostile_skfilter_...` is 266.
 fn pin_too_long() -> Vec<u8> {
     let mut v = b"skfilter/".to_vec();
-    v.resize(249, b'p');
+    v.resize(PROG_NAME_MAX + 1, b'p');
     v
 }
 

@@ -5,3 +5,4 @@ pub mod bpffs;
 pub mod cfg;
 pub mod qemu;
 pub mod selinux;
+pub mod stage;

@@ -412,7 +412,10 @@ pub fn genfs_type(genfs: &[(String, String)], rel: &str) -> String {
 /// from the objects themselves: the type of the map's or program's
 /// `selinux_context` when it names one (the pin is created in that
 /// directory and renamed, keeping its label), else that of the directory it
-/// ends up in. The platform loader ignores `selinux_context`/`pin_subdir`.
+/// ends up in. The platform loader ignores `selinux_context`/`pin_subdir`,
+/// and Android 15's mainline loader does not know the `loader` domain
+/// (`fs_bpf_loader`, `loader/`): it ignores that `selinux_context`
+/// (docs/android-release-rules.md §7). The images boot Android 15.
 pub fn expected_pin_types() -> BTreeMap<String, String> {
     use netbpfload::paths;
     use netbpfload::spec::Domain;
@@ -440,7 +443,7 @@ pub fn expected_pin_types() -> BTreeMap<String, String> {
             let (sub, ctx) = if platform {
                 (Domain::Unspecified, Domain::Unspecified)
             } else {
-                (m.def.pin_subdir, m.def.selinux_context)
+                (m.def.pin_subdir, v_known(m.def.selinux_context))
             };
             let dir = paths::pin_dir(sub, prefix);
             add(
@@ -453,13 +456,22 @@ pub fn expected_pin_types() -> BTreeMap<String, String> {
             let (sub, ctx) = if platform {
                 (Domain::Unspecified, Domain::Unspecified)
             } else {
-                (p.def.pin_subdir, p.def.selinux_context)
+                (p.def.pin_subdir, v_known(p.def.selinux_context))
             };
             let dir = paths::pin_dir(sub, prefix);
             add(paths::prog_pin_rel(dir, &spec.name, &p.pin_name), ctx, dir);
         }
     }
     want
+}
+
+/// A `selinux_context` as Android 15's mainline loader sees it: `loader`
+/// is not one of its domains.
+fn v_known(ctx: netbpfload::spec::Domain) -> netbpfload::spec::Domain {
+    match ctx {
+        netbpfload::spec::Domain::Loader => netbpfload::spec::Domain::Unspecified,
+        d => d,
+    }
 }
 
 #[cfg(test)]
@@ -522,10 +534,15 @@ mod tests {
     #[test]
     fn expected_labels_follow_selinux_context() {
         let want = expected_pin_types();
-        // dscpPolicy.c: selinux_context loader, pinned into net_shared/.
+        // dscpPolicy.c: selinux_context loader, unknown to Android 15.
         assert_eq!(
             want["net_shared/map_dscpPolicy_socket_policy_cache_map"],
-            "fs_bpf_loader"
+            "fs_bpf_net_shared"
+        );
+        // netd.c: selinux_context netd_readonly, pinned into netd_shared/.
+        assert_eq!(
+            want["netd_shared/map_netd_uid_owner_map"],
+            "fs_bpf_netd_readonly"
         );
         assert_eq!(
             want["netd_readonly/map_netd_uid_permission_map"],

@@ -96,10 +96,22 @@ fn enforcing_boot_runs_the_chain_with_no_denial_and_aosp_labels() {
         b.labels.len(),
         "labels of paths `find` did not list"
     );
-    // The one pin whose label differs from its directory's.
+    // Pins whose label differs from their directory's: created in their
+    // selinux_context's directory, then renamed (netd.c).
+    assert_eq!(
+        b.labels[&format!("{BPF}/netd_shared/map_netd_uid_owner_map")],
+        "u:object_r:fs_bpf_netd_readonly:s0"
+    );
+    assert_eq!(
+        b.labels[&format!("{BPF}/netd_shared/map_netd_configuration_map")],
+        "u:object_r:fs_bpf_net_shared:s0"
+    );
+    // Android 15 does not know the loader domain: dscpPolicy.c's
+    // selinux_context "fs_bpf_loader" is ignored, the pin keeps its
+    // directory's label.
     assert_eq!(
         b.labels[&format!("{BPF}/net_shared/map_dscpPolicy_socket_policy_cache_map")],
-        "u:object_r:fs_bpf_loader:s0"
+        "u:object_r:fs_bpf_net_shared:s0"
     );
 
     // Pin access: network_stack may open the net_private map, an ordinary
@@ -131,13 +143,12 @@ fn enforcing_boot_runs_the_chain_with_no_denial_and_aosp_labels() {
     assert!(others.is_empty(), "unexpected AVC lines:\n{}", avcs(&b));
 }
 
-/// Without one permission the loader needs (`rename` of a pin, which the
-/// pin-then-rename flow for objects with a selinux_context relies on), the
-/// boot fails with status 2 on the critical netd.o, the kernel logs the
-/// denial, and the loader's log names the operation and the object.
-///
-/// Fails with today's engine for the same reason as the test above: its
-/// `flock` of netd_shared/ is refused before any rename is attempted.
+/// Without one permission the loader needs (`rename` of a pin: every new
+/// pin is made under a temporary name and renamed into place once its
+/// whole object has succeeded), the boot fails with status 2 on the first
+/// critical object, offload@mainline.o of the tethering location; the
+/// kernel logs the denial, and the loader's log names the operation and
+/// the object.
 #[test]
 fn enforcing_boot_without_pin_rename_fails_naming_the_operation() {
     let img = selinux::image(&[Without {
@@ -162,10 +173,15 @@ fn enforcing_boot_without_pin_rename_fails_naming_the_operation() {
         .boot
         .log
         .iter()
-        .find(|l| l.contains("netd.o") && l.contains("CRITICAL FAILURE"))
-        .unwrap_or_else(|| panic!("no critical failure of netd.o:\n{}", b.boot.log.join("\n")));
+        .find(|l| l.contains("offload@mainline.o") && l.contains("CRITICAL FAILURE"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no critical failure of offload@mainline.o:\n{}",
+                b.boot.log.join("\n")
+            )
+        });
     let named = b.boot.log.iter().any(|l| {
-        l.contains("netd")
+        l.contains("offload@mainline.o")
             && l.to_ascii_lowercase().contains("rename")
             && (l.contains("EACCES") || l.contains("Permission denied"))
     });

@@ -16,12 +16,14 @@ use netbpfload_tests::{cfg, stage};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Records every call; optionally refuses one op on paths whose file name
-/// matches a predicate (as SELinux would refuse it).
+/// `(op, which paths, errno)`: a refusal, as SELinux would give it.
+type Refusal = (Op, fn(&Path) -> bool, i32);
+
+/// Records every call; optionally refuses one op on some paths.
 #[derive(Default)]
 struct Recorder {
     calls: Mutex<Vec<(Op, Option<PathBuf>)>>,
-    refuse: Option<(Op, fn(&Path) -> bool, i32)>,
+    refuse: Option<Refusal>,
 }
 
 impl Hook for Recorder {

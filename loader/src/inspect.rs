@@ -193,9 +193,11 @@ fn write_text(
     let g = &env.gate;
     writeln!(
         out,
-        "  plan for:       {:?} {} loader, prefix {:?}, loader version {}, kernel {}, {}, {}",
-        env.rules.role,
-        env.location.dir.display(),
+        "  plan for:       {} loader, prefix {:?}, loader version {}, kernel {}, {}, {}",
+        match env.rules.role {
+            crate::release::Role::Mainline => "mainline",
+            crate::release::Role::Platform => "platform",
+        },
         env.location.prefix,
         g.loader_ver,
         g.kver,

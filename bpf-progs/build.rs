@@ -6,8 +6,15 @@
 //! ```text
 //! $BPF_CLANG -target bpf -O2 -Wall -Wextra -Werror -nostdlibinc \
 //!     -isystem /usr/include -isystem /usr/include/<multiarch> \
-//!     -I ../../include [-D…] -c <name>.c -o $OUT_DIR/<object>
+//!     -I ../../include [-D…] -g -fdebug-prefix-map=<src/progs>=. \
+//!     -c <name>.c -o $OUT_DIR/<object>
+//! $BPF_LLVM_STRIP --strip-unneeded --remove-section=.rel.BTF \
+//!     --remove-section=.rel.BTF.ext --remove-section=.BTF.ext $OUT_DIR/<object>
 //! ```
+//!
+//! Every object is built the way Soong builds Android's (`bpf/bpf.go`): with
+//! `-g`, so clang writes `.BTF`, then stripped of `.BTF.ext`, the relocations
+//! against BTF and every symbol not needed (local ones).
 //!
 //! Environment:
 //! - `BPF_CLANG`: compiler (default `clang`; e.g. `clang-19`).
@@ -17,8 +24,9 @@
 //!   `/usr/include/<host multiarch>`).
 //!
 //! Per-source exceptions are in [`outputs_for`]: the legacy-ABI builds, the
-//! `@` file name and the one object built with BTF. A list of every object
-//! written goes to `$OUT_DIR/objects.txt`.
+//! `@` file name and the object whose `.BTF` is corrupted after the build
+//! ([`corrupt_btf`]). A list of every object written goes to
+//! `$OUT_DIR/objects.txt`.
 
 use std::env;
 use std::fs;
@@ -31,8 +39,8 @@ struct Output {
     object: String,
     /// Extra `-D` definitions.
     defines: &'static [&'static str],
-    /// Build with `-g` (BTF), then strip like Soong does.
-    btf: bool,
+    /// Corrupt the `.BTF` section after the build ([`corrupt_btf`]).
+    corrupt_btf: bool,
 }
 
 impl Output {
@@ -40,7 +48,7 @@ impl Output {
         Output {
             object,
             defines: &[],
-            btf: false,
+            corrupt_btf: false,
         }
     }
 }
@@ -53,26 +61,25 @@ fn outputs_for(stem: &str) -> Vec<Output> {
             Output {
                 object: "legacyV0.o".into(),
                 defines: &["-DBPF_DEF_ABI=32"],
-                btf: false,
+                corrupt_btf: false,
             },
             Output {
                 object: "legacyS.o".into(),
                 defines: &["-DBPF_DEF_ABI=48"],
-                btf: false,
+                corrupt_btf: false,
             },
             Output {
                 object: "legacyT.o".into(),
                 defines: &["-DBPF_DEF_ABI=116"],
-                btf: false,
+                corrupt_btf: false,
             },
         ],
         // Exercises the object-name rule: pins say "offload".
         "offload" => vec![Output::plain("offload@mainline.o".into())],
-        // Built the way Soong builds every object: -g, then BTF.ext stripped.
-        "clatd" => vec![Output {
-            object: "clatd.o".into(),
+        "btfCorrupt" => vec![Output {
+            object: "btfCorrupt.o".into(),
             defines: &[],
-            btf: true,
+            corrupt_btf: true,
         }],
         _ => vec![Output::plain(format!("{stem}.o"))],
     }
@@ -130,8 +137,9 @@ fn main() {
                 &output,
                 &object,
             );
-            if output.btf {
-                strip_btf_ext(&strip, &object);
+            strip_btf_ext(&strip, &object);
+            if output.corrupt_btf {
+                corrupt_btf(&object);
             }
             written.push(output.object);
         }
@@ -163,13 +171,13 @@ fn compile(
         .args(["-isystem", "/usr/include", "-isystem"])
         .arg(asm_include)
         .args(["-I", "../../include"])
-        .args(output.defines);
-    if output.btf {
-        // Debug info only feeds .BTF; the path map keeps the build directory out.
-        cmd.arg("-g")
-            .arg(format!("-fdebug-prefix-map={}=.", progs_dir.display()));
-    }
-    cmd.args(["-c", source, "-o"]).arg(object);
+        .args(output.defines)
+        // Debug info only feeds .BTF (the rest is stripped); the path map
+        // keeps the build directory out of it.
+        .arg("-g")
+        .arg(format!("-fdebug-prefix-map={}=.", progs_dir.display()))
+        .args(["-c", source, "-o"])
+        .arg(object);
 
     let result = cmd.output().unwrap_or_else(|e| {
         panic!(
@@ -212,6 +220,47 @@ fn strip_btf_ext(strip: &str, object: &Path) {
             String::from_utf8_lossy(&result.stderr)
         );
     }
+}
+
+/// Makes the `.BTF` of `object` malformed in a way any BTF parser notices
+/// before the kernel sees it: the kind of type 1 becomes 31, which no BTF
+/// version defines (`BTF_KIND_MAX` is 19 today). The header and the type
+/// and string sections keep their sizes, so the ELF itself stays valid and
+/// the object loads when BTF is not used.
+fn corrupt_btf(object: &Path) {
+    let mut bytes = fs::read(object)
+        .unwrap_or_else(|e| panic!("bpf-progs: cannot read {}: {e}", object.display()));
+    let btf = section_offset(&bytes, ".BTF")
+        .unwrap_or_else(|| panic!("bpf-progs: {}: no .BTF to corrupt", object.display()));
+    let u32_at = |b: &[u8], off: usize| u32::from_le_bytes(b[off..off + 4].try_into().unwrap());
+    // btf_header: magic u16, version u8, flags u8, hdr_len, type_off, ...
+    assert_eq!(u16::from_le_bytes([bytes[btf], bytes[btf + 1]]), 0xeb9f);
+    let hdr_len = u32_at(&bytes, btf + 4) as usize;
+    let type_off = u32_at(&bytes, btf + 8) as usize;
+    // Type 1's `info` is its second word; the kind is bits 24..28, so the
+    // high byte (little-endian) holds it.
+    let info_high = btf + hdr_len + type_off + 4 + 3;
+    bytes[info_high] = (bytes[info_high] & 0x80) | 0x1f;
+    fs::write(object, bytes)
+        .unwrap_or_else(|e| panic!("bpf-progs: cannot write {}: {e}", object.display()));
+}
+
+/// File offset of the section named `name` in an ELF64 little-endian
+/// object (trusted: built just above).
+fn section_offset(b: &[u8], name: &str) -> Option<usize> {
+    let u16_at = |off: usize| u16::from_le_bytes(b[off..off + 2].try_into().unwrap()) as usize;
+    let u32_at = |off: usize| u32::from_le_bytes(b[off..off + 4].try_into().unwrap()) as usize;
+    let u64_at = |off: usize| u64::from_le_bytes(b[off..off + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize, shnum, shstrndx) =
+        (u64_at(0x28), u16_at(0x3a), u16_at(0x3c), u16_at(0x3e));
+    let header = |i: usize| shoff + i * shentsize;
+    let strtab = u64_at(header(shstrndx) + 0x18);
+    (0..shnum).find_map(|i| {
+        let h = header(i);
+        let start = strtab + u32_at(h);
+        let end = start + b[start..].iter().position(|&c| c == 0)?;
+        (&b[start..end] == name.as_bytes()).then(|| u64_at(h + 0x18))
+    })
 }
 
 /// `clang-19` pairs with `llvm-strip-19`; plain `clang` with `llvm-strip`.

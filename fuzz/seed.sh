@@ -1,8 +1,11 @@
 #!/bin/sh
 # Seeds fuzz/corpus/parse_object/ with every object of the bpf-progs corpus
-# (compiled by its build.rs) and the malformed fixtures, and
-# fuzz/corpus/manifest/ with a sample manifest. The corpus is not committed:
-# everything here can be regenerated.
+# (compiled by its build.rs), the malformed fixtures, and every class of the
+# hostile generators (hostile/, `hostile-gen list`) at 4 KiB and 64 KiB, the
+# worst-case classes also at 1 MiB (the fuzzer's -max_len: big enough that a
+# quadratic or amplifying parser trips -timeout / -rss_limit_mb on the seed
+# itself); fuzz/corpus/manifest/ with a sample manifest. The corpus is not
+# committed: everything here can be regenerated.
 set -eu
 cd "$(dirname "$0")/.."
 out=fuzz/corpus/parse_object
@@ -20,5 +23,27 @@ for f in "$dir"/*.o tests/fixtures/malformed/*.o; do
     cp "$f" "$out/$(basename "$f")"
     n=$((n + 1))
 done
+# fuzz/corpus/btf/: the .BTF section of every corpus object (btfCorrupt.o's
+# is malformed on purpose).
+mkdir -p fuzz/corpus/btf
+for f in "$dir"/*.o; do
+    llvm-objcopy --dump-section ".BTF=fuzz/corpus/btf/$(basename "$f" .o).btf" "$f" /dev/null 2>/dev/null ||
+        llvm-objcopy-19 --dump-section ".BTF=fuzz/corpus/btf/$(basename "$f" .o).btf" "$f" /dev/null
+done
+cargo build -q --release -p hostile --bin hostile-gen
+gen=target/release/hostile-gen
+classes=$($gen list | cut -d' ' -f1)
+worst="overlap-same overlap-shifted rel-shared syms-x-sections syms-in-programs rel-sections-many long-shared-name deep-names max-names valid-big"
+for c in $classes; do
+    case $c in too-many-*) continue ;; esac # 4-8 MiB each, over -max_len
+    for size in 4K 64K; do
+        $gen "$c" "$size" "$out/hostile-$c-$size.o" >/dev/null
+        n=$((n + 1))
+    done
+done
+for c in $worst; do
+    $gen "$c" 1M "$out/hostile-$c-1M.o" >/dev/null
+    n=$((n + 1))
+done
 printf '%s  a.o\n# comment\n' "$(printf abc | sha256sum | cut -d' ' -f1)" > fuzz/corpus/manifest/sample
-echo "seeded $n objects into $out"
+echo "seeded $n objects into $out, $(ls fuzz/corpus/btf | wc -l) .BTF sections into fuzz/corpus/btf"

@@ -14,8 +14,19 @@
 #
 # Environment: BENCH_CORPUS (scale corpus directory, default
 # target/bench-corpus), SKIP_DEPS=1 (do not run install-deps.sh).
+#
+#   scripts/bench.sh parse-scaling [flags...]
+#
+# runs only the parser's scaling measurement instead (no root, no kernel):
+# the worst-case generated objects of hostile/ at 1, 4 and 16 MiB, parse
+# time and peak heap (see `netbpfload-bench parse-scaling --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [[ ${1:-} == parse-scaling ]]; then
+  cargo build --release -q -p netbpfload-bench
+  exec target/release/netbpfload-bench "$@"
+fi
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "bench.sh: run as root (bpf(2), mount)" >&2
@@ -42,6 +53,6 @@ if ! command -v strace >/dev/null; then
 fi
 
 exec unshare -m --propagation private target/release/netbpfload-bench \
-  --bpf-progs --scale-dir "$corpus" --parallel \
+  --bpf-progs --scale-dir "$corpus" --parallel --btf \
   --netbpfload-bin "$static_bin" --static-binary "$static_bin" \
   "${extra[@]}" "$@"

@@ -26,7 +26,7 @@ echo "== staging an Android-like root in $S"
 target/release/bpf-progs-install "$S"
 mkdir -p "$S/system/etc/init" "$S/etc/netbpfload" "$S/system/bin" \
          "$S/apex/com.android.tethering/bin" "$S/proc-sys/kernel" "$S/proc-sys/net/core" "$S/bpffs"
-cp init/platform-netbpfload.rc "$S/system/etc/init/netbpfload.rc"
+cp init/platform/V/netbpfload.rc "$S/system/etc/init/netbpfload.rc"
 cat > "$S/etc/netbpfload/build.prop" <<'PROPS'
 ro.build.version.sdk=35
 ro.build.version.codename=REL

@@ -11,10 +11,11 @@ set -euo pipefail
 # packages; debian-archive-keyring verifies them).
 # libcap2-bin (capsh) and util-linux (unshare, setpriv): the root tier.
 # strace, binutils (strip): the benchmark (scripts/bench.sh).
-# checkpolicy, m4, policycoreutils (setfiles): sepolicy/check/check.sh.
+# checkpolicy, m4, policycoreutils (setfiles): sepolicy/check/check.sh and the
+# enforcing-SELinux QEMU boot, whose static helper needs gcc and libc6-dev.
 PKGS=(clang clang-19 llvm llvm-19 bpftool libbpf-dev qemu-system-x86 qemu-system-arm
       busybox-static cpio gzip debian-archive-keyring libcap2-bin util-linux hyperfine
-      strace binutils checkpolicy m4 policycoreutils)
+      strace binutils checkpolicy m4 policycoreutils gcc libc6-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -32,13 +33,16 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-# The static aarch64 loader for the arm64 QEMU guests (musl, linked by the
-# toolchain's rust-lld: see .cargo/config.toml).
 if ! command -v rustup >/dev/null; then
-  echo "install-deps: rustup not found: the arm64 QEMU guests need the Rust target aarch64-unknown-linux-musl" >&2
+  echo "install-deps: rustup not found: the Android and aarch64-musl Rust targets are needed" >&2
   exit 1
 fi
-if ! rustup target list --installed | grep -qx aarch64-unknown-linux-musl; then
-  echo "install-deps: rustup target add aarch64-unknown-linux-musl"
-  rustup target add aarch64-unknown-linux-musl
-fi
+# The Android targets the loader is checked for (scripts/test.sh): 64-bit and
+# 32-bit ARM. Only the standard library is needed (no NDK: check, no link).
+# aarch64-unknown-linux-musl: the static loader of the arm64 QEMU guests
+# (linked by the toolchain's rust-lld: see .cargo/config.toml).
+TARGETS=(aarch64-linux-android armv7-linux-androideabi aarch64-unknown-linux-musl)
+installed=$(rustup target list --installed)
+for t in "${TARGETS[@]}"; do
+  grep -qx "$t" <<<"$installed" || rustup target add "$t"
+done

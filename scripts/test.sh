@@ -5,7 +5,8 @@
 #   2. root        real kernel, each test in a private bpffs, the whole test
 #                  binary inside a private mount namespace (`unshare -m`)
 #   3. qemu        boots Debian's 5.10/6.1/6.12 kernels on x86_64 and arm64
-#                  guests under QEMU (TCG) with our initramfs
+#                  guests under QEMU (TCG) with our initramfs, also under
+#                  enforcing SELinux
 # Must run as root (tiers 2 and 3 load real BPF programs / need a kernel image).
 #
 # Options:
@@ -40,6 +41,11 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 sepolicy/check/check.sh
 
+step "Android targets: check and lints (no Soong here; Android.bp kept true by loader/tests/config_files.rs)"
+cargo clippy -p netbpfload --all-targets --locked --target aarch64-linux-android -- -D warnings
+cargo check -p netbpfload --locked --target aarch64-linux-android
+cargo check -p netbpfload --locked --target armv7-linux-androideabi
+
 step "tier 1: unit tests"
 cargo test --workspace --locked --exclude netbpfload-tests
 cargo test -p netbpfload-tests --lib --locked
@@ -49,9 +55,9 @@ BPF_CLANG=clang-19 BPF_LLVM_STRIP=llvm-strip-19 \
 
 step "tier 2: root tests (real kernel, private mount namespace + bpffs)"
 # Build first so the namespace only runs tests.
-cargo test -p netbpfload-tests --locked --no-run --test root --test robustness --test parallel --test faults --test privilege
+cargo test -p netbpfload-tests --locked --no-run --test root --test robustness --test parallel --test faults --test privilege --test btf --test hostile_boot --test android_path
 unshare -m --propagation private \
-  cargo test -p netbpfload-tests --locked --test root --test robustness --test parallel --test faults --test privilege
+  cargo test -p netbpfload-tests --locked --test root --test robustness --test parallel --test faults --test privilege --test btf --test hostile_boot --test android_path
 
 step "tier 3: QEMU boot matrix ($QEMU_MATRIX)"
 # Kernels for every cell (cached under target/qemu-kernels/ after the first
@@ -63,6 +69,8 @@ scripts/fetch-kernels.sh
 qemu_args=(--test-threads=1)
 [ "$QEMU_MATRIX" = full ] && qemu_args+=(--include-ignored)
 cargo test -p netbpfload-tests --locked --test qemu -- "${qemu_args[@]}"
+# The same boots under enforcing SELinux: the stand-in AOSP policy plus ours.
+cargo test -p netbpfload-tests --locked --test qemu_selinux -- --test-threads=1
 
 step "fuzz smoke run"
 fuzz/smoke.sh

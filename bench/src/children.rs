@@ -9,13 +9,15 @@
 //!
 //! Each prints one JSON line ([`ChildReport`]) on stdout.
 
-use crate::timing::TimingSys;
+use crate::timing::timing;
+use netbpfload::bpffs::Bpffs;
 use netbpfload::engine::{load_location, LoadConfig, ObjectOutcome};
 use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::paths::{created_subdirs, Location, PIN_DIR_MODE};
+use netbpfload::release::{Release, Role};
 use netbpfload::spec::Kver;
 use netbpfload::sys::linux::LinuxSys;
-use netbpfload::sys::Sys;
+use netbpfload::sys::{Files, Process};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -43,6 +45,12 @@ pub struct ChildReport {
     pub map_create_ns: Option<u64>,
     /// Number of `bpf(2)` calls.
     pub bpf_calls: Option<u64>,
+    /// Time inside `BPF_BTF_LOAD`.
+    #[serde(default)]
+    pub btf_load_ns: Option<u64>,
+    /// Number of `BPF_BTF_LOAD` calls.
+    #[serde(default)]
+    pub btf_loads: Option<u64>,
     /// Time inside filesystem syscalls.
     pub fs_ns: Option<u64>,
     /// The first few errors, one line each.
@@ -64,6 +72,10 @@ pub struct NblArgs {
     /// Loader version the gates see.
     #[arg(long)]
     pub loader_ver: u32,
+    /// Follow the 2025 release's rules, which type maps with the objects'
+    /// BTF (kernel >= 5.10), instead of Android 15's.
+    #[arg(long)]
+    pub btf: bool,
 }
 
 /// Splits `DIR:PREFIX` at the last colon.
@@ -76,7 +88,7 @@ pub fn split_location(s: &str) -> (PathBuf, String) {
 
 /// `nbl-load`: returns the exit code.
 pub fn nbl_load(args: &NblArgs) -> i32 {
-    let sys = TimingSys::new(LinuxSys::new());
+    let sys = timing(LinuxSys::new());
     let (release, machine) = match sys.uname() {
         Ok(u) => u,
         Err(e) => return fail(&format!("uname: {e}")),
@@ -84,17 +96,21 @@ pub fn nbl_load(args: &NblArgs) -> i32 {
     let Some(kver) = Kver::parse_release(&release) else {
         return fail(&format!("cannot parse kernel release {release:?}"));
     };
-    let cfg = LoadConfig {
-        bpffs_root: args.bpffs.clone(),
-        gate: GateEnv {
-            loader_ver: args.loader_ver,
-            kver,
-            build_type: BuildType::Userdebug,
-            arch: Arch::from_uname_machine(&machine),
-        },
-        parallel: args.parallel,
-        insecure: false,
-        manifest_key: netbpfload::manifest::configured_key(),
+    let gate = GateEnv {
+        loader_ver: args.loader_ver,
+        kver,
+        build_type: BuildType::Userdebug,
+        arch: Arch::from_uname_machine(&machine),
+    };
+    let bpffs = match Bpffs::open(&sys, &args.bpffs) {
+        Ok(b) => b,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let release = if args.btf { Release::R25Q2 } else { Release::V };
+    let rules = release.rules().role(Role::Mainline);
+    let cfg = match LoadConfig::new(&sys, bpffs, rules, gate) {
+        Ok(c) => c.sequential(!args.parallel),
+        Err(e) => return fail(&e.to_string()),
     };
     // What the boot flow does before loading: the pin directories.
     let locations: Vec<Location> = args
@@ -105,7 +121,10 @@ pub fn nbl_load(args: &NblArgs) -> i32 {
             Location::new(dir, &prefix)
         })
         .collect();
-    let mut dirs: Vec<String> = created_subdirs().iter().map(|s| s.to_string()).collect();
+    let mut dirs: Vec<String> = created_subdirs(release.rules())
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     dirs.extend(
         locations
             .iter()
@@ -142,11 +161,13 @@ pub fn nbl_load(args: &NblArgs) -> i32 {
             }
         }
     }
-    let t = &sys.timings;
+    let t = &sys.hook;
     rep.bpf_ns = Some(t.bpf_ns.load(Ordering::Relaxed));
     rep.prog_load_ns = Some(t.prog_load_ns.load(Ordering::Relaxed));
     rep.map_create_ns = Some(t.map_create_ns.load(Ordering::Relaxed));
     rep.bpf_calls = Some(t.bpf_calls.load(Ordering::Relaxed));
+    rep.btf_load_ns = Some(t.btf_load_ns.load(Ordering::Relaxed));
+    rep.btf_loads = Some(t.btf_loads.load(Ordering::Relaxed));
     rep.fs_ns = Some(t.fs_ns.load(Ordering::Relaxed));
     emit(&rep)
 }

@@ -16,6 +16,8 @@
 mod bpffs;
 mod child;
 mod children;
+mod heap;
+mod parse_scaling;
 mod report;
 mod runner;
 mod timing;
@@ -41,13 +43,24 @@ enum Cmd {
     /// (internal) one aya run in this process.
     #[command(hide = true)]
     AyaLoad(children::AyaArgs),
+    /// Parse time and peak heap of the parser on the worst-case generated
+    /// objects at 1, 4 and 16 MiB (no root needed).
+    ParseScaling(parse_scaling::ScalingArgs),
+    /// (internal) one parse-scaling measurement in this process.
+    #[command(hide = true)]
+    ParseOne(parse_scaling::OneArgs),
 }
+
+#[global_allocator]
+static ALLOC: heap::Counting = heap::Counting;
 
 fn main() {
     let cli = Cli::parse();
     let code = match cli.cmd {
         Some(Cmd::NblLoad(a)) => children::nbl_load(&a),
         Some(Cmd::AyaLoad(a)) => children::aya_load(&a),
+        Some(Cmd::ParseScaling(a)) => parse_scaling::run(&a),
+        Some(Cmd::ParseOne(a)) => parse_scaling::parse_one(&a),
         None => match runner::run(&cli.run) {
             Ok(()) => 0,
             Err(e) => {

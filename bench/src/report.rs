@@ -56,6 +56,9 @@ pub struct CorpusResult {
     pub corpus: Corpus,
     /// One entry per loader.
     pub loaders: Vec<LoaderResult>,
+    /// With `--btf`: the pure BTF step (parse, fix-up, per-map lookups)
+    /// in seconds per object, and the number of objects it covers.
+    pub btf_prepare: Option<(f64, usize)>,
 }
 
 /// Median of `v` (mean of the middle two for even lengths); `None` if empty.
@@ -216,6 +219,7 @@ fn render_corpus(o: &mut String, c: &CorpusResult) {
                 ms(s),
             );
         }
+        render_btf_cost(o, c, seq);
         if let Some(par) = find(c, Kind::NblPar) {
             let same = par.pins == seq.pins;
             let _ = writeln!(
@@ -227,6 +231,71 @@ fn render_corpus(o: &mut String, c: &CorpusResult) {
         }
     }
     let _ = writeln!(o);
+}
+
+fn us(s: f64) -> String {
+    format!("{:.0}", s * 1e6)
+}
+
+/// "BTF cost per object": the sequential engine with and without BTF on the
+/// same objects, per object that loaded BTF.
+fn render_btf_cost(o: &mut String, c: &CorpusResult, seq: &LoaderResult) {
+    let Some(btf) = find(c, Kind::NblSeqBtf) else {
+        return;
+    };
+    let loads = btf.report.as_ref().and_then(|r| r.btf_loads).unwrap_or(0);
+    let same = btf.pins == seq.pins;
+    let _ = writeln!(
+        o,
+        "\nBTF cost per object ({loads} objects loaded BTF; pins {} with and without BTF):\n",
+        if same { "identical" } else { "DIFFERENT" }
+    );
+    let _ = writeln!(
+        o,
+        "| mode | wall ms without BTF | wall ms with BTF | added µs per BTF object | BPF_BTF_LOAD µs per object | BPF_MAP_CREATE ms without / with |"
+    );
+    let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|");
+    let per = loads.max(1) as f64;
+    for (mode, a, b, ra, rb) in [
+        (
+            "cold",
+            med(&seq.cold),
+            med(&btf.cold),
+            seq.report.as_ref(),
+            btf.report.as_ref(),
+        ),
+        (
+            "warm",
+            med(&seq.warm),
+            med(&btf.warm),
+            seq.warm_report.as_ref(),
+            btf.warm_report.as_ref(),
+        ),
+    ] {
+        let (Some(a), Some(b)) = (a, b) else { continue };
+        let btf_load = rb.and_then(|r| r.btf_load_ns).unwrap_or(0) as f64 / 1e9;
+        let create = |r: Option<&ChildReport>| {
+            r.and_then(|r| r.map_create_ns)
+                .map_or("n/a".into(), |ns| ms(ns as f64 / 1e9))
+        };
+        let _ = writeln!(
+            o,
+            "| {mode} | {} | {} | {} | {} | {} / {} |",
+            ms(a.wall),
+            ms(b.wall),
+            us((b.wall - a.wall) / per),
+            us(btf_load / per),
+            create(ra),
+            create(rb),
+        );
+    }
+    if let Some((per_obj, n)) = c.btf_prepare {
+        let _ = writeln!(
+            o,
+            "\nPure BTF step (parse + DATASEC/VAR fix-up + key/value lookups of every map, no syscalls): {:.1} µs per object ({n} objects with maps and .BTF, median of 51 passes).",
+            per_obj * 1e6
+        );
+    }
 }
 
 fn render_targets(o: &mut String, results: &[CorpusResult], binary: Option<u64>) {

@@ -35,6 +35,10 @@ pub struct RunArgs {
     /// Also measure the engine's parallel mode (`LoadConfig.parallel`).
     #[arg(long)]
     pub parallel: bool,
+    /// Also measure the engine with maps typed by the objects' BTF
+    /// (`LoadConfig.btf`), and report what BTF adds per object.
+    #[arg(long)]
+    pub btf: bool,
     /// The shipped `netbpfload` binary: also measure `netbpfload load`.
     #[arg(long)]
     pub netbpfload_bin: Option<PathBuf>,
@@ -80,6 +84,8 @@ pub enum Kind {
     NblSeq,
     /// The engine, parallel.
     NblPar,
+    /// The engine, sequential, maps typed with BTF.
+    NblSeqBtf,
     /// The shipped binary (`netbpfload load`) in its default mode (parallel).
     NblBin,
     /// `bpftool prog loadall` per object.
@@ -94,6 +100,7 @@ impl Kind {
         match self {
             Kind::NblSeq => "netbpfload (sequential)",
             Kind::NblPar => "netbpfload (parallel)",
+            Kind::NblSeqBtf => "netbpfload (sequential, BTF)",
             Kind::NblBin => "netbpfload binary (default: parallel)",
             Kind::Bpftool => "bpftool prog loadall",
             Kind::Aya => "aya 0.14 EbpfLoader",
@@ -227,6 +234,9 @@ fn measure_corpus(ctx: &Ctx<'_>, c: &Corpus) -> Result<CorpusResult, String> {
     if args.parallel {
         kinds.push(Kind::NblPar);
     }
+    if args.btf {
+        kinds.push(Kind::NblSeqBtf);
+    }
     if args.netbpfload_bin.is_some() {
         kinds.push(Kind::NblBin);
     }
@@ -284,10 +294,56 @@ fn measure_corpus(ctx: &Ctx<'_>, c: &Corpus) -> Result<CorpusResult, String> {
             r.strace_bpf = Some(strace_bpf_time(ctx, r.kind, c, &mnt)?);
         }
     }
+    let btf_prepare = if args.btf {
+        Some(btf_prepare_time(c)?)
+    } else {
+        None
+    };
     Ok(CorpusResult {
         corpus: c.clone(),
         loaders: results,
+        btf_prepare,
     })
+}
+
+/// In-process cost of the pure BTF step for the corpus's objects: parse the
+/// `.BTF` and fix it up (`netbpfload::btf::prepare`) and look up every map's
+/// key/value types, without syscalls. Median of 51 passes over the objects
+/// carrying `.BTF`; `(seconds per object, objects)`.
+fn btf_prepare_time(c: &Corpus) -> Result<(f64, usize), String> {
+    let mut specs = Vec::new();
+    for (dir, _) in &c.locations {
+        for f in object_files(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+            let spec = netbpfload::parse::parse_object(&f, &bytes).map_err(|e| e.to_string())?;
+            if spec.btf.is_some() && !spec.maps.is_empty() {
+                specs.push(spec);
+            }
+        }
+    }
+    if specs.is_empty() {
+        return Ok((0.0, 0));
+    }
+    let mut passes = Vec::new();
+    for _ in 0..51 {
+        let start = Instant::now();
+        for spec in &specs {
+            let Some(src) = &spec.btf else { continue };
+            if let Ok(p) = netbpfload::btf::prepare(src) {
+                for m in &spec.maps {
+                    let _ = std::hint::black_box(p.map_types(
+                        &m.name,
+                        m.def.key_size,
+                        m.def.value_size,
+                    ));
+                }
+                std::hint::black_box(p.bytes());
+            }
+        }
+        passes.push(start.elapsed().as_secs_f64() / specs.len() as f64);
+    }
+    let per_object = report::median(passes).unwrap_or(0.0);
+    Ok((per_object, specs.len()))
 }
 
 /// One cold or warm run of one loader into `mnt`.
@@ -305,7 +361,7 @@ fn run_once(
         c.name
     );
     match kind {
-        Kind::NblSeq | Kind::NblPar | Kind::Aya => {
+        Kind::NblSeq | Kind::NblPar | Kind::NblSeqBtf | Kind::Aya => {
             let cmd = loader_command(ctx, kind, c, mnt.path())?;
             let run = run_child(ctx, cmd, &what)?;
             let rep = Some(read_report(ctx, &what)?);
@@ -345,7 +401,7 @@ fn run_once(
 fn loader_command(ctx: &Ctx<'_>, kind: Kind, c: &Corpus, mnt: &Path) -> Result<Command, String> {
     let mut cmd;
     match kind {
-        Kind::NblSeq | Kind::NblPar => {
+        Kind::NblSeq | Kind::NblPar | Kind::NblSeqBtf => {
             cmd = Command::new(&ctx.exe);
             cmd.arg("nbl-load")
                 .arg("--bpffs")
@@ -358,6 +414,9 @@ fn loader_command(ctx: &Ctx<'_>, kind: Kind, c: &Corpus, mnt: &Path) -> Result<C
             }
             if kind == Kind::NblPar {
                 cmd.arg("--parallel");
+            }
+            if kind == Kind::NblSeqBtf {
+                cmd.arg("--btf");
             }
         }
         Kind::NblBin | Kind::Bpftool => {
@@ -380,7 +439,7 @@ fn loader_command(ctx: &Ctx<'_>, kind: Kind, c: &Corpus, mnt: &Path) -> Result<C
 /// load` expects them), untimed.
 fn make_pin_dirs(c: &Corpus, mnt: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    let dirs = netbpfload::paths::created_subdirs()
+    let dirs = netbpfload::paths::created_subdirs(netbpfload::release::Release::V.rules())
         .into_iter()
         .map(str::to_string)
         .chain(

@@ -87,6 +87,8 @@ static void *(*bpf_ringbuf_reserve)(const void *ringbuf, unsigned long long size
                                     unsigned long long flags) = (void *)BPF_FUNC_ringbuf_reserve;
 static void (*bpf_ringbuf_submit)(void *data, unsigned long long flags) = (void *)BPF_FUNC_ringbuf_submit;
 static void (*bpf_ringbuf_discard)(void *data, unsigned long long flags) = (void *)BPF_FUNC_ringbuf_discard;
+static void *(*bpf_sk_storage_get)(const void *map, void *sk, void *value,
+                                   unsigned long long flags) = (void *)BPF_FUNC_sk_storage_get;
 
 /* bpf_printf("fmt", args...): bpf_trace_printk with an on-stack format.
  * bpf_trace_printk is GPL-only: use it in LICENSE("GPL") objects. */
@@ -98,10 +100,14 @@ static void (*bpf_ringbuf_discard)(void *data, unsigned long long flags) = (void
 
 /* ---- Maps. */
 
-/* Flags every map of a type gets: LPM_TRIE maps must be created with
- * BPF_F_NO_PREALLOC or the kernel refuses them. */
-#define BPF_MAP_DEFAULT_FLAGS(TYPE) \
-    (BPF_MAP_TYPE_##TYPE == BPF_MAP_TYPE_LPM_TRIE ? BPF_F_NO_PREALLOC : 0u)
+/* Flags every map of a type gets: LPM_TRIE and SK_STORAGE maps must be
+ * created with BPF_F_NO_PREALLOC or the kernel refuses them (as Android's
+ * 2025 DEFAULT_BPF_MAP_FLAGS). */
+#define BPF_MAP_DEFAULT_FLAGS(TYPE)                                 \
+    (BPF_MAP_TYPE_##TYPE == BPF_MAP_TYPE_LPM_TRIE ||                \
+                     BPF_MAP_TYPE_##TYPE == BPF_MAP_TYPE_SK_STORAGE \
+             ? BPF_F_NO_PREALLOC                                    \
+             : 0u)
 
 #define BPF_IGNORE_BIT(mask, bit) ((((unsigned int)(mask)) >> (bit)) & 1u)
 
@@ -172,7 +178,10 @@ static void (*bpf_ringbuf_discard)(void *data, unsigned long long flags) = (void
     }
 
 /* BTF description of a map's key and value (`.maps.<name>` section), as
- * Android's headers emit it; the loader may use it to type the map. */
+ * Android's headers emit it: the struct ____btf_map_<name> (member 0 the
+ * key, member 1 the value) is what a loader using BTF gives the kernel as
+ * the map's key and value types. Every DEFINE_BPF_MAP* writes one; ring
+ * buffers get none (loaders create them without BTF). */
 #define BPF_ANNOTATE_KV_PAIR(the_map, KeyType, ValueType)                          \
     struct ____btf_map_##the_map {                                                  \
         KeyType key;                                                                \

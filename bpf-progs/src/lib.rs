@@ -14,8 +14,19 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Directory (relative to the device root) of the tethering APEX's objects;
-/// each mainline location is a subdirectory named like its bpffs prefix.
+/// each mainline location is a subdirectory named like its bpffs prefix,
+/// except that Android 15 keeps the `tethering/` objects in this directory
+/// itself ([`Layout`]).
 pub const APEX_BPF_DIR: &str = "apex/com.android.tethering/etc/bpf/";
+
+/// Where a release keeps the tethering APEX's objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Android 15: the `tethering/` location is `etc/bpf/` itself.
+    V,
+    /// 2025 main: every location is a subdirectory of `etc/bpf/`.
+    Main2025,
+}
 /// Directory (relative to the device root) of the platform loader's objects.
 pub const PLATFORM_BPF_DIR: &str = "system/etc/bpf/";
 /// The mainline bpffs prefixes, in the loader's location order.
@@ -47,11 +58,23 @@ pub enum Location {
 }
 
 impl Location {
-    /// Directory of the object relative to the device root.
+    /// Directory of the object relative to the device root, in Android 15's
+    /// layout (the default boot flow's).
     pub fn dir(self) -> String {
-        match self {
-            Location::Mainline { prefix } => format!("{APEX_BPF_DIR}{prefix}"),
-            Location::Platform => PLATFORM_BPF_DIR.to_string(),
+        self.dir_in(Layout::V)
+    }
+
+    /// Directory of the object relative to the device root, in `layout`.
+    pub fn dir_in(self, layout: Layout) -> String {
+        match (self, layout) {
+            (
+                Location::Mainline {
+                    prefix: "tethering/",
+                },
+                Layout::V,
+            ) => APEX_BPF_DIR.to_string(),
+            (Location::Mainline { prefix }, _) => format!("{APEX_BPF_DIR}{prefix}"),
+            (Location::Platform, _) => PLATFORM_BPF_DIR.to_string(),
         }
     }
 
@@ -78,6 +101,18 @@ pub enum Kind {
     /// Its `bpfloader_min_ver` is above every loader version: skipped whole,
     /// without error and without any pin.
     LoaderVersionSkipped,
+    /// Has a map the kernel creates only with BTF key/value types
+    /// (SK_STORAGE): loads when the loader types maps with the object's
+    /// `.BTF` (kernel >= 5.10); without BTF that map's creation fails
+    /// (`EINVAL`) and so does the object. Kept out of the default layout.
+    NeedsBtf,
+    /// Loads when the loader does not use BTF; a loader that types maps with
+    /// BTF must refuse it before creating anything, with an error containing
+    /// `reason`. Kept out of the default layout.
+    BtfRejected {
+        /// Part of the expected error (netbpfload's wording).
+        reason: &'static str,
+    },
     /// Built with an old `bpf_map_def`/`bpf_prog_def` layout; loads with a
     /// loader that honours `size_of_bpf_*_def`. Kept out of the default layout.
     Legacy {
@@ -193,6 +228,32 @@ pub static OBJECTS: &[CorpusObject] = &[
         critical: true,
     },
     CorpusObject {
+        file_name: "skStorage.o",
+        bytes: object_bytes!("skStorage.o"),
+        location: None,
+        kind: Kind::NeedsBtf,
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "btfMismatch.o",
+        bytes: object_bytes!("btfMismatch.o"),
+        location: None,
+        kind: Kind::BtfRejected {
+            reason: "map mismatch_map: BTF key/value sizes 4/4 (____btf_map_mismatch_map) \
+                     differ from the definition's 4/8",
+        },
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "btfCorrupt.o",
+        bytes: object_bytes!("btfCorrupt.o"),
+        location: None,
+        kind: Kind::BtfRejected {
+            reason: "malformed .BTF: type 1: unknown kind 31",
+        },
+        critical: false,
+    },
+    CorpusObject {
         file_name: "legacyV0.o",
         bytes: object_bytes!("legacyV0.o"),
         location: None,
@@ -229,25 +290,32 @@ pub fn object(file_name: &str) -> Option<&'static CorpusObject> {
     OBJECTS.iter().find(|o| o.file_name == file_name)
 }
 
-/// Writes the default layout under `root` (created if missing): every placed
-/// object into its location directory (mode 0644), creating every mainline
-/// location and the platform directory (mode 0755) even when empty. Returns
-/// the files written, in [`OBJECTS`] order. Existing files are overwritten.
+/// Writes the default layout under `root` in Android 15's layout; see
+/// [`install_tree_for`].
 pub fn install_tree(root: &Path) -> io::Result<Vec<PathBuf>> {
+    install_tree_for(root, Layout::V)
+}
+
+/// Writes the default layout under `root` (created if missing) as `layout`
+/// places it: every placed object into its location directory (mode 0644),
+/// creating every mainline location and the platform directory (mode 0755)
+/// even when empty. Returns the files written, in [`OBJECTS`] order.
+/// Existing files are overwritten.
+pub fn install_tree_for(root: &Path, layout: Layout) -> io::Result<Vec<PathBuf>> {
     fs::create_dir_all(root)?;
     let dirs = MAINLINE_PREFIXES
         .iter()
         .map(|&prefix| Location::Mainline { prefix })
         .chain(std::iter::once(Location::Platform));
     for location in dirs {
-        create_dir_with_mode(root, &location.dir())?;
+        create_dir_with_mode(root, &location.dir_in(layout))?;
     }
     let mut written = Vec::new();
     for obj in OBJECTS {
         let Some(location) = obj.location else {
             continue;
         };
-        let path = root.join(location.dir()).join(obj.file_name);
+        let path = root.join(location.dir_in(layout)).join(obj.file_name);
         fs::write(&path, obj.bytes)?;
         fs::set_permissions(&path, fs::Permissions::from_mode(FILE_MODE))?;
         written.push(path);

@@ -145,11 +145,14 @@ impl Elf {
     }
 
     fn is_code(name: &str) -> bool {
-        const PREFIXES: [&str; 13] = [
+        const PREFIXES: [&str; 16] = [
             "bind4/",
             "bind6/",
             "cgroupskb/",
             "cgroupsock/",
+            "cgroupsockrelease/",
+            "getsockopt/",
+            "recvmsg4/",
             "connect4/",
             "connect6/",
             "schedact/",
@@ -336,7 +339,7 @@ fn every_code_section_has_one_function_with_a_def_and_map_relocations() {
 #[test]
 fn object_sections_license_critical_and_loader_versions() {
     // (file, license, min_ver) from the LICENSE()/BPFLOADER_MIN_VER lines of each source.
-    let expected: [(&str, &str, Option<u32>); 14] = [
+    let expected: [(&str, &str, Option<u32>); 17] = [
         ("offload@mainline.o", "Apache 2.0", Some(42)),
         ("needsNewerLoader.o", "Apache 2.0", Some(0x10000)),
         ("netd.o", "Apache 2.0", Some(43)),
@@ -348,6 +351,9 @@ fn object_sections_license_critical_and_loader_versions() {
         ("schedTrace.o", "GPL", Some(0)),
         ("tcpProbe.o", "GPL", Some(0)),
         ("criticalReject.o", "Apache 2.0", Some(0)),
+        ("skStorage.o", "Apache 2.0", Some(0)),
+        ("btfMismatch.o", "Apache 2.0", Some(0)),
+        ("btfCorrupt.o", "Apache 2.0", Some(0)),
         ("legacyV0.o", "Apache 2.0", None),
         ("legacyS.o", "Apache 2.0", Some(0)),
         ("legacyT.o", "Apache 2.0", Some(0)),
@@ -548,15 +554,13 @@ fn legacy_layouts_put_fields_where_those_abis_did() {
 }
 
 #[test]
-fn only_clatd_carries_btf_and_none_carries_btf_ext() {
+fn every_object_carries_btf_and_none_carries_btf_ext() {
+    // Built the Soong way: -g, then .BTF.ext, .rel.BTF* and debug info stripped.
     for obj in OBJECTS {
         let e = Elf::parse(obj.bytes);
-        assert_eq!(
-            e.section(".BTF").is_some(),
-            obj.file_name == "clatd.o",
-            "{}",
-            obj.file_name
-        );
+        let btf = e.section(".BTF").map(|s| s.data);
+        assert!(btf.is_some_and(|b| b.len() > 24), "{}", obj.file_name);
+        assert!(e.section(".rel.BTF").is_none(), "{}", obj.file_name);
         assert!(e.section(".BTF.ext").is_none(), "{}", obj.file_name);
         assert!(
             e.sections.iter().all(|s| !s.name.starts_with(".debug")),
@@ -564,6 +568,83 @@ fn only_clatd_carries_btf_and_none_carries_btf_ext() {
             obj.file_name
         );
     }
+}
+
+/// The BTF type ids, kinds and names of `.BTF` (trusted, self-built input).
+fn btf_types(btf: &[u8]) -> Vec<(u32, String)> {
+    let hdr = u32_at(btf, 4) as usize;
+    let (types, types_len) = (hdr + u32_at(btf, 8) as usize, u32_at(btf, 12) as usize);
+    let strs = hdr + u32_at(btf, 16) as usize;
+    let mut out = Vec::new();
+    let mut pos = types;
+    while pos < types + types_len {
+        let info = u32_at(btf, pos + 4);
+        let (kind, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
+        out.push((
+            kind,
+            cstr(btf, strs + u32_at(btf, pos) as usize).to_string(),
+        ));
+        pos += 12
+            + match kind {
+                1 | 14 | 17 => 4,
+                3 => 12,
+                4 | 5 | 15 | 19 => 12 * vlen,
+                6 | 13 => 8 * vlen,
+                _ => 0,
+            };
+    }
+    out
+}
+
+#[test]
+fn every_map_but_ring_buffers_has_a_key_value_annotation() {
+    const STRUCT: u32 = 4;
+    const RINGBUF: u32 = 27;
+    for obj in OBJECTS.iter().filter(|o| o.file_name != "btfCorrupt.o") {
+        let e = Elf::parse(obj.bytes);
+        let types = btf_types(e.section(".BTF").unwrap().data);
+        for sym in e.symbols_in("maps") {
+            let record = e.map_record(&sym.name);
+            let annotated = types
+                .iter()
+                .any(|(k, n)| *k == STRUCT && *n == format!("____btf_map_{}", sym.name));
+            assert_eq!(
+                annotated,
+                u32_at(record, 0) != RINGBUF,
+                "{}: {}",
+                obj.file_name,
+                sym.name
+            );
+        }
+    }
+}
+
+#[test]
+fn btf_test_objects_are_what_their_kind_says() {
+    // skStorage.o: an SK_STORAGE map (type 24), int -> u64, 0 entries,
+    // BPF_F_NO_PREALLOC, as the kernel requires.
+    let e = elf("skStorage.o");
+    let r = e.map_record("sk_storage_map");
+    assert_eq!(
+        (
+            u32_at(r, 0),
+            u32_at(r, 4),
+            u32_at(r, 8),
+            u32_at(r, 12),
+            u32_at(r, 16)
+        ),
+        (24, 4, 8, 0, 1)
+    );
+    // btfMismatch.o: the record says 4/8, the annotation's value is a __u32.
+    let e = elf("btfMismatch.o");
+    let r = e.map_record("mismatch_map");
+    assert_eq!((u32_at(r, 4), u32_at(r, 8)), (4, 8));
+    // btfCorrupt.o: type 1 has kind 31; everything else of the object is intact.
+    let e = elf("btfCorrupt.o");
+    let btf = e.section(".BTF").unwrap().data;
+    let first_type = u32_at(btf, 4) as usize + u32_at(btf, 8) as usize;
+    assert_eq!((u32_at(btf, first_type + 4) >> 24) & 0x1f, 31);
+    assert_eq!(e.map_record("corrupt_count_map").len(), 120);
 }
 
 #[test]
@@ -593,9 +674,27 @@ fn location_directories_match_the_loader_tables() {
     ];
     for ((dir, prefix), ours) in mainline.iter().zip(MAINLINE_PREFIXES) {
         let loc = Location::Mainline { prefix: ours };
-        assert_eq!(format!("/{}", loc.dir()), *dir);
+        assert_eq!(format!("/{}", loc.dir_in(Layout::Main2025)), *dir);
         assert_eq!(loc.bpffs_prefix(), *prefix);
     }
+    // Android 15 keeps the tethering objects in etc/bpf/ itself.
+    assert_eq!(
+        format!(
+            "/{}",
+            Location::Mainline {
+                prefix: "tethering/"
+            }
+            .dir()
+        ),
+        "/apex/com.android.tethering/etc/bpf/"
+    );
+    assert_eq!(
+        Location::Mainline {
+            prefix: "net_shared/"
+        }
+        .dir(),
+        "apex/com.android.tethering/etc/bpf/net_shared/"
+    );
     assert_eq!(format!("/{}", Location::Platform.dir()), "/system/etc/bpf/");
     assert_eq!(Location::Platform.bpffs_prefix(), "");
     for obj in OBJECTS {
@@ -647,8 +746,8 @@ fn install_tree_writes_the_default_layout() {
     assert_eq!(
         rel,
         [
-            format!("{apex}/tethering/offload@mainline.o"),
-            format!("{apex}/tethering/needsNewerLoader.o"),
+            format!("{apex}/offload@mainline.o"),
+            format!("{apex}/needsNewerLoader.o"),
             format!("{apex}/netd_shared/netd.o"),
             format!("{apex}/net_shared/clatd.o"),
             format!("{apex}/net_shared/dscpPolicy.o"),
@@ -686,6 +785,10 @@ fn install_tree_writes_the_default_layout() {
     }
     // Running it again overwrites in place.
     assert_eq!(install_tree(&tmp.0).unwrap(), written);
+    // 2025 main's layout: tethering objects in their own subdirectory.
+    let tmp = TempDir::new("install25");
+    let written = install_tree_for(&tmp.0, Layout::Main2025).unwrap();
+    assert!(written[0].ends_with(format!("{apex}/tethering/offload@mainline.o")));
 }
 
 /// Compiles `body` against the headers with `-DBPF_DEF_ABI=abi`, the way

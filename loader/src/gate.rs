@@ -51,7 +51,7 @@ pub enum Arch {
 /// Everything gating depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct GateEnv {
-    /// This loader's version (42..=45).
+    /// This loader's version (42..=47 for the mainline loader).
     pub loader_ver: u32,
     /// Running kernel version.
     pub kver: Kver,
@@ -144,6 +144,21 @@ pub enum SkipReason {
         /// Running kernel.
         kver: Kver,
     },
+    /// The object's `netbpfload_min_ver` is above this loader's version.
+    NetbpfloadMinVer {
+        /// This loader's version.
+        ver: u32,
+        /// The object's minimum.
+        min: u32,
+    },
+    /// The section's prefix is not a program type this loader knows; it is
+    /// ignored, as Android's loaders ignore it.
+    NotAProgram,
+    /// An optional program the kernel refused (the object still loads).
+    OptionalFailed {
+        /// The errno of the refusal.
+        errno: i32,
+    },
 }
 
 impl std::fmt::Display for SkipReason {
@@ -160,6 +175,17 @@ impl std::fmt::Display for SkipReason {
             SkipReason::MapTypeUnsupported { map_type, kver } => {
                 write!(f, "map type {map_type} unsupported on kernel {kver}")
             }
+            SkipReason::NetbpfloadMinVer { ver, min } => {
+                write!(f, "loader version {ver} below netbpfload_min_ver {min}")
+            }
+            SkipReason::NotAProgram => {
+                write!(f, "section prefix not known to this loader; ignored")
+            }
+            SkipReason::OptionalFailed { errno } => write!(
+                f,
+                "optional program refused by the kernel ({})",
+                std::io::Error::from_raw_os_error(*errno)
+            ),
         }
     }
 }
@@ -198,15 +224,54 @@ pub fn object_gate(env: &GateEnv, obj: &ObjectSpec) -> Option<SkipReason> {
     loader_gate(env.loader_ver, obj.bpfloader_min_ver, obj.bpfloader_max_ver)
 }
 
-/// Map gate, in the reference order: loader version, kernel version, build
-/// type, architecture, then map types the kernel cannot create.
-pub fn map_gate(env: &GateEnv, def: &MapDef) -> Option<SkipReason> {
-    loader_gate(env.loader_ver, def.bpfloader_min_ver, def.bpfloader_max_ver)
+/// Which per-map and per-program gates a loader applies (the kernel range
+/// always applies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Gates {
+    /// Loader-version ranges.
+    pub loader_version: bool,
+    /// `ignore_on_{eng,user,userdebug}`.
+    pub build_type: bool,
+    /// `ignore_on_<arch>`.
+    pub arch: bool,
+    /// LPM_TRIE maps are skipped below 4.14.
+    pub lpm_trie: bool,
+}
+
+impl Gates {
+    /// Every gate (the checks of a plain `gate` call).
+    pub const ALL: Gates = Gates {
+        loader_version: true,
+        build_type: true,
+        arch: true,
+        lpm_trie: true,
+    };
+}
+
+/// Map gate, in Android's order: loader version, kernel version, build
+/// type, architecture, then map types the kernel cannot create; each only
+/// if `gates` has it.
+pub fn map_gate(env: &GateEnv, def: &MapDef, gates: Gates) -> Option<SkipReason> {
+    gates
+        .loader_version
+        .then(|| loader_gate(env.loader_ver, def.bpfloader_min_ver, def.bpfloader_max_ver))
+        .flatten()
         .or_else(|| kernel_gate(env.kver, def.min_kver, def.max_kver))
-        .or_else(|| build_type_gate(env.build_type, def.ignore_on))
-        .or_else(|| arch_gate(env.arch, def.ignore_on))
         .or_else(|| {
-            (def.map_type == bpf_map_type::BPF_MAP_TYPE_LPM_TRIE as u32
+            gates
+                .build_type
+                .then(|| build_type_gate(env.build_type, def.ignore_on))
+                .flatten()
+        })
+        .or_else(|| {
+            gates
+                .arch
+                .then(|| arch_gate(env.arch, def.ignore_on))
+                .flatten()
+        })
+        .or_else(|| {
+            (gates.lpm_trie
+                && def.map_type == bpf_map_type::BPF_MAP_TYPE_LPM_TRIE as u32
                 && env.kver < Kver::new(4, 14, 0))
             .then_some(SkipReason::MapTypeUnsupported {
                 map_type: def.map_type,
@@ -215,13 +280,35 @@ pub fn map_gate(env: &GateEnv, def: &MapDef) -> Option<SkipReason> {
         })
 }
 
-/// Program gate, in the reference order: kernel version, loader version,
-/// build type, architecture.
-pub fn prog_gate(env: &GateEnv, def: &ProgDef) -> Option<SkipReason> {
+/// Program gate, in Android's order: kernel version, loader version,
+/// build type, architecture; each but the kernel only if `gates` has it.
+pub fn prog_gate(env: &GateEnv, def: &ProgDef, gates: Gates) -> Option<SkipReason> {
     kernel_gate(env.kver, def.min_kver, def.max_kver)
-        .or_else(|| loader_gate(env.loader_ver, def.bpfloader_min_ver, def.bpfloader_max_ver))
-        .or_else(|| build_type_gate(env.build_type, def.ignore_on))
-        .or_else(|| arch_gate(env.arch, def.ignore_on))
+        .or_else(|| {
+            gates
+                .loader_version
+                .then(|| loader_gate(env.loader_ver, def.bpfloader_min_ver, def.bpfloader_max_ver))
+                .flatten()
+        })
+        .or_else(|| {
+            gates
+                .build_type
+                .then(|| build_type_gate(env.build_type, def.ignore_on))
+                .flatten()
+        })
+        .or_else(|| {
+            gates
+                .arch
+                .then(|| arch_gate(env.arch, def.ignore_on))
+                .flatten()
+        })
+}
+
+/// Whether a map of this type gets BTF key/value type ids (every type but
+/// DEVMAP_HASH and RINGBUF, as Android's 2025 loader does).
+pub fn map_takes_btf(map_type: u32) -> bool {
+    map_type != bpf_map_type::BPF_MAP_TYPE_DEVMAP_HASH as u32
+        && map_type != bpf_map_type::BPF_MAP_TYPE_RINGBUF as u32
 }
 
 /// The map type actually created: DEVMAP becomes ARRAY below 4.14 and
@@ -321,30 +408,35 @@ mod tests {
 
     #[test]
     fn defaults_pass() {
-        assert_eq!(map_gate(&env(), &map_def()), None);
-        assert_eq!(prog_gate(&env(), &prog_def()), None);
+        assert_eq!(map_gate(&env(), &map_def(), Gates::ALL), None);
+        assert_eq!(prog_gate(&env(), &prog_def(), Gates::ALL), None);
     }
 
     #[test]
     fn kernel_range_is_half_open() {
         let mut d = map_def();
         d.min_kver = Kver::new(7, 0, 0);
-        let r = map_gate(&env(), &d);
+        let r = map_gate(&env(), &d, Gates::ALL);
         assert_eq!(
             r.as_ref().map(ToString::to_string).as_deref(),
             Some("kernel 6.18.0 not in [7.0.0, inf)")
         );
         d.min_kver = Kver::new(6, 18, 0);
-        assert_eq!(map_gate(&env(), &d), None, "min is inclusive");
+        assert_eq!(map_gate(&env(), &d, Gates::ALL), None, "min is inclusive");
         d.max_kver = Kver::new(6, 18, 0);
         assert!(
-            matches!(map_gate(&env(), &d), Some(SkipReason::Kernel { .. })),
+            matches!(
+                map_gate(&env(), &d, Gates::ALL),
+                Some(SkipReason::Kernel { .. })
+            ),
             "max is exclusive"
         );
         let mut p = prog_def();
         p.max_kver = Kver::new(5, 10, 0);
         assert_eq!(
-            prog_gate(&env(), &p).map(|r| r.to_string()).as_deref(),
+            prog_gate(&env(), &p, Gates::ALL)
+                .map(|r| r.to_string())
+                .as_deref(),
             Some("kernel 6.18.0 not in [0.0.0, 5.10.0)")
         );
     }
@@ -354,20 +446,22 @@ mod tests {
         let mut d = map_def();
         d.bpfloader_min_ver = 46;
         assert_eq!(
-            map_gate(&env(), &d).map(|r| r.to_string()).as_deref(),
+            map_gate(&env(), &d, Gates::ALL)
+                .map(|r| r.to_string())
+                .as_deref(),
             Some("loader version 45 not in [46, 65536)")
         );
         d.bpfloader_min_ver = 45;
-        assert_eq!(map_gate(&env(), &d), None);
+        assert_eq!(map_gate(&env(), &d, Gates::ALL), None);
         d.bpfloader_max_ver = 45;
         assert!(matches!(
-            map_gate(&env(), &d),
+            map_gate(&env(), &d, Gates::ALL),
             Some(SkipReason::LoaderVersion { .. })
         ));
         let mut p = prog_def();
         p.bpfloader_max_ver = 45;
         assert!(matches!(
-            prog_gate(&env(), &p),
+            prog_gate(&env(), &p, Gates::ALL),
             Some(SkipReason::LoaderVersion { .. })
         ));
     }
@@ -385,13 +479,19 @@ mod tests {
             };
             let mut d = map_def();
             d.ignore_on = IgnoreOn::from_bits(bits);
-            assert_eq!(map_gate(&e, &d), Some(SkipReason::BuildType(bt)));
+            assert_eq!(
+                map_gate(&e, &d, Gates::ALL),
+                Some(SkipReason::BuildType(bt))
+            );
             // The other build types are not affected.
             d.ignore_on = IgnoreOn::from_bits(0x07 & !bits);
-            assert_eq!(map_gate(&e, &d), None);
+            assert_eq!(map_gate(&e, &d, Gates::ALL), None);
             let mut p = prog_def();
             p.ignore_on = IgnoreOn::from_bits(bits);
-            assert_eq!(prog_gate(&e, &p), Some(SkipReason::BuildType(bt)));
+            assert_eq!(
+                prog_gate(&e, &p, Gates::ALL),
+                Some(SkipReason::BuildType(bt))
+            );
         }
         assert_eq!(
             SkipReason::BuildType(BuildType::User).to_string(),
@@ -411,12 +511,12 @@ mod tests {
             let e = GateEnv { arch, ..env() };
             let mut p = prog_def();
             p.ignore_on = IgnoreOn::from_bits(bits);
-            assert_eq!(prog_gate(&e, &p), Some(SkipReason::Arch(arch)));
+            assert_eq!(prog_gate(&e, &p, Gates::ALL), Some(SkipReason::Arch(arch)));
             p.ignore_on = IgnoreOn::from_bits(0xF8 & !bits);
-            assert_eq!(prog_gate(&e, &p), None);
+            assert_eq!(prog_gate(&e, &p, Gates::ALL), None);
             let mut d = map_def();
             d.ignore_on = IgnoreOn::from_bits(bits);
-            assert_eq!(map_gate(&e, &d), Some(SkipReason::Arch(arch)));
+            assert_eq!(map_gate(&e, &d, Gates::ALL), Some(SkipReason::Arch(arch)));
         }
         let mut p = prog_def();
         p.ignore_on = IgnoreOn::from_bits(0xF8);
@@ -424,7 +524,7 @@ mod tests {
             arch: Arch::Other,
             ..env()
         };
-        assert_eq!(prog_gate(&other, &p), None);
+        assert_eq!(prog_gate(&other, &p, Gates::ALL), None);
     }
 
     #[test]
@@ -435,7 +535,7 @@ mod tests {
         d.min_kver = Kver::new(9, 0, 0);
         d.ignore_on = IgnoreOn::from_bits(0xFF);
         assert!(matches!(
-            map_gate(&env(), &d),
+            map_gate(&env(), &d, Gates::ALL),
             Some(SkipReason::LoaderVersion { .. })
         ));
         // Program: the kernel version is checked before the loader version.
@@ -444,17 +544,17 @@ mod tests {
         p.min_kver = Kver::new(9, 0, 0);
         p.ignore_on = IgnoreOn::from_bits(0xFF);
         assert!(matches!(
-            prog_gate(&env(), &p),
+            prog_gate(&env(), &p, Gates::ALL),
             Some(SkipReason::Kernel { .. })
         ));
         p.min_kver = Kver(0);
         assert!(matches!(
-            prog_gate(&env(), &p),
+            prog_gate(&env(), &p, Gates::ALL),
             Some(SkipReason::LoaderVersion { .. })
         ));
         p.bpfloader_min_ver = 0;
         assert!(matches!(
-            prog_gate(&env(), &p),
+            prog_gate(&env(), &p, Gates::ALL),
             Some(SkipReason::BuildType(_))
         ));
     }
@@ -468,10 +568,19 @@ mod tests {
             ..env()
         };
         assert!(matches!(
-            map_gate(&old, &d),
+            map_gate(&old, &d, Gates::ALL),
             Some(SkipReason::MapTypeUnsupported { .. })
         ));
-        assert_eq!(map_gate(&env(), &d), None);
+        let no_lpm = Gates {
+            lpm_trie: false,
+            ..Gates::ALL
+        };
+        assert_eq!(
+            map_gate(&old, &d, no_lpm),
+            None,
+            "Android 15 has no such gate"
+        );
+        assert_eq!(map_gate(&env(), &d, Gates::ALL), None);
     }
 
     #[test]
@@ -511,6 +620,10 @@ mod tests {
             maps: vec![],
             programs: vec![],
             warnings: vec![],
+            netbpfload_min_ver: None,
+            bpfloader_min_required_ver: None,
+            present: Default::default(),
+            btf: None,
         };
         assert!(object_gate(&env(), &obj).is_some());
         let e = GateEnv {

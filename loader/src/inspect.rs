@@ -1,97 +1,46 @@
-//! Human and JSON rendering of a parsed object: every map and program field,
-//! the gates, and the pin paths the object would get under a location prefix.
-//!
-//! Pin paths are computed by [`crate::paths`] only, so what `inspect` shows is
-//! what the engine pins.
+//! Human and JSON rendering of a parsed object and of its plan: every map
+//! and program field, its gates, and what loading it under a given release,
+//! loader version, kernel, build type and location would do (which maps
+//! and programs are gated out and why, the pin paths, temporary paths,
+//! modes and owners). Everything shown about loading comes from
+//! [`crate::plan`], so `inspect` shows what the engine does.
 
-use crate::paths;
+use crate::plan::{LoadPlan, MapStep, ObjectPlan, PinPlan, PlanEnv, PlanError, ProgStep};
 use crate::section;
 use crate::spec::{Domain, IgnoreOn, Kver, MapSpec, ObjectSpec, ProgramSpec};
 use aya_obj::generated::bpf_map_type;
 use serde::Serialize;
 use std::fmt::Write as _;
 
-/// Pin paths of one map.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MapPins {
-    /// Map name.
-    pub name: String,
-    /// Final pin path, relative to the bpffs root.
-    pub pin: String,
-    /// Temporary pin path of the pin-then-rename step, when a
-    /// `selinux_context` is given.
-    pub create_via: Option<String>,
-}
+/// Version of the JSON documents `inspect --json` and `load --json` write.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
 
-/// Pin paths of one program.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProgPins {
-    /// Section name.
-    pub section: String,
-    /// Final pin path, relative to the bpffs root.
-    pub pin: String,
-    /// Temporary pin path of the pin-then-rename step, when a
-    /// `selinux_context` is given.
-    pub create_via: Option<String>,
-}
-
-/// Normalises a location prefix the way locations do (`tethering` → `tethering/`).
-pub fn normalize_prefix(prefix: &str) -> String {
-    paths::Location::new("", prefix).prefix
-}
-
-/// The pin paths of every map of `spec` under location prefix `prefix`.
-pub fn map_pins(spec: &ObjectSpec, prefix: &str) -> Vec<MapPins> {
-    let prefix = normalize_prefix(prefix);
-    spec.maps
-        .iter()
-        .map(|m| MapPins {
-            name: m.name.clone(),
-            pin: paths::map_pin_rel(m.def.pin_subdir, &prefix, &spec.name, &m.name, m.def.shared),
-            create_via: (m.def.selinux_context != Domain::Unspecified)
-                .then(|| paths::tmp_map_pin_rel(m.def.selinux_context, &spec.name, &m.name)),
-        })
-        .collect()
-}
-
-/// The pin paths of every program of `spec` under location prefix `prefix`.
-pub fn prog_pins(spec: &ObjectSpec, prefix: &str) -> Vec<ProgPins> {
-    let prefix = normalize_prefix(prefix);
-    spec.programs
-        .iter()
-        .map(|p| ProgPins {
-            section: p.section.clone(),
-            pin: paths::prog_pin_rel(p.def.pin_subdir, &prefix, &spec.name, &p.pin_name),
-            create_via: (p.def.selinux_context != Domain::Unspecified)
-                .then(|| paths::tmp_prog_pin_rel(p.def.selinux_context, &spec.name, &p.pin_name)),
-        })
-        .collect()
-}
-
-/// JSON form of one inspected file: the spec plus computed pin paths.
+/// JSON form of one inspected file: the object and its plan.
 #[derive(Debug, Serialize)]
 pub struct InspectJson<'a> {
     /// The file as given on the command line.
     pub file: String,
-    /// Location prefix the pin paths were computed for.
+    /// Location prefix the plan was made for.
     pub prefix: String,
     /// The parsed object.
     pub object: &'a ObjectSpec,
-    /// Map pin paths, in map order.
-    pub map_pins: Vec<MapPins>,
-    /// Program pin paths, in program order.
-    pub prog_pins: Vec<ProgPins>,
+    /// What loading it would do, or why it would fail.
+    pub plan: Result<&'a ObjectPlan, String>,
 }
 
 impl<'a> InspectJson<'a> {
     /// Builds the JSON view.
-    pub fn new(file: &str, spec: &'a ObjectSpec, prefix: &str) -> Self {
+    pub fn new(
+        file: &str,
+        spec: &'a ObjectSpec,
+        prefix: &str,
+        plan: &'a Result<ObjectPlan, PlanError>,
+    ) -> Self {
         InspectJson {
             file: file.to_string(),
-            prefix: normalize_prefix(prefix),
+            prefix: prefix.to_string(),
             object: spec,
-            map_pins: map_pins(spec, prefix),
-            prog_pins: prog_pins(spec, prefix),
+            plan: plan.as_ref().map_err(ToString::to_string),
         }
     }
 }
@@ -197,17 +146,31 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
-/// Renders `spec` for humans. `file` is shown in the header line; pin paths
-/// are relative to the bpffs root and computed for location prefix `prefix`.
-pub fn render_text(file: &str, spec: &ObjectSpec, prefix: &str) -> String {
+/// Renders `spec` and its plan under `env` for humans. `file` is shown in
+/// the header line; pin paths are relative to the bpffs root.
+pub fn render_text(
+    file: &str,
+    spec: &ObjectSpec,
+    env: &PlanEnv<'_>,
+    plan: &Result<ObjectPlan, PlanError>,
+) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail.
-    let _ = write_text(&mut out, file, spec, prefix);
+    let _ = write_text(&mut out, file, spec, env, plan);
     out
 }
 
-fn write_text(out: &mut String, file: &str, spec: &ObjectSpec, prefix: &str) -> std::fmt::Result {
-    let prefix = normalize_prefix(prefix);
+fn opt(v: Option<u32>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn write_text(
+    out: &mut String,
+    file: &str,
+    spec: &ObjectSpec,
+    env: &PlanEnv<'_>,
+    plan: &Result<ObjectPlan, PlanError>,
+) -> std::fmt::Result {
     writeln!(out, "{file}: object {}", spec.name)?;
     writeln!(out, "  license:        {}", spec.license)?;
     match &spec.critical {
@@ -216,39 +179,102 @@ fn write_text(out: &mut String, file: &str, spec: &ObjectSpec, prefix: &str) -> 
     }
     writeln!(
         out,
-        "  loader version: {}",
-        ver_range(spec.bpfloader_min_ver, spec.bpfloader_max_ver)
+        "  loader version: {}  netbpfload_min_ver {}  bpfloader_min_required_ver {}",
+        ver_range(spec.bpfloader_min_ver, spec.bpfloader_max_ver),
+        opt(spec.netbpfload_min_ver),
+        opt(spec.bpfloader_min_required_ver)
     )?;
     writeln!(
         out,
         "  record sizes:   bpf_map_def {}, bpf_prog_def {}",
         spec.size_of_bpf_map_def, spec.size_of_bpf_prog_def
     )?;
-    writeln!(out, "  prefix:         {:?}", prefix)?;
-
+    writeln!(out, "  BTF:            {}", yes_no(spec.present.btf))?;
+    let g = &env.gate;
+    writeln!(
+        out,
+        "  plan for:       {} loader, prefix {:?}, loader version {}, kernel {}, {}, {}",
+        match env.rules.role {
+            crate::release::Role::Mainline => "mainline",
+            crate::release::Role::Platform => "platform",
+        },
+        env.location.prefix,
+        g.loader_ver,
+        g.kver,
+        g.build_type,
+        g.arch
+    )?;
+    let load = match plan {
+        Err(e) => {
+            writeln!(out, "  outcome:        FAILS: {e}")?;
+            None
+        }
+        Ok(ObjectPlan::Skip { reason }) => {
+            writeln!(out, "  outcome:        skipped whole: {reason}")?;
+            None
+        }
+        Ok(ObjectPlan::Load(l)) => {
+            writeln!(
+                out,
+                "  outcome:        loads {} maps and {} programs, {} skipped{}",
+                l.map_loads().count(),
+                l.prog_loads().count(),
+                l.skipped().count(),
+                if l.btf.is_some() { ", with BTF" } else { "" }
+            )?;
+            Some(l)
+        }
+    };
     writeln!(out, "  maps ({}):", spec.maps.len())?;
-    for (m, pins) in spec.maps.iter().zip(map_pins(spec, &prefix)) {
-        write_map(out, m, &pins)?;
+    for (i, m) in spec.maps.iter().enumerate() {
+        write_map(out, m, load.and_then(|l| l.maps.get(i)))?;
     }
     writeln!(out, "  programs ({}):", spec.programs.len())?;
-    for (p, pins) in spec.programs.iter().zip(prog_pins(spec, &prefix)) {
-        write_prog(out, spec, p, &pins)?;
+    for (i, p) in spec.programs.iter().enumerate() {
+        write_prog(out, spec, p, load.and_then(|l| l.programs.get(i)))?;
     }
-    if !spec.warnings.is_empty() {
-        writeln!(out, "  warnings ({}):", spec.warnings.len())?;
-        for w in &spec.warnings {
+    let warnings: Vec<&String> = spec
+        .warnings
+        .iter()
+        .chain(load.map(|l: &LoadPlan| &l.warnings).into_iter().flatten())
+        .collect();
+    if !warnings.is_empty() {
+        writeln!(out, "  warnings ({}):", warnings.len())?;
+        for w in warnings {
             writeln!(out, "    {w}")?;
         }
     }
     Ok(())
 }
 
-fn write_map(out: &mut String, m: &MapSpec, pins: &MapPins) -> std::fmt::Result {
+fn write_pin(out: &mut String, pin: &PinPlan) -> std::fmt::Result {
+    writeln!(out, "      pin:            {}", pin.rel)?;
+    writeln!(out, "      created as:     {}", pin.tmp_rel)?;
+    writeln!(
+        out,
+        "      owner:          uid {} gid {} mode {:04o}",
+        pin.uid, pin.gid, pin.mode
+    )
+}
+
+fn write_map(out: &mut String, m: &MapSpec, step: Option<&MapStep>) -> std::fmt::Result {
     let d = &m.def;
     writeln!(out, "    {}", m.name)?;
-    writeln!(out, "      pin:            {}", pins.pin)?;
-    if let Some(tmp) = &pins.create_via {
-        writeln!(out, "      created as:     {tmp}")?;
+    match step {
+        Some(MapStep::Skip { reason, .. }) => writeln!(out, "      skipped:        {reason}")?,
+        Some(MapStep::Load(l)) => {
+            write_pin(out, &l.pin)?;
+            if l.attrs.map_type != d.map_type || l.attrs.max_entries != d.max_entries {
+                writeln!(
+                    out,
+                    "      created as:     type {} ({})  max_entries {}",
+                    l.attrs.map_type,
+                    map_type_name(l.attrs.map_type),
+                    l.attrs.max_entries
+                )?;
+            }
+        }
+        None => {}
     }
     writeln!(
         out,
@@ -262,7 +288,7 @@ fn write_map(out: &mut String, m: &MapSpec, pins: &MapPins) -> std::fmt::Result 
     )?;
     writeln!(
         out,
-        "      owner:          uid {} gid {} mode {:04o}",
+        "      declared owner: uid {} gid {} mode {:04o}",
         d.uid, d.gid, d.mode
     )?;
     writeln!(
@@ -285,13 +311,14 @@ fn write_prog(
     out: &mut String,
     spec: &ObjectSpec,
     p: &ProgramSpec,
-    pins: &ProgPins,
+    step: Option<&ProgStep>,
 ) -> std::fmt::Result {
     let d = &p.def;
     writeln!(out, "    {}", p.section)?;
-    writeln!(out, "      pin:            {}", pins.pin)?;
-    if let Some(tmp) = &pins.create_via {
-        writeln!(out, "      created as:     {tmp}")?;
+    match step {
+        Some(ProgStep::Skip { reason, .. }) => writeln!(out, "      skipped:        {reason}")?,
+        Some(ProgStep::Load(l)) => write_pin(out, &l.pin)?,
+        None => {}
     }
     writeln!(
         out,
@@ -307,13 +334,6 @@ fn write_prog(
         p.kernel_name,
         p.func_name,
         p.insn_count()
-    )?;
-    writeln!(
-        out,
-        "      owner:          uid {} gid {} mode {:04o}",
-        d.uid,
-        d.gid,
-        paths::PROG_PIN_MODE
     )?;
     writeln!(
         out,
@@ -347,135 +367,102 @@ fn write_prog(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{MapDef, MapRelocation, ProgDef, ProgKind};
+    use crate::gate::{Arch, BuildType, GateEnv};
+    use crate::paths::Location;
+    use crate::plan::plan_object;
+    use crate::release::{Release, Role};
+    use crate::test_support::{map, obj, prog, HASH};
 
     fn spec() -> ObjectSpec {
-        let map_def = MapDef {
-            map_type: 1,
-            key_size: 4,
-            value_size: 8,
-            max_entries: 16,
-            map_flags: 0,
-            zero: 0,
-            gid: 3003,
-            mode: 0o660,
-            bpfloader_min_ver: 0,
-            bpfloader_max_ver: 0x10000,
-            min_kver: Kver(0),
-            max_kver: Kver(0xFFFF_FFFF),
-            selinux_context: Domain::Unspecified,
-            pin_subdir: Domain::Unspecified,
-            shared: false,
-            ignore_on: IgnoreOn::default(),
-            uid: 1000,
-        };
-        let prog_def = ProgDef {
-            uid: 0,
-            gid: 3003,
-            min_kver: Kver::new(4, 14, 0),
-            max_kver: Kver(0xFFFF_FFFF),
-            optional: true,
-            ignore_on: IgnoreOn::from_bits(0x01),
-            bpfloader_min_ver: 0,
-            bpfloader_max_ver: 0x10000,
-            selinux_context: Domain::Loader,
-            pin_subdir: Domain::NetdReadonly,
-        };
-        ObjectSpec {
-            name: "offload".into(),
-            license: "Apache 2.0".into(),
-            critical: None,
-            bpfloader_min_ver: 42,
-            bpfloader_max_ver: 0x10000,
-            size_of_bpf_map_def: 120,
-            size_of_bpf_prog_def: 92,
-            maps: vec![
-                MapSpec {
-                    name: "a_map".into(),
-                    def: map_def.clone(),
-                },
-                MapSpec {
-                    name: "s_map".into(),
-                    def: MapDef {
-                        shared: true,
-                        pin_subdir: Domain::NetShared,
-                        selinux_context: Domain::Tethering,
-                        ..map_def
-                    },
-                },
-            ],
-            programs: vec![ProgramSpec {
-                section: "schedcls/x$4_14".into(),
-                kind: ProgKind {
-                    prog_type: 3,
-                    expected_attach_type: 0,
-                },
-                kernel_name: "schedcls_x_4_14".into(),
-                pin_name: "schedcls_x".into(),
-                func_name: "sched_cls_x".into(),
-                def: prog_def,
-                insns: vec![0; 16],
-                relocations: vec![MapRelocation {
-                    insn_index: 0,
-                    map_index: 1,
-                }],
-            }],
-            warnings: vec![],
+        let mut a = map("a_map", HASH, 4, 8, 16);
+        a.def.gid = 3003;
+        a.def.mode = 0o660;
+        let mut s = map("s_map", HASH, 4, 8, 16);
+        s.def.shared = true;
+        s.def.pin_subdir = Domain::NetShared;
+        s.def.selinux_context = Domain::Tethering;
+        let mut p = prog("schedcls/x$4_14", 1);
+        p.def.min_kver = Kver::new(4, 14, 0);
+        p.def.optional = true;
+        p.def.ignore_on = IgnoreOn::from_bits(0x01);
+        p.def.pin_subdir = Domain::NetdReadonly;
+        let mut gated = prog("schedcls/y", 0);
+        gated.def.min_kver = Kver::new(7, 0, 0);
+        let mut o = obj(vec![a, s], vec![p, gated]);
+        o.name = "offload".into();
+        o.bpfloader_min_ver = 42;
+        o.netbpfload_min_ver = Some(45);
+        o
+    }
+
+    fn env(loc: &Location) -> PlanEnv<'_> {
+        PlanEnv {
+            rules: Release::V.rules().role(Role::Mainline),
+            gate: GateEnv {
+                loader_ver: 46,
+                kver: Kver::new(6, 1, 57),
+                build_type: BuildType::Userdebug,
+                arch: Arch::X86_64,
+            },
+            location: loc,
+            page_size: 4096,
+            tmp_tag: "PID_N",
         }
     }
 
     #[test]
-    fn pins_follow_prefix_subdir_and_shared() {
+    fn text_shows_every_field_and_the_gated_result() {
+        let loc = Location::new("/apex/com.android.tethering/etc/bpf/", "tethering/");
+        let e = env(&loc);
         let s = spec();
-        let maps = map_pins(&s, "tethering");
-        assert_eq!(maps[0].pin, "tethering/map_offload_a_map");
-        assert_eq!(maps[0].create_via, None);
-        assert_eq!(maps[1].pin, "net_shared/map__s_map");
-        assert_eq!(
-            maps[1].create_via.as_deref(),
-            Some("tethering/tmp_map_offload_s_map")
-        );
-        let progs = prog_pins(&s, "");
-        assert_eq!(progs[0].pin, "netd_readonly/prog_offload_schedcls_x");
-        assert_eq!(
-            progs[0].create_via.as_deref(),
-            Some("loader/tmp_prog_offload_schedcls_x")
-        );
-        assert_eq!(map_pins(&s, "")[0].pin, "map_offload_a_map");
-    }
-
-    #[test]
-    fn text_shows_every_gate() {
-        let text = render_text("x/offload.o", &spec(), "tethering/");
+        let plan = plan_object(&s, &e);
+        let text = render_text("x/offload.o", &s, &e, &plan);
         for needle in [
             "x/offload.o: object offload",
-            "loader version: [42, 0x10000)",
+            "loader version: [42, 0x10000)  netbpfload_min_ver 45",
             "critical:       no",
+            "outcome:        loads 2 maps and 1 programs, 1 skipped",
             "pin:            tethering/map_offload_a_map",
+            "created as:     tethering/tmp_nbl_PID_N_m0",
+            "pin:            net_shared/map__s_map",
+            "created as:     tethering/tmp_nbl_PID_N_m1",
             "1 (HASH)  key 4  value 8  max_entries 16  flags 0x0",
-            "uid 1000 gid 3003 mode 0660",
+            "owner:          uid 1000 gid 3003 mode 0660",
             "kernel [4.14.0, inf)  ignore_on eng",
             "3 (SCHED_CLS)  expected_attach_type 0 (UNSPEC)",
+            "pin:            netd_readonly/prog_offload_schedcls_x",
             "optional: yes",
             "relocations:    s_map@0",
-            "fs_bpf_loader / netd_readonly/",
+            "skipped:        kernel 6.1.57 not in [7.0.0, inf)",
         ] {
             assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
         }
+        // Under 25Q2 the same object fails for want of BTF.
+        let q = PlanEnv {
+            rules: Release::R25Q2.rules().role(Role::Mainline),
+            ..env(&loc)
+        };
+        let plan = plan_object(&s, &q);
+        let text = render_text("x/offload.o", &s, &q, &plan);
+        assert!(
+            text.contains("outcome:        FAILS: no .BTF section"),
+            "{text}"
+        );
     }
 
     #[test]
-    fn json_has_spec_and_pins() {
+    fn json_has_the_object_and_its_plan() {
+        let loc = Location::new("/x/", "tethering/");
+        let e = env(&loc);
         let s = spec();
-        let v = serde_json::to_value(InspectJson::new("offload.o", &s, "tethering")).unwrap();
+        let plan = plan_object(&s, &e);
+        let v = serde_json::to_value(InspectJson::new("offload.o", &s, "tethering/", &plan))
+            .expect("json");
         assert_eq!(v["prefix"], "tethering/");
         assert_eq!(v["object"]["maps"][1]["def"]["shared"], true);
-        assert_eq!(v["map_pins"][1]["pin"], "net_shared/map__s_map");
-        assert_eq!(
-            v["prog_pins"][0]["pin"],
-            "netd_readonly/prog_offload_schedcls_x"
-        );
-        assert_eq!(v["object"]["programs"][0]["kind"]["prog_type"], 3);
+        let maps = &v["plan"]["Ok"]["maps"];
+        assert_eq!(maps[1]["pin"]["rel"], "net_shared/map__s_map", "{v:#}");
+        assert_eq!(v["plan"]["Ok"]["programs"][1]["action"], "skip", "{v:#}");
     }
 
     #[test]

@@ -20,16 +20,24 @@
 #![deny(missing_docs)]
 
 pub mod boot;
+pub mod bpffs;
+pub mod btf;
 pub mod engine;
+pub mod error;
 pub mod gate;
 pub mod inspect;
 pub mod logging;
 pub mod manifest;
 pub mod parse;
 pub mod paths;
+pub mod plan;
 pub mod platform;
+pub mod release;
 pub mod reloc;
+pub mod report;
 pub mod section;
 pub mod spec;
 pub mod sys;
+#[cfg(test)]
+mod test_support;
 pub mod trust;

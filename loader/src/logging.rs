@@ -25,6 +25,39 @@ pub const TAG: &str = "netbpfload";
 /// (`LOG_LINE_MAX` is 1024 minus the record header); longer lines are cut.
 const KMSG_LINE_MAX: usize = 976;
 
+/// Text made safe for one log line: control characters (a newline that
+/// would start a fake `netbpfload:` record, escape sequences) are escaped.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Bytes (a file name, which need not be UTF-8) made safe for a log line:
+/// valid UTF-8 escaped as [`escape`], invalid bytes as `\xNN`.
+pub fn escape_bytes(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        out.push_str(&escape(chunk.valid()));
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
+}
+
+/// A path made safe for a log line ([`escape_bytes`]).
+pub fn shown(p: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    escape_bytes(p.as_os_str().as_bytes())
+}
+
 /// Syslog priority of a `log` level, as `/dev/kmsg` expects it.
 pub fn syslog_priority(level: log::Level) -> u8 {
     match level {
@@ -102,11 +135,22 @@ fn open_log_target(path: &Path) -> Option<std::fs::File> {
     std::fs::OpenOptions::new().append(true).open(path).ok()
 }
 
+/// Installs the logger of a command run by hand (`load`, `inspect`, ...):
+/// every line to stderr, and to `kmsg` too if one is given.
+pub fn init_stderr(kmsg: Option<&Path>, verbose: bool) {
+    let kmsg = kmsg.and_then(open_log_target).map(Mutex::new);
+    install(kmsg, true, verbose);
+}
+
 /// Installs the process logger. `kmsg` is normally [`KMSG_PATH`]; a second
 /// call is a no-op. `verbose` lowers the threshold from info to debug.
 pub fn init(kmsg: &Path, verbose: bool) {
     let kmsg = open_log_target(kmsg).map(Mutex::new);
     let stderr = std::io::stderr().is_terminal() || kmsg.is_none();
+    install(kmsg, stderr, verbose);
+}
+
+fn install(kmsg: Option<Mutex<std::fs::File>>, stderr: bool, verbose: bool) {
     let max = if verbose {
         log::LevelFilter::Debug
     } else {

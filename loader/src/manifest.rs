@@ -680,10 +680,8 @@ mod tests {
     /// cannot be read fails every object rather than disabling verification.
     #[test]
     fn boot_time_key_file_is_used_and_fails_closed() {
-        use crate::engine::{load_location, LoadConfig, ObjectOutcome};
-        use crate::gate::{Arch, BuildType, GateEnv};
+        use crate::engine::{load_location, ObjectOutcome};
         use crate::paths::Location;
-        use crate::spec::Kver;
         use crate::sys::fake::FakeSys;
         let good = bpf_progs::object("pktCount.o")
             .expect("corpus has pktCount.o")
@@ -723,21 +721,11 @@ mod tests {
         assert_eq!(resolve_key(&sys, None), configured_key());
 
         let outcome = |key_file: &str, loc: &str| {
-            let cfg = LoadConfig {
-                bpffs_root: "/sys/fs/bpf".into(),
-                gate: GateEnv {
-                    loader_ver: 45,
-                    kver: Kver::new(6, 18, 0),
-                    build_type: BuildType::Userdebug,
-                    arch: Arch::X86_64,
-                },
-                parallel: false,
-                insecure: false,
-                manifest_key: resolve_key(&sys, Some(Path::new(key_file))),
-            };
+            let mut cfg = crate::test_support::load_config(&sys, "/sys/fs/bpf");
+            cfg.manifest_key = resolve_key(&sys, Some(Path::new(key_file)));
             let r = load_location(&sys, &cfg, &Location::new(loc, "net_private/"));
             match &r.objects.first().expect("a.o reported").outcome {
-                ObjectOutcome::Failed { error, .. } => error.clone(),
+                ObjectOutcome::Failed { error, .. } => error.to_string(),
                 ObjectOutcome::Loaded { .. } => "loaded".to_string(),
                 ObjectOutcome::Skipped { reason } => format!("skipped {reason}"),
             }
@@ -759,10 +747,8 @@ mod tests {
     /// others still load.
     #[test]
     fn engine_verifies_each_object_before_parsing() {
-        use crate::engine::{load_location, LoadConfig, ObjectOutcome};
-        use crate::gate::{Arch, BuildType, GateEnv};
+        use crate::engine::{load_location, ObjectOutcome};
         use crate::paths::Location;
-        use crate::spec::Kver;
         use crate::sys::fake::FakeSys;
         let good = bpf_progs::object("pktCount.o")
             .expect("corpus has pktCount.o")
@@ -780,27 +766,16 @@ mod tests {
         sys.add_file_with("/loc/d.o", good, 0o644, 1000, 1000);
         let listed: [(&str, &[u8]); 3] = [("a.o", good), ("b.o", good), ("d.o", good)];
         sys.add_file("/loc/bpf.manifest", Manifest::generate(listed));
-        let cfg = LoadConfig {
-            bpffs_root: "/sys/fs/bpf".into(),
-            gate: GateEnv {
-                loader_ver: 45,
-                kver: Kver::new(6, 18, 0),
-                build_type: BuildType::Userdebug,
-                arch: Arch::X86_64,
-            },
-            parallel: false,
-            insecure: false,
-            manifest_key: configured_key(),
-        };
+        let cfg = crate::test_support::load_config(&sys, "/sys/fs/bpf");
         let report = load_location(&sys, &cfg, &Location::new("/loc", "net_private/"));
-        assert_eq!(report.error, None);
+        assert!(report.error.is_none());
         let outcome = |name: &str| {
             report
                 .objects
                 .iter()
                 .find(|o| o.file == Path::new("/loc").join(name))
                 .map(|o| match &o.outcome {
-                    ObjectOutcome::Failed { error, .. } => error.clone(),
+                    ObjectOutcome::Failed { error, .. } => error.to_string(),
                     ObjectOutcome::Loaded { .. } => "loaded".to_string(),
                     ObjectOutcome::Skipped { reason } => format!("skipped {reason}"),
                 })

@@ -3,6 +3,7 @@
 //! Tests check that `init/*.rc`, `init/*.service` and `sepolicy/*` agree with
 //! the tables here, so a change to a location or a binary path is made once.
 
+use crate::release::{LocationRule, ProgTypes, RoleRules, Rules};
 use crate::spec::Domain;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,8 @@ pub const PROG_PIN_MODE: u32 = 0o440;
 pub const NETBPFLOAD_PATH: &str = "/apex/com.android.tethering/bin/netbpfload";
 /// Path of the platform (follow-up) loader.
 pub const PLATFORM_BPFLOADER_PATH: &str = "/system/bin/bpfloader";
+/// The uprobestats APEX's loader, executed first by 25Q2 when present.
+pub const UPROBESTATS_BPFLOAD_PATH: &str = "/apex/com.android.uprobestats/bin/uprobestatsbpfload";
 /// Where plain-Linux installs put the binary (systemd unit, QEMU image).
 pub const LINUX_NETBPFLOAD_PATH: &str = "/usr/sbin/netbpfload";
 
@@ -42,9 +45,6 @@ pub const DEFAULT_PROPERTY_FILE: &str = "/etc/netbpfload/build.prop";
 /// Non-Android: runtime property directory; `done` writes `<dir>/bpf.progs_loaded`.
 pub const DEFAULT_RUNTIME_PROP_DIR: &str = "/run/netbpfload/properties";
 
-/// Root of the tethering APEX's eBPF objects.
-pub const APEX_BPF_ROOT: &str = "/apex/com.android.tethering/etc/bpf";
-
 /// A directory of `.o` files and the bpffs prefix its pins go under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -52,82 +52,78 @@ pub struct Location {
     pub dir: PathBuf,
     /// Prefix under the bpffs root, empty or ending in `/` (e.g. `tethering/`).
     pub prefix: String,
+    /// Program types accepted there.
+    pub prog_types: ProgTypes,
 }
 
 impl Location {
-    /// Builds a location; `prefix` is normalised to end in `/` unless empty.
+    /// Builds a location accepting every program type; `prefix` is
+    /// normalised to end in `/` unless empty.
     pub fn new(dir: impl Into<PathBuf>, prefix: &str) -> Self {
-        let mut prefix = prefix.trim_start_matches('/').to_string();
-        if !prefix.is_empty() && !prefix.ends_with('/') {
-            prefix.push('/');
-        }
         Location {
             dir: dir.into(),
-            prefix,
+            prefix: normalize_prefix(prefix),
+            prog_types: ProgTypes::All,
+        }
+    }
+
+    /// A location of a release's table, its directory re-rooted under
+    /// `root` (`/` on a device; a staging directory elsewhere).
+    pub fn from_rule(root: &Path, rule: &LocationRule) -> Self {
+        Location {
+            dir: reroot(root, rule.dir),
+            prefix: rule.prefix.to_string(),
+            prog_types: rule.prog_types,
         }
     }
 }
 
-/// `(directory, prefix)` of the mainline (netbpfload) locations, in load order.
-pub const MAINLINE_LOCATIONS: &[(&str, &str)] = &[
-    (
-        "/apex/com.android.tethering/etc/bpf/tethering/",
-        "tethering/",
-    ),
-    (
-        "/apex/com.android.tethering/etc/bpf/netd_shared/",
-        "netd_shared/",
-    ),
-    (
-        "/apex/com.android.tethering/etc/bpf/netd_readonly/",
-        "netd_readonly/",
-    ),
-    (
-        "/apex/com.android.tethering/etc/bpf/net_shared/",
-        "net_shared/",
-    ),
-    (
-        "/apex/com.android.tethering/etc/bpf/net_private/",
-        "net_private/",
-    ),
-];
+/// A location prefix as pins use it: no leading `/`, a trailing `/` unless
+/// empty (`tethering` → `tethering/`).
+pub fn normalize_prefix(prefix: &str) -> String {
+    let mut p = prefix.trim_start_matches('/').to_string();
+    if !p.is_empty() && !p.ends_with('/') {
+        p.push('/');
+    }
+    p
+}
 
-/// `(directory, prefix)` of the platform (follow-up bpfloader) locations.
-pub const PLATFORM_LOCATIONS: &[(&str, &str)] =
-    &[("/system/etc/bpf/", ""), ("/vendor/etc/bpf/", "vendor/")];
+/// `root` joined with an absolute path (`/` + `/a/b` = `/a/b`).
+pub fn reroot(root: &Path, abs: &str) -> PathBuf {
+    root.join(abs.trim_start_matches('/'))
+}
 
 /// Extra directory created under the bpffs root besides the location prefixes.
 pub const LOADER_SUBDIR: &str = "loader/";
 
-/// Every subdirectory of the bpffs root that the loaders create (mainline
-/// prefixes, `loader/`, platform prefixes), without the trailing `/`.
-pub fn created_subdirs() -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = MAINLINE_LOCATIONS
+/// Directory created (under `netd_shared/`) once the mainline locations are
+/// loaded; netd waits for it.
+pub const MAINLINE_DONE: &str = "netd_shared/mainline_done";
+
+/// Every subdirectory of the bpffs root that the loaders of `rules` create
+/// (mainline prefixes, `loader/`, platform prefixes), without the trailing
+/// `/`.
+pub fn created_subdirs(rules: &Rules) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = rules
+        .mainline
+        .locations
         .iter()
-        .chain(PLATFORM_LOCATIONS)
-        .map(|(_, p)| p.trim_end_matches('/'))
+        .chain(rules.platform.locations)
+        .map(|l| l.prefix.trim_end_matches('/'))
         .chain(std::iter::once(LOADER_SUBDIR.trim_end_matches('/')))
         .filter(|p| !p.is_empty())
         .collect();
+    v.sort_unstable();
     v.dedup();
     v
 }
 
-/// Builds the mainline locations with their directories re-rooted under `root`
-/// (`/` on a device; a staging directory in tests).
-pub fn mainline_locations(root: &Path) -> Vec<Location> {
-    rerooted(root, MAINLINE_LOCATIONS)
-}
-
-/// Builds the platform locations re-rooted under `root`.
-pub fn platform_locations(root: &Path) -> Vec<Location> {
-    rerooted(root, PLATFORM_LOCATIONS)
-}
-
-fn rerooted(root: &Path, table: &[(&str, &str)]) -> Vec<Location> {
-    table
+/// The locations of one role of `rules`, re-rooted under `root`.
+pub fn locations(root: &Path, rules: &RoleRules) -> Vec<Location> {
+    rules
+        .locations
         .iter()
-        .map(|(dir, prefix)| Location::new(root.join(dir.trim_start_matches('/')), prefix))
+        .map(|r| Location::from_rule(root, r))
         .collect()
 }
 
@@ -237,31 +233,36 @@ pub fn pin_dir(pin_subdir: Domain, location_prefix: &str) -> &str {
 
 /// Final pin path of a map, relative to the bpffs root:
 /// `<dir>map_<obj>_<name>`, or `<dir>map__<name>` for shared maps.
-pub fn map_pin_rel(pin_subdir: Domain, prefix: &str, obj: &str, map: &str, shared: bool) -> String {
+pub fn map_pin_rel(dir: &str, obj: &str, map: &str, shared: bool) -> String {
     let obj = if shared { "" } else { obj };
-    format!("{}map_{}_{}", pin_dir(pin_subdir, prefix), obj, map)
+    format!("{dir}map_{obj}_{map}")
 }
 
 /// Final pin path of a program, relative to the bpffs root:
 /// `<dir>prog_<obj>_<pin_name>`.
-pub fn prog_pin_rel(pin_subdir: Domain, prefix: &str, obj: &str, pin_name: &str) -> String {
-    format!("{}prog_{}_{}", pin_dir(pin_subdir, prefix), obj, pin_name)
+pub fn prog_pin_rel(dir: &str, obj: &str, pin_name: &str) -> String {
+    format!("{dir}prog_{obj}_{pin_name}")
 }
 
-/// Temporary pin path used by the pin-then-rename dance when a
-/// `selinux_context` is given: `<ctx dir>tmp_map_<obj>_<name>` (the object
-/// name is used even for shared maps).
-pub fn tmp_map_pin_rel(ctx: Domain, obj: &str, map: &str) -> String {
-    format!("{}tmp_map_{}_{}", ctx.pin_subdir(), obj, map)
+/// Name prefix of every temporary pin this loader creates.
+pub const TMP_PIN_PREFIX: &str = "tmp_nbl_";
+
+/// Temporary pin path: `<dir>tmp_nbl_<tag>_<m|p><index>`, where `tag` is
+/// unique to one object of one loader process (`<pid>_<n>`). Android's own
+/// loaders name theirs `tmp_map_<obj>_<name>`; ours can never collide with
+/// those nor with another process's.
+pub fn tmp_pin_rel(dir: &str, tag: &str, kind: char, index: usize) -> String {
+    format!("{dir}{TMP_PIN_PREFIX}{tag}_{kind}{index}")
 }
 
-/// Temporary pin path of a program for the pin-then-rename dance.
-pub fn tmp_prog_pin_rel(ctx: Domain, obj: &str, pin_name: &str) -> String {
-    format!("{}tmp_prog_{}_{}", ctx.pin_subdir(), obj, pin_name)
+/// The pid in a temporary pin name of ours, if it is one.
+pub fn tmp_pin_pid(name: &str) -> Option<u32> {
+    name.strip_prefix(TMP_PIN_PREFIX)?
+        .split('_')
+        .next()?
+        .parse()
+        .ok()
 }
-
-/// Name prefix of temporary pins, used to clean leftovers of an interrupted run.
-pub const TMP_PIN_PREFIX: &str = "tmp_";
 
 #[cfg(test)]
 mod tests {
@@ -296,32 +297,29 @@ mod tests {
 
     #[test]
     fn pin_paths() {
+        let dir = pin_dir(Domain::Unspecified, "tethering/");
         assert_eq!(
-            map_pin_rel(
-                Domain::Unspecified,
-                "tethering/",
-                "offload",
-                "tether_dev_map",
-                false
-            ),
+            map_pin_rel(dir, "offload", "tether_dev_map", false),
             "tethering/map_offload_tether_dev_map"
         );
         assert_eq!(
-            map_pin_rel(Domain::Unspecified, "net_shared/", "x", "m", true),
+            map_pin_rel("net_shared/", "x", "m", true),
             "net_shared/map__m"
         );
         assert_eq!(
-            map_pin_rel(Domain::NetdReadonly, "net_shared/", "x", "m", false),
+            map_pin_rel(
+                pin_dir(Domain::NetdReadonly, "net_shared/"),
+                "x",
+                "m",
+                false
+            ),
             "netd_readonly/map_x_m"
         );
-        assert_eq!(
-            prog_pin_rel(Domain::Unspecified, "", "p", "skfilter_a"),
-            "prog_p_skfilter_a"
-        );
-        assert_eq!(
-            tmp_map_pin_rel(Domain::Loader, "o", "m"),
-            "loader/tmp_map_o_m"
-        );
+        assert_eq!(prog_pin_rel("", "p", "skfilter_a"), "prog_p_skfilter_a");
+        let tmp = tmp_pin_rel("loader/", "4242_3", 'm', 7);
+        assert_eq!(tmp, "loader/tmp_nbl_4242_3_m7");
+        assert_eq!(tmp_pin_pid("tmp_nbl_4242_3_m7"), Some(4242));
+        assert_eq!(tmp_pin_pid("tmp_map_o_m"), None, "Android's own naming");
     }
 
     #[test]
@@ -335,7 +333,7 @@ mod tests {
 
     #[test]
     fn subdirs_cover_prefixes_and_loader() {
-        let s = created_subdirs();
+        let s = created_subdirs(crate::release::Release::V.rules());
         for p in [
             "tethering",
             "netd_shared",
@@ -344,6 +342,7 @@ mod tests {
             "net_private",
             "loader",
             "vendor",
+            "uprobestats",
         ] {
             assert!(s.contains(&p), "{p} missing from {s:?}");
         }

@@ -17,23 +17,13 @@
 //! As with init, a `ro.` property keeps the first value it is given.
 //! Command-line overrides (`--api-level`, `--build-type`) win over both.
 
+use crate::boot::gates::DeviceKind;
 use crate::gate::BuildType;
 use crate::paths;
-use crate::sys::{Sys, SysError};
+use crate::release::API_FUTURE;
+use crate::sys::{Op, Sys, SysError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Android 13 (T): the first release NetBpfLoad supports.
-pub const API_T: u32 = 33;
-/// Android 14 (U).
-pub const API_U: u32 = 34;
-/// Android 15 (V).
-pub const API_V: u32 = 35;
-/// API level of an unreleased platform (`ro.build.version.codename` != `REL`).
-pub const API_FUTURE: u32 = 10_000;
-
-/// Loader version of an S-era loader; one is added for each of T, U, V.
-pub const BASE_LOADER_VERSION: u32 = 42;
 
 /// Property holding the SDK level.
 pub const PROP_SDK: &str = "ro.build.version.sdk";
@@ -41,18 +31,28 @@ pub const PROP_SDK: &str = "ro.build.version.sdk";
 pub const PROP_CODENAME: &str = "ro.build.version.codename";
 /// Property holding the build type.
 pub const PROP_BUILD_TYPE: &str = "ro.build.type";
+/// With [`PROP_OEM_KEY1`], tells an Android TV device.
+pub const PROP_PHONE_TYPE: &str = "gsm.current.phone-type";
+/// Starts with `ATV00` on Android TV devices.
+pub const PROP_OEM_KEY1: &str = "ro.oem.key1";
+/// Contains `watch` on Wear OS devices.
+pub const PROP_CHARACTERISTICS: &str = "ro.build.characteristics";
+/// The API level the device first shipped with.
+pub const PROP_FIRST_API_LEVEL: &str = "ro.board.first_api_level";
+
+/// Every property the boot flow reads.
+pub const PROPS: [&str; 7] = [
+    PROP_SDK,
+    PROP_CODENAME,
+    PROP_BUILD_TYPE,
+    PROP_PHONE_TYPE,
+    PROP_OEM_KEY1,
+    PROP_CHARACTERISTICS,
+    PROP_FIRST_API_LEVEL,
+];
 
 /// Largest property file read (real `build.prop` files are a few KiB).
 const MAX_PROPERTY_FILE_LEN: u64 = 1 << 20;
-
-/// The loader version the reference computes for `api_level`: 42, plus one
-/// for each of T, U and V reached (so 45 on V and later).
-pub fn loader_version(api_level: u32) -> u32 {
-    BASE_LOADER_VERSION
-        + u32::from(api_level >= API_T)
-        + u32::from(api_level >= API_U)
-        + u32::from(api_level >= API_V)
-}
 
 /// A set of properties (`key=value`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -147,34 +147,54 @@ pub struct Overrides {
     pub api_level: Option<u32>,
     /// `--build-type` (validated like the property).
     pub build_type: Option<String>,
+    /// `--release`: whose rules to follow, instead of detecting it.
+    pub release: Option<crate::release::Release>,
 }
 
 /// The facts the boot flow gates on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformFacts {
-    /// API level (10000 on an unreleased platform).
+    /// API level (one more than the SDK level on an unreleased platform).
     pub api_level: u32,
-    /// `ro.build.version.codename` (empty if unset).
+    /// `ro.build.version.codename` (`REL` if unset, as Android defaults it).
     pub codename: String,
     /// Build type.
     pub build_type: BuildType,
+    /// TV, Wear, first API level.
+    pub device: DeviceKind,
 }
 
 impl PlatformFacts {
-    /// Resolves the facts from properties and overrides, the reference way:
-    /// API level = 10000 unless the codename is `REL`, else the SDK level.
+    /// Resolves the facts from properties and overrides as Android 15 does:
+    /// the SDK level, plus one when the codename is not `REL` (an
+    /// unreleased platform is the next API level); without an SDK level on
+    /// an unreleased platform, [`API_FUTURE`].
     pub fn resolve(props: &Properties, o: &Overrides) -> Result<PlatformFacts, PlatformError> {
-        let codename = props.get(PROP_CODENAME).unwrap_or("").to_string();
-        let api_level = match o.api_level {
-            Some(api) => api,
-            None if codename != "REL" => API_FUTURE,
-            None => {
-                let sdk = props.get(PROP_SDK);
-                sdk.and_then(|s| s.parse::<u32>().ok())
-                    .ok_or_else(|| PlatformError::BadSdk {
-                        value: sdk.map(str::to_string),
-                    })?
+        let codename = props.get(PROP_CODENAME).unwrap_or("REL").to_string();
+        let sdk = props.get(PROP_SDK);
+        let sdk_num = sdk.and_then(|s| s.trim().parse::<u32>().ok());
+        let api_level = match (o.api_level, sdk_num) {
+            (Some(api), _) => api,
+            (None, Some(n)) if codename != "REL" => n.saturating_add(1),
+            (None, Some(n)) => n,
+            (None, None) if codename != "REL" => API_FUTURE,
+            (None, None) => {
+                return Err(PlatformError::BadSdk {
+                    value: sdk.map(str::to_string),
+                })
             }
+        };
+        let device = DeviceKind {
+            tv: props.get(PROP_PHONE_TYPE).unwrap_or("").is_empty()
+                && props.get(PROP_OEM_KEY1).unwrap_or("").starts_with("ATV00"),
+            wear: props
+                .get(PROP_CHARACTERISTICS)
+                .unwrap_or("")
+                .split(',')
+                .any(|c| c.trim() == "watch"),
+            first_api_level: props
+                .get(PROP_FIRST_API_LEVEL)
+                .and_then(|s| s.trim().parse().ok()),
         };
         let bt = o
             .build_type
@@ -189,12 +209,8 @@ impl PlatformFacts {
             api_level,
             codename,
             build_type,
+            device,
         })
-    }
-
-    /// This loader's version on this platform.
-    pub fn loader_version(&self) -> u32 {
-        loader_version(self.api_level)
     }
 }
 
@@ -236,7 +252,7 @@ impl PropertySource {
     pub fn read(&self, sys: &dyn Sys) -> Result<Properties, PlatformError> {
         match self {
             PropertySource::File(path) => read_property_file(sys, path),
-            PropertySource::System => Ok(system::read(&[PROP_SDK, PROP_CODENAME, PROP_BUILD_TYPE])),
+            PropertySource::System => Ok(system::read(&PROPS)),
         }
     }
 }
@@ -294,7 +310,7 @@ fn mkdir_all(sys: &dyn Sys, dir: &Path, mode: u32) -> Result<(), SysError> {
     while let Some(d) = cur {
         match sys.lstat(d) {
             Ok(st) if st.is_dir() => break,
-            Ok(_) => return Err(SysError::from_errno("mkdir", Some(d), libc::ENOTDIR)),
+            Ok(_) => return Err(SysError::from_errno(Op::Mkdir, Some(d), libc::ENOTDIR)),
             Err(e) if e.errno() == Some(libc::ENOENT) => missing.push(d),
             Err(e) => return Err(e),
         }
@@ -310,16 +326,13 @@ fn mkdir_all(sys: &dyn Sys, dir: &Path, mode: u32) -> Result<(), SysError> {
     Ok(())
 }
 
-/// `root` joined with an absolute path (`/` + `/a/b` = `/a/b`).
-pub fn reroot(root: &Path, abs: &str) -> PathBuf {
-    root.join(abs.trim_start_matches('/'))
-}
+pub use crate::paths::reroot;
 
 #[cfg(target_os = "android")]
 mod system {
     //! Android system properties through bionic.
     use super::Properties;
-    use crate::sys::SysError;
+    use crate::sys::{Op, SysError};
     use std::ffi::{CStr, CString};
 
     /// `PROP_VALUE_MAX` from `<sys/system_properties.h>`.
@@ -345,7 +358,7 @@ mod system {
     }
 
     pub(super) fn set(name: &str, value: &str) -> Result<(), SysError> {
-        let einval = || SysError::from_errno("__system_property_set", None, libc::EINVAL);
+        let einval = || SysError::from_errno(Op::SetProperty, None, libc::EINVAL);
         let name = CString::new(name).map_err(|_| einval())?;
         let value = CString::new(value).map_err(|_| einval())?;
         // SAFETY: both pointers are valid NUL-terminated strings for the call.
@@ -353,7 +366,11 @@ mod system {
         if rc == 0 {
             Ok(())
         } else {
-            Err(SysError::last("__system_property_set", None))
+            Err(SysError::io(
+                Op::SetProperty,
+                None,
+                std::io::Error::last_os_error(),
+            ))
         }
     }
 }
@@ -363,18 +380,14 @@ mod system {
     //! No property service off Android: [`super::PropertySource::System`]
     //! and [`super::PropertySink::System`] are never the default here.
     use super::Properties;
-    use crate::sys::SysError;
+    use crate::sys::{Op, SysError};
 
     pub(super) fn read(_keys: &[&str]) -> Properties {
         Properties::default()
     }
 
     pub(super) fn set(_name: &str, _value: &str) -> Result<(), SysError> {
-        Err(SysError::from_errno(
-            "__system_property_set",
-            None,
-            libc::ENOSYS,
-        ))
+        Err(SysError::from_errno(Op::SetProperty, None, libc::ENOSYS))
     }
 }
 
@@ -403,47 +416,45 @@ mod tests {
     }
 
     #[test]
-    fn loader_versions_follow_reference() {
-        // 42 (S) +1 T +1 U +1 V.
-        for (api, ver) in [
-            (31, 42),
-            (32, 42),
-            (33, 43),
-            (34, 44),
-            (35, 45),
-            (36, 45),
-            (10_000, 45),
-        ] {
-            assert_eq!(loader_version(api), ver, "api {api}");
-        }
-    }
-
-    #[test]
     fn api_level_resolution() {
         let rel =
             props("ro.build.version.sdk=34\nro.build.version.codename=REL\nro.build.type=user");
         let f = PlatformFacts::resolve(&rel, &Overrides::default()).unwrap();
         assert_eq!(f.api_level, 34);
         assert_eq!(f.build_type, BuildType::User);
-        assert_eq!(f.loader_version(), 44);
+        assert!(!f.device.tv && !f.device.wear);
 
+        // Android 15: an unreleased platform is the next API level.
         let dev =
             props("ro.build.version.sdk=34\nro.build.version.codename=Baklava\nro.build.type=eng");
         let f = PlatformFacts::resolve(&dev, &Overrides::default()).unwrap();
-        assert_eq!(f.api_level, API_FUTURE);
+        assert_eq!(f.api_level, 35);
         assert_eq!(f.build_type, BuildType::Eng);
 
-        // Like the reference, an unset codename is not "REL".
+        // An unset codename defaults to REL, as Android's property read does.
         let nocode = props("ro.build.version.sdk=34\nro.build.type=userdebug");
         let f = PlatformFacts::resolve(&nocode, &Overrides::default()).unwrap();
+        assert_eq!(f.api_level, 34);
+
+        let nosdk = props("ro.build.version.codename=Baklava\nro.build.type=user");
+        let f = PlatformFacts::resolve(&nosdk, &Overrides::default()).unwrap();
         assert_eq!(f.api_level, API_FUTURE);
 
         let o = Overrides {
             api_level: Some(33),
             build_type: Some("userdebug".into()),
+            ..Overrides::default()
         };
         let f = PlatformFacts::resolve(&dev, &o).unwrap();
         assert_eq!((f.api_level, f.build_type), (33, BuildType::Userdebug));
+
+        let tv = props("ro.build.version.sdk=35\nro.build.type=user\nro.oem.key1=ATV00100020\nro.board.first_api_level=33\nro.build.characteristics=tv,nosdcard");
+        let f = PlatformFacts::resolve(&tv, &Overrides::default()).unwrap();
+        assert!(f.device.tv && !f.device.wear);
+        assert_eq!(f.device.first_api_level, Some(33));
+        let watch = props("ro.build.version.sdk=35\nro.build.type=user\ngsm.current.phone-type=1\nro.oem.key1=ATV00\nro.build.characteristics=nosdcard,watch");
+        let f = PlatformFacts::resolve(&watch, &Overrides::default()).unwrap();
+        assert!(!f.device.tv && f.device.wear);
     }
 
     #[test]
@@ -460,11 +471,11 @@ mod tests {
             Err(PlatformError::BadSdk { value: Some(v) }) if v == "v"
         ));
         for bt in ["", "User", "debug"] {
-            let p = props(&format!("ro.build.version.codename=X\nro.build.type={bt}"));
+            let p = props(&format!("ro.build.version.sdk=35\nro.build.type={bt}"));
             let e = PlatformFacts::resolve(&p, &Overrides::default()).unwrap_err();
             assert!(matches!(e, PlatformError::BadBuildType { .. }), "{bt}: {e}");
         }
-        let notype = props("ro.build.version.codename=X");
+        let notype = props("ro.build.version.sdk=35");
         let e = PlatformFacts::resolve(&notype, &Overrides::default()).unwrap_err();
         assert_eq!(
             e.to_string(),

@@ -1,17 +1,20 @@
 //! Program section names: which prefix means which program type.
 //!
-//! The table follows `sectionNameTypes` of Android's NetBpfLoad (facts §2): the
-//! first entry whose prefix the raw section name starts with wins. It holds the
-//! mainline networking prefixes, the `lwt_*` ones of Android 15 and the
-//! platform loader's tracing prefixes. Sections matching no prefix are not
-//! programs and are ignored by the parser. `fuse/` is not supported: its
-//! program type is only known at run time (from
-//! `/sys/fs/fuse/bpf_prog_type_fuse`), which a pure parser cannot read.
+//! [`ALL`] holds every prefix any supported loader knows, with its program
+//! type and expected attach type (the kernel UAPI numbers). Which prefixes a
+//! loader actually recognises depends on the release and the role: each
+//! [`SectionTable`] of [`crate::release`] lists its own, in match order, and
+//! a section matching none of them is not a program for that loader (it is
+//! ignored, as Android's loaders ignore it). The parser reads every section
+//! that any table could treat as a program ([`is_program_section`]).
+//!
+//! `fuse/` is not supported: its program type is only known at run time
+//! (from `/sys/fs/fuse/bpf_prog_type_fuse`), which a pure parser cannot read.
 
 use crate::spec::ProgKind;
 use aya_obj::generated::{bpf_attach_type, bpf_prog_type};
 
-/// `expected_attach_type` 0, which the reference calls
+/// `expected_attach_type` 0, which Android's loaders call
 /// `BPF_ATTACH_TYPE_UNSPEC`; the kernel ignores it for these program types.
 const UNSPEC: bpf_attach_type = bpf_attach_type::BPF_CGROUP_INET_INGRESS;
 
@@ -51,8 +54,8 @@ const fn row(
 use bpf_attach_type as A;
 use bpf_prog_type as P;
 
-/// The prefix table, in match order.
-pub const SECTION_TYPES: &[SectionType] = &[
+/// Every prefix known to any supported loader.
+pub const ALL: &[SectionType] = &[
     row(
         "bind4/",
         P::BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
@@ -147,14 +150,14 @@ pub const SECTION_TYPES: &[SectionType] = &[
         P::BPF_PROG_TYPE_SOCK_OPS,
         A::BPF_CGROUP_SOCK_OPS,
     ),
-    // No slash: the reference matches `sysctl` itself and any `sysctl…` name.
+    // No slash: `sysctl` itself and any `sysctl…` name.
     row(
         "sysctl",
         P::BPF_PROG_TYPE_CGROUP_SYSCTL,
         A::BPF_CGROUP_SYSCTL,
     ),
     row("xdp/", P::BPF_PROG_TYPE_XDP, UNSPEC),
-    // Platform loader (system/bpf) prefixes.
+    // Tracing prefixes of the platform loader (system/bpf).
     row("kprobe/", P::BPF_PROG_TYPE_KPROBE, UNSPEC),
     row("kretprobe/", P::BPF_PROG_TYPE_KPROBE, UNSPEC),
     row("uprobe/", P::BPF_PROG_TYPE_KPROBE, UNSPEC),
@@ -163,22 +166,51 @@ pub const SECTION_TYPES: &[SectionType] = &[
     row("tracepoint/", P::BPF_PROG_TYPE_TRACEPOINT, UNSPEC),
 ];
 
-/// The table row for a section name, or `None` if the section is not a program.
-pub fn section_type(section_name: &str) -> Option<&'static SectionType> {
-    SECTION_TYPES
-        .iter()
-        .find(|t| section_name.starts_with(t.prefix))
+/// The prefixes one loader recognises, in its match order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SectionTable {
+    /// Prefixes (each one a row of [`ALL`]).
+    pub prefixes: &'static [&'static str],
 }
 
-/// The program kind of a section name, or `None` if the section is not a program.
+impl SectionTable {
+    /// The row of the first prefix of this table that `section_name`
+    /// starts with, or `None`: not a program for this loader.
+    pub fn lookup(&self, section_name: &str) -> Option<&'static SectionType> {
+        self.prefixes
+            .iter()
+            .find(|p| section_name.starts_with(**p))
+            .and_then(|p| ALL.iter().find(|t| t.prefix == *p))
+    }
+}
+
+/// The union table's row for a section name (what the parser sees).
+pub fn section_type(section_name: &str) -> Option<&'static SectionType> {
+    ALL.iter().find(|t| section_name.starts_with(t.prefix))
+}
+
+/// Whether any supported loader treats `section_name` as a program. The
+/// parser calls it for every section header: the first byte is compared
+/// before the prefix, so most names cost a few byte comparisons, not a
+/// `memcmp` per prefix.
+pub fn is_program_section(section_name: &[u8]) -> bool {
+    let Some(first) = section_name.first() else {
+        return false;
+    };
+    ALL.iter().any(|t| {
+        let prefix = t.prefix.as_bytes();
+        prefix.first() == Some(first) && section_name.starts_with(prefix)
+    })
+}
+
+/// The program kind of a section name in the union table, or `None`.
 pub fn prog_kind(section_name: &str) -> Option<ProgKind> {
     section_type(section_name).map(SectionType::kind)
 }
 
-/// Name of a program type from the table (without `BPF_PROG_TYPE_`), for display.
+/// Name of a program type (without `BPF_PROG_TYPE_`), for display.
 pub fn prog_type_name(prog_type: u32) -> Option<String> {
-    SECTION_TYPES
-        .iter()
+    ALL.iter()
         .find(|t| t.prog_type as u32 == prog_type)
         .map(|t| {
             let n = format!("{:?}", t.prog_type);
@@ -186,14 +218,13 @@ pub fn prog_type_name(prog_type: u32) -> Option<String> {
         })
 }
 
-/// Name of an expected attach type from the table (without `BPF_`), for
-/// display; 0 is shown as `UNSPEC` like the reference names it.
+/// Name of an expected attach type (without `BPF_`), for display; 0 is
+/// shown as `UNSPEC` like Android's loaders name it.
 pub fn attach_type_name(attach_type: u32) -> Option<String> {
     if attach_type == UNSPEC as u32 {
         return Some("UNSPEC".to_string());
     }
-    SECTION_TYPES
-        .iter()
+    ALL.iter()
         .find(|t| t.attach_type as u32 == attach_type)
         .map(|t| {
             let n = format!("{:?}", t.attach_type);
@@ -205,8 +236,8 @@ pub fn attach_type_name(attach_type: u32) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// Every row of facts §2, written out with the kernel UAPI numbers
-    /// (`include/uapi/linux/bpf.h`) so a wrong enum variant in the table fails.
+    /// Every row, written out with the kernel UAPI numbers
+    /// (`include/uapi/linux/bpf.h`) so a wrong enum variant fails.
     #[test]
     fn whole_prefix_table() {
         // (section name, prog type, expected attach type)
@@ -258,8 +289,7 @@ mod tests {
                 "{name}"
             );
         }
-        // Every table row is covered by the list above.
-        for t in SECTION_TYPES {
+        for t in ALL {
             assert!(
                 expected.iter().any(|(n, _, _)| n.starts_with(t.prefix)),
                 "prefix {} untested",
@@ -285,7 +315,21 @@ mod tests {
             "",
         ] {
             assert_eq!(prog_kind(name), None, "{name}");
+            assert!(!is_program_section(name.as_bytes()), "{name}");
         }
+    }
+
+    #[test]
+    fn a_table_only_knows_its_prefixes() {
+        let t = SectionTable {
+            prefixes: &["skfilter/", "tracepoint/"],
+        };
+        assert_eq!(t.lookup("skfilter/a").map(|r| r.prefix), Some("skfilter/"));
+        assert_eq!(t.lookup("schedcls/a"), None);
+        assert_eq!(
+            t.lookup("tracepoint/sched/x").map(|r| r.prog_type as u32),
+            Some(5)
+        );
     }
 
     #[test]

@@ -281,8 +281,40 @@ pub struct ObjectSpec {
     pub maps: Vec<MapSpec>,
     /// Programs in section-header order.
     pub programs: Vec<ProgramSpec>,
-    /// Oddities the reference loader tolerates (logged, not fatal).
+    /// Oddities the reference loader tolerates (logged, not fatal), at most
+    /// [`crate::parse::MAX_WARNINGS`] and a last line counting the rest.
     pub warnings: Vec<String>,
+    /// Section `netbpfload_min_ver`: Android 15 skips the object on an
+    /// older loader.
+    pub netbpfload_min_ver: Option<u32>,
+    /// Section `bpfloader_min_required_ver`: Android 15 fails the object on
+    /// an older loader.
+    pub bpfloader_min_required_ver: Option<u32>,
+    /// Which optional sections the file has (releases differ on which are
+    /// required).
+    pub present: SectionsPresent,
+    /// The `.BTF` section and what its fix-ups need, if the object has one.
+    #[serde(skip)]
+    pub btf: Option<crate::btf::BtfSource>,
+}
+
+/// Which of the sections some releases require the object has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SectionsPresent {
+    /// `bpfloader_min_ver`.
+    pub bpfloader_min_ver: bool,
+    /// `bpfloader_max_ver`.
+    pub bpfloader_max_ver: bool,
+    /// `size_of_bpf_map_def`.
+    pub size_of_bpf_map_def: bool,
+    /// `size_of_bpf_prog_def`.
+    pub size_of_bpf_prog_def: bool,
+    /// `maps`.
+    pub maps: bool,
+    /// `progs`.
+    pub progs: bool,
+    /// `.BTF`.
+    pub btf: bool,
 }
 
 impl Kver {

@@ -25,6 +25,8 @@
 //! directory* is followed.
 
 use crate::sys::{FileStat, Sys, SysError};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// What the path is expected to be.
@@ -37,7 +39,7 @@ pub enum Kind {
 }
 
 /// Why a path is not trusted.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TrustError {
     /// The path is a symbolic link.
     #[error("{}: is a symlink", path.display())]
@@ -111,6 +113,14 @@ fn uid_name(uid: u32) -> String {
 }
 
 impl TrustError {
+    /// The errno of a failed call, if that is what happened.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            TrustError::Io { source, .. } => source.errno(),
+            _ => None,
+        }
+    }
+
     /// True for the ownership/mode/symlink/type violations that
     /// [`Policy::insecure`] relaxes (not for I/O errors or swaps).
     pub fn is_relaxable(&self) -> bool {
@@ -244,14 +254,16 @@ pub fn check_location_dir(sys: &dyn Sys, dir: &Path, policy: Policy) -> Result<(
 pub fn read_trusted(
     sys: &dyn Sys,
     dir: &Path,
-    name: &str,
+    name: impl AsRef<OsStr>,
     max_len: u64,
     policy: Policy,
 ) -> Result<Vec<u8>, TrustError> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+    let name = name.as_ref();
+    let b = name.as_bytes();
+    if b.is_empty() || b == b"." || b == b".." || b.contains(&b'/') || b.contains(&0) {
         return Err(TrustError::BadName {
             dir: dir.to_path_buf(),
-            name: name.to_string(),
+            name: crate::logging::escape_bytes(b),
         });
     }
     let path = dir.join(name);
@@ -276,7 +288,7 @@ pub fn read_trusted(
 pub fn read_trusted_optional(
     sys: &dyn Sys,
     dir: &Path,
-    name: &str,
+    name: impl AsRef<OsStr>,
     max_len: u64,
     policy: Policy,
 ) -> Result<Option<Vec<u8>>, TrustError> {
@@ -301,12 +313,13 @@ mod tests {
             mode,
             dev: 1,
             ino: 10,
+            size: 0,
         }
     }
 
-    const REG: u32 = libc::S_IFREG;
-    const DIR: u32 = libc::S_IFDIR;
-    const LNK: u32 = libc::S_IFLNK;
+    const REG: u32 = crate::sys::S_IFREG;
+    const DIR: u32 = crate::sys::S_IFDIR;
+    const LNK: u32 = crate::sys::S_IFLNK;
 
     #[test]
     fn root_owned_read_only_is_trusted() {

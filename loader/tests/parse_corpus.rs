@@ -3,8 +3,11 @@
 //! `bpf-progs/include/`). Expected values are transcribed from the sources,
 //! not from parser output.
 
-use netbpfload::inspect::{map_pins, prog_pins};
+use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::parse::parse_object;
+use netbpfload::paths::Location;
+use netbpfload::plan::{plan_object, LoadPlan, ObjectPlan, PlanEnv};
+use netbpfload::release::{Release, Role};
 use netbpfload::spec::{Domain, IgnoreOn, Kver, MapSpec, ObjectSpec, ProgramSpec};
 use std::path::Path;
 
@@ -27,6 +30,50 @@ fn corpus(file_name: &str) -> ObjectSpec {
         .unwrap_or_else(|| panic!("{file_name} is not in bpf_progs::OBJECTS"));
     let path = format!("/apex/com.android.tethering/etc/bpf/x/{file_name}");
     parse_object(Path::new(&path), obj.bytes).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The plan of `spec` under Android 15's mainline rules as root on a 6.1
+/// arm64 user build, at a location whose pins go under `prefix`.
+fn plan(spec: &ObjectSpec, prefix: &str) -> LoadPlan {
+    plan_on(spec, prefix, Kver::new(6, 1, 0))
+}
+
+/// [`plan`] on kernel `kver`.
+fn plan_on(spec: &ObjectSpec, prefix: &str, kver: Kver) -> LoadPlan {
+    let rules = Release::V.rules().role(Role::Mainline);
+    let location = Location::new("/apex/com.android.tethering/etc/bpf/x", prefix);
+    let env = PlanEnv {
+        rules,
+        gate: GateEnv {
+            loader_ver: Release::V.loader_version(netbpfload::release::API_V, true),
+            kver,
+            build_type: BuildType::User,
+            arch: Arch::Aarch64,
+        },
+        location: &location,
+        page_size: 4096,
+        tmp_tag: "1_0",
+    };
+    match plan_object(spec, &env).unwrap_or_else(|e| panic!("{e}")) {
+        ObjectPlan::Load(p) => p,
+        ObjectPlan::Skip { reason } => panic!("object skipped: {reason:?}"),
+    }
+}
+
+/// `(map name, final pin)` of every map the plan loads.
+fn map_pins(spec: &ObjectSpec, prefix: &str) -> Vec<(String, String)> {
+    plan(spec, prefix)
+        .map_loads()
+        .map(|m| (m.name.clone(), m.pin.rel.clone()))
+        .collect()
+}
+
+/// Final pin of every program the plan loads, in section order.
+fn prog_pins(spec: &ObjectSpec, prefix: &str) -> Vec<String> {
+    plan(spec, prefix)
+        .prog_loads()
+        .map(|p| p.pin.rel.clone())
+        .collect()
 }
 
 fn map<'a>(spec: &'a ObjectSpec, name: &str) -> &'a MapSpec {
@@ -334,17 +381,43 @@ fn offload() {
     let maps = map_pins(&spec, "tethering/");
     assert!(maps
         .iter()
-        .any(|m| m.pin == "tethering/map_offload_tether_dev_map"));
-    let progs: Vec<String> = prog_pins(&spec, "tethering/")
-        .into_iter()
-        .map(|p| p.pin)
-        .collect();
+        .any(|(_, pin)| pin == "tethering/map_offload_tether_dev_map"));
+    // Variants share one pin: $4_14 (loaded below 5.10) and $5_10, $opt and
+    // $stub.
+    let pins_on = |kver| -> Vec<(String, String)> {
+        plan_on(&spec, "tethering/", kver)
+            .prog_loads()
+            .map(|p| (p.section.clone(), p.pin.rel.clone()))
+            .collect()
+    };
+    let old = pins_on(Kver::new(4, 19, 0));
+    let new = pins_on(Kver::new(6, 1, 0));
+    let pin_of = |pins: &[(String, String)], section: &str| {
+        pins.iter()
+            .find(|(s, _)| s == section)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| panic!("{section} not loaded"))
+    };
+    let downstream = "tethering/prog_offload_schedcls_tether_downstream6_ether";
     assert_eq!(
-        progs[0],
-        "tethering/prog_offload_schedcls_tether_downstream6_ether"
+        pin_of(&old, "schedcls/tether_downstream6_ether$4_14"),
+        downstream
     );
-    assert_eq!(progs[0], progs[1], "$4_14 and $5_10 share one pin");
-    assert_eq!(progs[2], progs[3], "$opt and $stub share one pin");
+    assert_eq!(
+        pin_of(&new, "schedcls/tether_downstream6_ether$5_10"),
+        downstream
+    );
+    assert!(!old.iter().any(|(s, _)| s.ends_with("$5_10")));
+    assert!(!new.iter().any(|(s, _)| s.ends_with("$4_14")));
+    let upstream = "tethering/prog_offload_schedcls_tether_upstream6_rawip";
+    assert_eq!(
+        pin_of(&new, "schedcls/tether_upstream6_rawip$opt"),
+        upstream
+    );
+    assert_eq!(
+        pin_of(&new, "schedcls/tether_upstream6_rawip$stub"),
+        upstream
+    );
 }
 
 #[test]
@@ -382,11 +455,11 @@ fn pkt_count() {
         &["packet_count_map"],
     );
     let progs = prog_pins(&spec, "net_private/");
-    assert_eq!(progs[0].pin, "net_private/prog_pktCount_skfilter_count");
+    assert_eq!(progs[0], "net_private/prog_pktCount_skfilter_count");
     let maps = map_pins(&spec, "net_private/");
     assert!(maps
         .iter()
-        .any(|m| m.pin == "net_private/map_pktCount_packet_count_map"));
+        .any(|(_, pin)| pin == "net_private/map_pktCount_packet_count_map"));
 }
 
 #[test]
@@ -447,29 +520,28 @@ fn netd_domains_flags_gates() {
     let d = &map(&spec, "lock_array_test_map").def;
     assert_eq!((d.ignore_on.bits(), d.mode), (0x02, 0o440));
 
-    let pins = map_pins(&spec, "netd_shared/");
-    let pin = |name: &str| pins.iter().find(|p| p.name == name).unwrap().clone();
-    assert_eq!(
-        pin("uid_permission_map").pin,
-        "netd_readonly/map_netd_uid_permission_map"
-    );
-    assert_eq!(
-        pin("uid_permission_map").create_via.as_deref(),
-        Some("netd_readonly/tmp_map_netd_uid_permission_map")
-    );
-    assert_eq!(
-        pin("cookie_tag_map").pin,
-        "netd_shared/map_netd_cookie_tag_map"
-    );
-    assert_eq!(
-        pin("cookie_tag_map").create_via.as_deref(),
-        Some("netd_shared/tmp_map_netd_cookie_tag_map")
-    );
+    // A pin with a selinux_context is created in that context's directory
+    // (under a temporary name) and renamed to its pin_subdir directory.
+    let plan = plan(&spec, "netd_shared/");
+    let pin = |name: &str| {
+        plan.map_loads()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("{name} not loaded"))
+            .pin
+            .clone()
+    };
+    let dir = |rel: &str| rel.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+    let p = pin("uid_permission_map");
+    assert_eq!(p.rel, "netd_readonly/map_netd_uid_permission_map");
+    assert_eq!(dir(&p.tmp_rel), "netd_readonly");
+    let p = pin("cookie_tag_map");
+    assert_eq!(p.rel, "netd_shared/map_netd_cookie_tag_map");
+    assert_eq!(dir(&p.tmp_rel), "netd_shared");
     // facts §9: /sys/fs/bpf/netd_shared/prog_netd_cgroupskb_ingress_stats.
     let progs = prog_pins(&spec, "netd_shared/");
     assert!(progs
         .iter()
-        .any(|p| p.pin == "netd_shared/prog_netd_cgroupskb_ingress_stats"));
+        .any(|p| p == "netd_shared/prog_netd_cgroupskb_ingress_stats"));
     let p = prog(&spec, "cgroupskb/ingress/stats$4_14");
     assert_eq!((p.kind.prog_type, p.kind.expected_attach_type), (8, 0));
     assert_eq!(p.kernel_name, "cgroupskb_ingre");
@@ -534,6 +606,6 @@ fn legacy_abis_get_defaults() {
     let pins = map_pins(&t, "");
     assert!(pins
         .iter()
-        .any(|p| p.pin == "net_private/map__legacy_shared_map"));
+        .any(|(_, pin)| pin == "net_private/map__legacy_shared_map"));
     assert_eq!(t.maps.len(), 3);
 }

@@ -313,14 +313,22 @@ fn relocation_not_on_ld_imm64_is_skipped_with_warning() {
         "{:?}",
         spec.warnings
     );
-    // An LD_IMM64 whose second half would be past the end of the code.
+    // On the second half of an LD_IMM64: not an instruction of its own.
+    let mut s = Sample::default();
+    s.rels[1].0 = 8;
+    let spec = parse(&s.build()).unwrap();
+    assert_eq!(spec.programs[0].relocations.len(), 1);
+    assert_eq!(spec.warnings.len(), 1, "{:?}", spec.warnings);
+    assert!(spec.warnings[0].contains("insn 1"), "{:?}", spec.warnings);
+    // An LD_IMM64 whose second half would be past the end of the code is no
+    // longer skipped: the program is refused (issue 11, item 4).
     let mut s = Sample::default();
     s.code.truncate(40);
     s.code.extend_from_slice(&LD_IMM64[..8]);
     s.rels[1].0 = 40;
-    let spec = parse(&s.build()).unwrap();
-    assert_eq!(spec.programs[0].relocations.len(), 1);
-    assert_eq!(spec.warnings.len(), 1);
+    let e = fail(&s.build());
+    assert_eq!(e.kind(), &K::TruncatedLdImm64 { insn: 5 });
+    assert_eq!(e.section(), Some("skfilter/test$opt"));
 }
 
 #[test]
@@ -486,4 +494,210 @@ fn unknown_sections_are_ignored() {
     let spec = parse(&s.build()).unwrap();
     assert!(spec.programs.is_empty());
     assert_eq!(spec.maps.len(), 2);
+}
+
+#[test]
+fn release_sections_and_presence() {
+    let spec = parse(&sample_object()).unwrap();
+    assert_eq!(spec.netbpfload_min_ver, None);
+    assert_eq!(spec.bpfloader_min_required_ver, None);
+    let p = spec.present;
+    assert!(p.bpfloader_min_ver && p.bpfloader_max_ver && p.maps && p.progs);
+    assert!(p.size_of_bpf_map_def && p.size_of_bpf_prog_def);
+
+    let mut s = Sample {
+        extra: vec![
+            ("netbpfload_min_ver".into(), 45u32.to_le_bytes().to_vec()),
+            (
+                "bpfloader_min_required_ver".into(),
+                47u32.to_le_bytes().to_vec(),
+            ),
+        ],
+        min_ver: None,
+        prog_def_size: None,
+        ..Sample::default()
+    };
+    s.progs.truncate(20); // v0.0 records without the size section
+    s.prog_syms[0].2 = 20;
+    let spec = parse(&s.build()).unwrap();
+    assert_eq!(spec.netbpfload_min_ver, Some(45));
+    assert_eq!(spec.bpfloader_min_required_ver, Some(47));
+    assert!(!spec.present.bpfloader_min_ver && spec.present.bpfloader_max_ver);
+    assert!(!spec.present.size_of_bpf_prog_def && spec.present.size_of_bpf_map_def);
+
+    let e = fail_sample(|s| s.extra = vec![("netbpfload_min_ver".into(), vec![45, 0])]);
+    assert_eq!(e.kind(), &K::SectionTooShort { size: 2, need: 4 });
+    assert_eq!(e.section(), Some("netbpfload_min_ver"));
+}
+
+#[test]
+fn map_names_must_be_pin_path_components() {
+    for (name, reason) in [
+        ("a.b", "contains '.' (reserved by bpffs)"),
+        ("..", "contains '.' (reserved by bpffs)"),
+        ("m\nnetbpfload: forged", "contains a control character"),
+        ("m\u{7f}", "contains a control character"),
+        ("", "is empty"),
+        ("a/b", "contains '/'"),
+    ] {
+        let e = fail_sample(|s| s.map_syms[1].0 = name.to_string());
+        assert!(
+            matches!(e.kind(), K::BadSymbolName { name: n, reason: r, .. } if *n == name && *r == reason),
+            "{name:?}: {e}"
+        );
+        assert!(!e.to_string().contains('\n'), "{e}");
+    }
+    // Function and definition names are not path components: dots are fine.
+    let mut s = Sample {
+        func: Some("prog.test".into()),
+        ..Sample::default()
+    };
+    s.prog_syms[0].0 = "prog.test_def".into();
+    parse(&s.build()).unwrap();
+}
+
+#[test]
+fn overlapping_sections_are_refused_naming_both() {
+    // `.BTF` is read (by the BTF extraction): it may not alias `maps`...
+    let mut b = Sample {
+        extra: vec![(".BTF".into(), vec![0; 64])],
+        ..Sample::default()
+    }
+    .build();
+    let (maps_off, _) = section_range(&b, "maps");
+    let h = section_header_offset(&b, ".BTF");
+    patch_u64(&mut b, h + 24, maps_off as u64 + 8);
+    let e = fail(&b);
+    assert_eq!(e.section(), Some(".BTF"));
+    assert_eq!(
+        e.kind(),
+        &K::SectionsOverlap {
+            other: "maps".into(),
+            range: (maps_off as u64 + 8, maps_off as u64 + 72),
+            other_range: (maps_off as u64, maps_off as u64 + 240),
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{FILE}: section .BTF: data (bytes {}..{}) overlaps section maps (bytes {}..{})",
+            maps_off + 8,
+            maps_off + 72,
+            maps_off,
+            maps_off + 240
+        )
+    );
+    // ... but an empty section may sit anywhere.
+    patch_u64(&mut b, h + 32, 0);
+    parse(&b).unwrap();
+    // An unread section may alias anything.
+    let mut b = Sample {
+        extra: vec![(".comment".into(), vec![0; 64])],
+        ..Sample::default()
+    }
+    .build();
+    let h = section_header_offset(&b, ".comment");
+    patch_u64(&mut b, h + 24, maps_off as u64);
+    parse(&b).unwrap();
+}
+
+#[test]
+fn code_over_its_own_relocations_is_refused() {
+    let mut b = sample_object();
+    let (rel_off, rel_size) = section_range(&b, ".relskfilter/test$opt");
+    let h = section_header_offset(&b, "skfilter/test$opt");
+    patch_u64(&mut b, h + 24, rel_off as u64);
+    patch_u64(&mut b, h + 32, rel_size as u64);
+    let e = fail(&b);
+    assert!(matches!(e.kind(), K::SectionsOverlap { .. }), "{e}");
+}
+
+#[test]
+fn uncovered_map_fd_load_is_refused() {
+    // `r1 = 3 ll` with src_reg = BPF_PSEUDO_MAP_FD at insn 2, no relocation:
+    // fd 3 may be another object's map in a parallel load.
+    let e = fail_sample(|s| {
+        s.code[16 + 1] = 0x11;
+        s.code[16 + 4] = 3;
+        s.rels.pop();
+    });
+    assert_eq!(
+        e.kind(),
+        &K::UncoveredPseudoLoad {
+            insn: 2,
+            src_reg: 1
+        }
+    );
+    assert_eq!(e.section(), Some("skfilter/test$opt"));
+    // Covered by a map relocation: the engine rewrites it; fine.
+    let mut s = Sample::default();
+    s.code[16 + 1] = 0x11;
+    s.code[16 + 4] = 3;
+    assert_eq!(parse(&s.build()).unwrap().programs[0].relocations.len(), 2);
+    // Covered only by a relocation to a non-map symbol: refused.
+    let e = fail_sample(|s| {
+        s.code[16 + 1] = 0x11;
+        s.rels[1].1 = RelSym::Raw(1); // prog_test, a FUNC
+    });
+    assert_eq!(
+        e.kind(),
+        &K::UncoveredPseudoLoad {
+            insn: 2,
+            src_reg: 1
+        }
+    );
+}
+
+#[test]
+fn duplicate_relocation_section_is_refused() {
+    let mut b = sample_object();
+    // Make `license` a second SHT_REL for the program.
+    let code = section_header_offset(&b, "skfilter/test$opt");
+    let idx = (code - u64::from_le_bytes(b[40..48].try_into().unwrap()) as usize) / 64;
+    let lic = section_header_offset(&b, "license");
+    patch_u32(&mut b, lic + 4, 9); // SHT_REL
+    patch_u32(&mut b, lic + 44, idx as u32); // sh_info
+    let e = fail(&b);
+    assert_eq!(e.section(), Some("skfilter/test$opt"));
+    assert!(
+        matches!(e.kind(), K::DuplicateRelocationSection { first, second } if first == ".relskfilter/test$opt" && second == "license"
+            || first == "license" && second == ".relskfilter/test$opt"),
+        "{e}"
+    );
+}
+
+#[test]
+fn pin_file_names_fit_name_max() {
+    // Object `bad`: the pin file names are `map_bad_<map>` and
+    // `prog_bad_<pin name>`, at most 255 bytes (temporary pins have short
+    // names of their own).
+    let ok = |n: usize| "m".repeat(n);
+    let spec = parse(
+        &Sample {
+            map_syms: vec![(ok(255 - 8), 0, 120), ("second_map".into(), 120, 120)],
+            ..Sample::default()
+        }
+        .build(),
+    )
+    .unwrap();
+    assert_eq!(spec.maps[0].name.len(), 247);
+    let e = fail_sample(|s| s.map_syms[0].0 = ok(255 - 7));
+    assert!(
+        matches!(e.kind(), K::BadSymbolName { reason, .. } if reason.contains("longer than 255")),
+        "{e}"
+    );
+    let section = |n: usize| format!("skfilter/{}", "p".repeat(n - 9));
+    parse(
+        &Sample {
+            section_name: section(255 - 9),
+            ..Sample::default()
+        }
+        .build(),
+    )
+    .unwrap();
+    let e = fail_sample(|s| s.section_name = section(255 - 8));
+    assert!(
+        matches!(e.kind(), K::BadProgramName { reason, .. } if reason.contains("longer than 255")),
+        "{e}"
+    );
 }

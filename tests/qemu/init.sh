@@ -2,7 +2,7 @@
 # /init of the QEMU boot-test initramfs (tests/src/qemu.rs builds it).
 #
 # Mounts what Android's init would have mounted, starts the loader the way
-# the project's init/netbpfload.rc declares the `bpfloader` service (binary
+# the project's init/netbpfload.35rc declares the `bpfloader` service (binary
 # path and arguments, user, groups, capabilities, memlock rlimit all parsed
 # from that file), lets the chain netbpfload -> bpfloader -> netbpfload done
 # run, then dumps the result on the serial console as `KEY value` lines the
@@ -19,7 +19,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t bpf bpf /sys/fs/bpf
 
-RC=/apex/com.android.tethering/etc/init/netbpfload.rc
+RC=/apex/com.android.tethering/etc/init/netbpfload.35rc
 echo "INIT kernel $(uname -r) $(uname -m) $(grep -c '^processor' /proc/cpuinfo)"
 
 # `service <name> <path> [args...]`

@@ -6,7 +6,7 @@
 //! host's `/sys/fs/bpf` is never touched.
 
 use netbpfload::sys::linux::LinuxSys;
-use netbpfload::sys::{MapInfo, ObjKind, ProgInfo, Sys, SysResult};
+use netbpfload::sys::{Bpf, Files, MapInfo, ObjKind, ProgInfo, SysResult};
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -119,12 +119,19 @@ impl Drop for PrivateBpffs {
     }
 }
 
-/// What the pin naming says is pinned at `path`: a program for
-/// `prog_*` / `tmp_prog_*`, a map otherwise.
+/// What the pin naming says is pinned at `path`: a program for `prog_*`
+/// and for a temporary pin of a program (`tmp_nbl_<tag>_p<n>`), a map
+/// otherwise.
 pub fn kind_of(path: &Path) -> ObjKind {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     match name {
-        Some(n) if n.starts_with("prog_") || n.starts_with("tmp_prog_") => ObjKind::Prog,
+        Some(n) if n.starts_with("prog_") => ObjKind::Prog,
+        Some(n)
+            if n.starts_with(netbpfload::paths::TMP_PIN_PREFIX)
+                && n.rsplit('_').next().is_some_and(|k| k.starts_with('p')) =>
+        {
+            ObjKind::Prog
+        }
         _ => ObjKind::Map,
     }
 }

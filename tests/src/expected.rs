@@ -1,38 +1,61 @@
-//! What a correct loader pins, computed from a declarative model of the
-//! corpus.
+//! What a correct boot chain pins, computed from a declarative model of the
+//! corpus and of the Android releases' loader rules.
 //!
 //! [`CORPUS`] is transcribed by hand from the C sources
 //! (`bpf-progs/src/progs/*.c`, the `DEFINE_BPF_*` lines and the macros'
 //! defaults in `bpf-progs/include/`) and `bpf-progs/README.md`: every map and
-//! program with its type, sizes, flags, owner, mode, gates and domains, and
+//! program with its type, sizes, flags, owner, mode, gates and domains,
 //! whether the verifier accepts it (the corpus rejects on purpose, and says
-//! so in the source). [`expected`] applies the loader rules of the reference
-//! (facts §3, §7) to it for one platform ([`Platform`]: kernel, loader
-//! version, build type, architecture) and one layout ([`Layout`]: which
+//! so in the source) and what a loader using BTF makes of the object. The
+//! rules [`expected`] applies are transcribed from the reference
+//! (`docs/android-release-rules.md`, cited by section below), per
+//! [`Release`] and per loader role, for one [`Platform`] (release, kernel,
+//! loader version, build type, architecture) and one [`Layout`] (which
 //! object sits in which location). Nothing here is read from a loader's
-//! output or from the loader crate, so a loader bug cannot leak into the
-//! expectations.
+//! output or from the loader crate's tables, so a loader bug cannot leak
+//! into the expectations.
 //!
-//! The rules:
-//! - an object is skipped whole when the loader version is outside its
-//!   `[bpfloader_min_ver, bpfloader_max_ver)`;
-//! - a map applies when the loader version and the kernel are inside its
-//!   ranges (half-open) and no `ignore_on_*` bit names the build type or
-//!   the architecture; a program likewise;
+//! The rules (mainline = the APEX's `netbpfload`, platform = the
+//! follow-up `/system/bin/bpfloader`):
+//! - a program is a code section whose name starts with a prefix of its
+//!   role's table (§3): Android 15's mainline table has no
+//!   `cgroupsockrelease/`, 2025 main's no `lwt_*`, the platform's only
+//!   tracing prefixes and `skfilter/`; other sections are ignored;
+//! - mainline: an object is skipped whole when the loader version is
+//!   outside its `[bpfloader_min_ver, bpfloader_max_ver)` (§5); a map or
+//!   program applies when the loader version and the kernel are inside its
+//!   half-open ranges and no `ignore_on_*` bit names the build type or the
+//!   architecture (§6); 2025 main also skips LPM_TRIE maps below 4.14 and
+//!   accepts only 120/92-byte records (§4);
+//! - platform: no version of any kind is read, only kernel gates apply,
+//!   `pin_subdir`/`selinux_context` are ignored, records must be 120/92
+//!   bytes, and a program of a type its location does not allow fails the
+//!   object (§2.2, §6);
 //! - a map pin is `<dir>map_<obj>_<name>` (`<dir>map__<name>` when shared),
 //!   a program pin `<dir>prog_<obj>_<section cut at the last '$', '/' → '_'>`,
-//!   `<dir>` being the `pin_subdir` if set, else the location prefix, and
-//!   `<obj>` the file name cut at the last `.`, then at the last `@`;
+//!   `<dir>` being the `pin_subdir` if set (mainline), else the location
+//!   prefix, and `<obj>` the file name cut at the last `.`, then at the last
+//!   `@` (§7);
 //! - of alternatives with one pin name (`$4_14`/`$5_10`, `$opt`/`$stub`),
 //!   the first that applies and that the verifier accepts takes the pin; an
-//!   optional program the verifier rejects is skipped;
+//!   optional program the verifier rejects is skipped (§9);
+//! - 2025 main's mainline on kernels >= 5.10 types every map it creates but
+//!   DEVMAP_HASH and RINGBUF with the object's BTF; an object whose BTF or
+//!   `____btf_map_*` annotation it cannot use fails; without BTF an
+//!   SK_STORAGE map cannot be created and its object fails (§8);
 //! - a mandatory program the verifier rejects fails its object, which then
-//!   leaves no pin (our rollback rule); a failed critical object stops the
-//!   boot after its location (the rest of that location is still loaded);
+//!   leaves no pin (our rollback rule); a failure that counts (a critical
+//!   object's on Android 15 and on the platform, any object's on 2025 main's
+//!   mainline) stops the boot after its location (§10);
+//! - the mainline loader creates every mainline prefix and `loader/` first,
+//!   and `netd_shared/mainline_done` once its locations loaded; the
+//!   platform loader creates each location's prefix just before loading it
+//!   (§11); directories are 01777;
 //! - maps are pinned with their own owner and mode, programs `0440` with
 //!   theirs; the kernel reports `BPF_F_RDONLY_PROG` on device maps, and
 //!   DEVMAP_HASH is created as HASH before 5.4; a ring buffer is at least
-//!   one page.
+//!   one page (§6, §8). Kernels are assumed to have the JIT on (2025 main
+//!   fails a program without a JITed image, §9).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -49,6 +72,8 @@ pub const LOADER_MAX: u32 = 0x10000;
 pub const PROG_PIN_MODE: u32 = 0o440;
 /// Mode of every directory the loaders create under the bpffs root.
 pub const DIR_MODE: u32 = 0o1777;
+/// Directory the mainline loader creates once its locations loaded.
+pub const MAINLINE_DONE: &str = "netd_shared/mainline_done";
 
 /// `enum bpf_map_type` values (UAPI).
 pub mod map_type {
@@ -64,12 +89,12 @@ pub mod map_type {
     pub const LPM_TRIE: u32 = 11;
     /// BPF_MAP_TYPE_DEVMAP.
     pub const DEVMAP: u32 = 14;
+    /// BPF_MAP_TYPE_SK_STORAGE.
+    pub const SK_STORAGE: u32 = 24;
     /// BPF_MAP_TYPE_DEVMAP_HASH.
     pub const DEVMAP_HASH: u32 = 25;
     /// BPF_MAP_TYPE_RINGBUF.
     pub const RINGBUF: u32 = 27;
-    /// BPF_MAP_TYPE_USER_RINGBUF.
-    pub const USER_RINGBUF: u32 = 31;
 }
 
 /// `enum bpf_prog_type` values (UAPI).
@@ -86,12 +111,16 @@ pub mod prog_type {
     pub const TRACEPOINT: u32 = 5;
     /// BPF_PROG_TYPE_XDP.
     pub const XDP: u32 = 6;
+    /// BPF_PROG_TYPE_PERF_EVENT.
+    pub const PERF_EVENT: u32 = 7;
     /// BPF_PROG_TYPE_CGROUP_SKB.
     pub const CGROUP_SKB: u32 = 8;
     /// BPF_PROG_TYPE_CGROUP_SOCK.
     pub const CGROUP_SOCK: u32 = 9;
     /// BPF_PROG_TYPE_CGROUP_SOCK_ADDR.
     pub const CGROUP_SOCK_ADDR: u32 = 18;
+    /// BPF_PROG_TYPE_CGROUP_SOCKOPT.
+    pub const CGROUP_SOCKOPT: u32 = 25;
 }
 
 /// `BPF_F_NO_PREALLOC`.
@@ -162,24 +191,175 @@ pub enum Arch {
     Riscv64,
 }
 
-/// Everything the gates depend on.
+/// An Android release whose loaders the chain reproduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Release {
+    /// Android 15 (API 35).
+    V,
+    /// 2025 main, 25Q2 (API 36).
+    R25Q2,
+}
+
+/// Android 15's mainline section prefixes (§3): lwt, no cgroupsockcreate/release.
+const V_MAINLINE_SECTIONS: &[&str] = &[
+    "bind4/",
+    "bind6/",
+    "cgroupskb/",
+    "cgroupsock/",
+    "connect4/",
+    "connect6/",
+    "egress/",
+    "getsockopt/",
+    "ingress/",
+    "lwt_in/",
+    "lwt_out/",
+    "lwt_seg6local/",
+    "lwt_xmit/",
+    "postbind4/",
+    "postbind6/",
+    "recvmsg4/",
+    "recvmsg6/",
+    "schedact/",
+    "schedcls/",
+    "sendmsg4/",
+    "sendmsg6/",
+    "setsockopt/",
+    "skfilter/",
+    "sockops/",
+    "sysctl",
+    "xdp/",
+];
+/// 25Q2's mainline section prefixes (§3): cgroupsockcreate/release, no lwt.
+const Q2_MAINLINE_SECTIONS: &[&str] = &[
+    "bind4/",
+    "bind6/",
+    "cgroupskb/",
+    "cgroupsock/",
+    "cgroupsockcreate/",
+    "cgroupsockrelease/",
+    "connect4/",
+    "connect6/",
+    "egress/",
+    "getsockopt/",
+    "ingress/",
+    "postbind4/",
+    "postbind6/",
+    "recvmsg4/",
+    "recvmsg6/",
+    "schedact/",
+    "schedcls/",
+    "sendmsg4/",
+    "sendmsg6/",
+    "setsockopt/",
+    "skfilter/",
+    "sockops/",
+    "sysctl",
+    "xdp/",
+];
+/// The platform loader's section prefixes (§3).
+const PLATFORM_SECTIONS: &[&str] = &[
+    "kprobe/",
+    "kretprobe/",
+    "perf_event/",
+    "skfilter/",
+    "tracepoint/",
+    "uprobe/",
+    "uretprobe/",
+];
+
+impl Release {
+    /// The mainline loader's version running as root on the release's own
+    /// API level (§1): 42 + T + U + root + V = 46, and 47 on API 36.
+    pub const fn loader_version(self) -> u32 {
+        match self {
+            Release::V => 46,
+            Release::R25Q2 => 47,
+        }
+    }
+
+    /// The LTS branches and minimum sublevels of the V+ check (§11.1,
+    /// §11.3): 25Q2 adds 6.12.
+    pub fn lts(self) -> &'static [(u32, u32, u32)] {
+        const V: &[(u32, u32, u32)] = &[
+            (4, 4, 0),
+            (4, 9, 0),
+            (4, 14, 0),
+            (4, 19, 236),
+            (5, 4, 186),
+            (5, 10, 199),
+            (5, 15, 136),
+            (6, 1, 57),
+            (6, 6, 0),
+        ];
+        const Q2: &[(u32, u32, u32)] = &[
+            (4, 4, 0),
+            (4, 9, 0),
+            (4, 14, 0),
+            (4, 19, 236),
+            (5, 4, 186),
+            (5, 10, 199),
+            (5, 15, 136),
+            (6, 1, 57),
+            (6, 6, 0),
+            (6, 12, 0),
+        ];
+        match self {
+            Release::V => V,
+            Release::R25Q2 => Q2,
+        }
+    }
+
+    fn sections(self, role: Role) -> &'static [&'static str] {
+        match (role, self) {
+            (Role::Platform, _) => PLATFORM_SECTIONS,
+            (Role::Mainline, Release::V) => V_MAINLINE_SECTIONS,
+            (Role::Mainline, Release::R25Q2) => Q2_MAINLINE_SECTIONS,
+        }
+    }
+}
+
+impl From<netbpfload::release::Release> for Release {
+    fn from(r: netbpfload::release::Release) -> Release {
+        match r {
+            netbpfload::release::Release::V => Release::V,
+            netbpfload::release::Release::R25Q2 => Release::R25Q2,
+        }
+    }
+}
+
+/// Everything the rules depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Platform {
-    /// The kernel as the loader reads it from `uname().release` (Debian's
+    /// The release whose loaders run.
+    pub release: Release,
+    /// The kernel as the loaders read it from `uname().release` (Debian's
     /// `6.1.0-50-amd64` is 6.1.0), `KVER` encoded ([`kver`]).
     pub kver: u32,
-    /// Version of the loader running the mainline locations.
+    /// Version of the mainline loader (the platform loader has none).
     pub loader_ver: u32,
-    /// Version of the loader running the platform locations (the follow-up
-    /// `bpfloader`).
-    pub platform_loader_ver: u32,
     /// Build type.
     pub build_type: BuildType,
     /// Architecture.
     pub arch: Arch,
-    /// The loader gives maps the key/value types of the object's `.BTF`
-    /// (2025 main on kernels >= 5.10, facts §5; Android 15 ignores `.BTF`).
-    pub btf_maps: bool,
+}
+
+impl Platform {
+    /// A device of `release` whose mainline loader runs as root (its usual
+    /// version, [`Release::loader_version`]).
+    pub fn new(release: Release, kver: u32, build_type: BuildType, arch: Arch) -> Platform {
+        Platform {
+            release,
+            kver,
+            loader_ver: release.loader_version(),
+            build_type,
+            arch,
+        }
+    }
+
+    /// Whether the mainline loader types maps with BTF (§8).
+    pub fn btf(&self) -> bool {
+        self.release == Release::R25Q2 && self.kver >= K5_10
+    }
 }
 
 /// Which loader runs a location.
@@ -187,7 +367,8 @@ pub struct Platform {
 pub enum Role {
     /// netbpfload, the tethering APEX's locations.
     Mainline,
-    /// The follow-up `bpfloader`, `/system/etc/bpf/` and `/vendor/etc/bpf/`.
+    /// The follow-up `bpfloader`: `/system/etc/bpf/`, its `uprobestats/` and
+    /// `/vendor/etc/bpf/`.
     Platform,
 }
 
@@ -198,38 +379,46 @@ pub struct LocationModel {
     pub role: Role,
     /// Prefix under the bpffs root (`tethering/`, or `""` for `/system/etc/bpf/`).
     pub prefix: String,
+    /// Program types the platform loader allows there (§2.2); `None`: all.
+    pub prog_types: Option<&'static [u32]>,
     /// File names of the objects placed there (each in [`CORPUS`]).
     pub objects: Vec<&'static str>,
 }
 
-/// Where the objects are, and which directories the loaders create.
+/// Where the objects are: the locations of both roles, in load order.
+/// Android 15 and 2025 main keep the mainline objects in different
+/// directories but pin them under the same prefixes, so one layout serves
+/// both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     /// Locations in load order (mainline ones first, then the platform ones).
     pub locations: Vec<LocationModel>,
-    /// Subdirectories of the bpffs root (without the trailing `/`, mode
-    /// 01777) and the loader that creates them before loading its
-    /// locations; the platform loader's exist only if it ran.
-    pub dirs: Vec<(Role, String)>,
 }
 
 impl Layout {
     /// Today's layout: the corpus's default placement (`bpf_progs::OBJECTS`,
-    /// mainline prefixes in `bpf_progs::MAINLINE_PREFIXES` order, then the
-    /// platform locations `""` and `vendor/`), and the directories of the
-    /// reference (facts §7): each loader creates its locations' prefixes,
-    /// the mainline one also `loader/`.
+    /// mainline prefixes in `bpf_progs::MAINLINE_PREFIXES` order), then the
+    /// platform locations `""`, `uprobestats/` and `vendor/` (§2).
     pub fn current() -> Layout {
+        use prog_type::{KPROBE, PERF_EVENT, SOCKET_FILTER, TRACEPOINT};
+        const SYSTEM_TYPES: &[u32] = &[KPROBE, PERF_EVENT, SOCKET_FILTER, TRACEPOINT];
+        let platform = [
+            ("", SYSTEM_TYPES),
+            ("uprobestats/", &[KPROBE][..]),
+            ("vendor/", &[SOCKET_FILTER][..]),
+        ];
         let mut locations: Vec<LocationModel> = bpf_progs::MAINLINE_PREFIXES
             .iter()
             .map(|p| LocationModel {
                 role: Role::Mainline,
                 prefix: (*p).to_string(),
+                prog_types: None,
                 objects: Vec::new(),
             })
-            .chain(["", "vendor/"].iter().map(|p| LocationModel {
+            .chain(platform.iter().map(|(p, types)| LocationModel {
                 role: Role::Platform,
                 prefix: (*p).to_string(),
+                prog_types: Some(*types),
                 objects: Vec::new(),
             }))
             .collect();
@@ -246,13 +435,7 @@ impl Layout {
                 l.objects.push(o.file_name);
             }
         }
-        let mut dirs: Vec<(Role, String)> = locations
-            .iter()
-            .filter(|l| !l.prefix.is_empty())
-            .map(|l| (l.role, l.prefix.trim_end_matches('/').to_string()))
-            .collect();
-        dirs.push((Role::Mainline, "loader".to_string()));
-        Layout { locations, dirs }
+        Layout { locations }
     }
 
     /// Adds `file_name` at the end of the location with `prefix`.
@@ -277,6 +460,18 @@ pub enum Verifier {
     Accepts,
     /// Rejected on every kernel (written to be).
     Rejects,
+}
+
+/// What a loader typing maps with BTF makes of an object's `.BTF`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Btf {
+    /// Usable: every map but DEVMAP_HASH and RINGBUF gets its
+    /// `____btf_map_<name>` key/value types (every corpus object is built
+    /// with `-g` and carries `.BTF`).
+    Valid,
+    /// Refused before anything is created (corrupt `.BTF`, or an annotation
+    /// whose sizes differ from the definition).
+    Refused,
 }
 
 /// One `struct bpf_map_def` of a source.
@@ -312,6 +507,8 @@ pub struct MapModel {
     pub loader: (u32, u32),
     /// `ignore_on_*` bits ([`ignore`]).
     pub ignore_on: u8,
+    /// The kernel creates it only with BTF key/value types (SK_STORAGE).
+    pub needs_btf: bool,
 }
 
 /// One program (`struct bpf_prog_def` plus its section) of a source.
@@ -350,8 +547,11 @@ pub struct ObjectModel {
     pub loader: (u32, u32),
     /// Has a `critical` section.
     pub critical: bool,
-    /// Carries `.BTF` (built with `-g`, as Soong builds everything).
-    pub btf: bool,
+    /// Size of its `struct bpf_map_def` (120 today; 32, 48, 116 for the
+    /// legacy builds, whose prog defs are 20, 28, 92).
+    pub record_abi: u32,
+    /// Its `.BTF` as a BTF-using loader sees it.
+    pub btf: Btf,
     /// Maps, in `maps` section order.
     pub maps: &'static [MapModel],
     /// Programs, in section order.
@@ -374,8 +574,8 @@ const fn map(
         key_size: kvm.0,
         value_size: kvm.1,
         max_entries: kvm.2,
-        // BPF_MAP_DEFAULT_FLAGS: LPM_TRIE gets BPF_F_NO_PREALLOC.
-        map_flags: if map_type == map_type::LPM_TRIE {
+        // BPF_MAP_DEFAULT_FLAGS: LPM_TRIE and SK_STORAGE get BPF_F_NO_PREALLOC.
+        map_flags: if map_type == map_type::LPM_TRIE || map_type == map_type::SK_STORAGE {
             BPF_F_NO_PREALLOC
         } else {
             0
@@ -389,6 +589,7 @@ const fn map(
         kver: ALL_KERNELS,
         loader: ALL_LOADERS,
         ignore_on: 0,
+        needs_btf: false,
     }
 }
 
@@ -419,6 +620,10 @@ impl MapModel {
     }
     const fn ignore_on(mut self, bits: u8) -> Self {
         self.ignore_on = bits;
+        self
+    }
+    const fn needs_btf(mut self) -> Self {
+        self.needs_btf = true;
         self
     }
 }
@@ -473,14 +678,15 @@ impl ProgModel {
 
 use aid::{NETWORK_STACK, NET_ADMIN, NET_BW_ACCT, NET_BW_STATS, ROOT, SYSTEM};
 use map_type::{
-    ARRAY, DEVMAP_HASH, HASH, LPM_TRIE, PERCPU_ARRAY, PERCPU_HASH, RINGBUF, USER_RINGBUF,
+    ARRAY, DEVMAP_HASH, HASH, LPM_TRIE, PERCPU_ARRAY, PERCPU_HASH, RINGBUF, SK_STORAGE,
 };
 use prog_type::{
-    CGROUP_SKB, CGROUP_SOCK, CGROUP_SOCK_ADDR, KPROBE, SCHED_ACT, SCHED_CLS, SOCKET_FILTER,
-    TRACEPOINT, XDP,
+    CGROUP_SKB, CGROUP_SOCK, CGROUP_SOCKOPT, CGROUP_SOCK_ADDR, KPROBE, SCHED_ACT, SCHED_CLS,
+    SOCKET_FILTER, TRACEPOINT, XDP,
 };
 
 const K4_14: u32 = kver(4, 14, 0);
+const K5_4: u32 = kver(5, 4, 0);
 const K5_10: u32 = kver(5, 10, 0);
 const K5_15: u32 = kver(5, 15, 0);
 const K6_1: u32 = kver(6, 1, 0);
@@ -501,7 +707,8 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "offload@mainline.o",
         loader: (42, LOADER_MAX),
         critical: true,
-        btf: false,
+        record_abi: 120,
+        btf: Btf::Valid,
         maps: &[
             map("tether_stats_map", HASH, (4, 48, 16), (ROOT, NETWORK_STACK, 0o660)),
             map("tether_limit_map", HASH, (4, 8, 16), (ROOT, NETWORK_STACK, 0o660)),
@@ -522,7 +729,8 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "needsNewerLoader.o",
         loader: (LOADER_MAX, LOADER_MAX),
         critical: false,
-        btf: false,
+        record_abi: 120,
+        btf: Btf::Valid,
         maps: &[map("future_map", ARRAY, (4, 4, 1), (ROOT, ROOT, 0o600))],
         progs: &[prog("skfilter/future", SOCKET_FILTER, ROOT, SYSTEM)],
     },
@@ -531,7 +739,8 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "netd.o",
         loader: (43, LOADER_MAX),
         critical: true,
-        btf: false,
+        record_abi: 120,
+        btf: Btf::Valid,
         maps: &[
             map("cookie_tag_map", HASH, (8, 8, 1024), (ROOT, NET_BW_ACCT, 0o660)).selinux("netd_shared/"),
             map("uid_owner_map", HASH, (4, 8, 2048), (ROOT, NET_BW_ACCT, 0o460)).selinux("netd_readonly/"),
@@ -562,6 +771,12 @@ pub static CORPUS: &[ObjectModel] = &[
             prog("bind4/inet4_bind", CGROUP_SOCK_ADDR, ROOT, ROOT),
             prog("bind6/inet6_bind", CGROUP_SOCK_ADDR, ROOT, ROOT),
             prog("connect4/inet4_connect", CGROUP_SOCK_ADDR, ROOT, ROOT),
+            // Android 15 (loader 46) and later.
+            prog("connect6/inet6_connect", CGROUP_SOCK_ADDR, ROOT, ROOT).loaders(46, LOADER_MAX),
+            prog("recvmsg4/udp4_recvmsg", CGROUP_SOCK_ADDR, ROOT, ROOT).loaders(46, LOADER_MAX),
+            // A prefix Android 15's table lacks: not a program there.
+            prog("cgroupsockrelease/inet_release", CGROUP_SOCK, ROOT, ROOT).kernels(K5_10, KVER_INF).loaders(46, LOADER_MAX),
+            prog("getsockopt/prog", CGROUP_SOCKOPT, ROOT, ROOT).kernels(K5_4, KVER_INF).loaders(46, LOADER_MAX),
         ],
     },
     // clatd.c (+ netShared.h); BPFLOADER_MIN_VER = T.
@@ -569,7 +784,8 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "clatd.o",
         loader: (43, LOADER_MAX),
         critical: true,
-        btf: true,
+        record_abi: 120,
+        btf: Btf::Valid,
         maps: &[
             NET_CONFIG_MAP,
             map("clat_ingress6_map", HASH, (36, 8, 16), (ROOT, SYSTEM, 0o660)),
@@ -585,7 +801,8 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "dscpPolicy.o",
         loader: (43, LOADER_MAX),
         critical: false,
-        btf: false,
+        record_abi: 120,
+        btf: Btf::Valid,
         maps: &[
             NET_CONFIG_MAP,
             map("socket_policy_cache_map", PERCPU_ARRAY, (4, 16, 1024), (ROOT, SYSTEM, 0)).selinux("loader/"),
@@ -598,7 +815,8 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "pktCount.o",
         loader: ALL_LOADERS,
         critical: false,
-        btf: false,
+        record_abi: 120,
+        btf: Btf::Valid,
         maps: &[
             map("packet_count_map", ARRAY, (4, 8, 1), (ROOT, ROOT, 0o600)),
             map("two_entry_map", ARRAY, (4, 4, 2), (ROOT, SYSTEM, 0o660)),
@@ -610,7 +828,8 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "verifierReject.o",
         loader: ALL_LOADERS,
         critical: false,
-        btf: false,
+        record_abi: 120,
+        btf: Btf::Valid,
         maps: &[map("reject_seen_map", HASH, (4, 8, 16), (ROOT, ROOT, 0o600))],
         progs: &[
             prog("skfilter/accept", SOCKET_FILTER, ROOT, SYSTEM),
@@ -622,11 +841,12 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "gateMatrix.o",
         loader: ALL_LOADERS,
         critical: false,
-        btf: false,
+        record_abi: 120,
+        btf: Btf::Valid,
         maps: &[
             map("clock_map", ARRAY, (4, 8, 2), (ROOT, SYSTEM, 0o660)),
             map("before_6_1_map", ARRAY, (4, 8, 1), (ROOT, ROOT, 0o600)).kernels(K5_10, K6_1),
-            map("user_ringbuf", USER_RINGBUF, (0, 0, 4096), (ROOT, SYSTEM, 0o660)).kernels(K6_1, KVER_INF),
+            map("since_6_1_map", HASH, (4, 4, 16), (ROOT, SYSTEM, 0o660)).kernels(K6_1, KVER_INF),
             map("since_6_6_map", HASH, (4, 4, 16), (ROOT, SYSTEM, 0o640)).kernels(K6_6, KVER_INF),
             map("not_on_aarch64_map", ARRAY, (4, 4, 1), (ROOT, ROOT, 0o600)).ignore_on(ignore::AARCH64),
         ],
@@ -645,7 +865,8 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "schedTrace.o",
         loader: ALL_LOADERS,
         critical: false,
-        btf: false,
+        record_abi: 120,
+        btf: Btf::Valid,
         maps: &[
             map("cpu_pid_map", ARRAY, (4, 4, 1024), (ROOT, SYSTEM, 0o640)),
             map("switch_count_map", PERCPU_HASH, (4, 8, 4096), (ROOT, SYSTEM, 0o640)),
@@ -660,7 +881,8 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "tcpProbe.o",
         loader: ALL_LOADERS,
         critical: false,
-        btf: false,
+        record_abi: 120,
+        btf: Btf::Valid,
         maps: &[map("tcp_connect_count_map", PERCPU_ARRAY, (4, 8, 2), (ROOT, SYSTEM, 0o640))],
         progs: &[
             prog("kprobe/tcp_v4_connect", KPROBE, ROOT, SYSTEM),
@@ -672,16 +894,56 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "criticalReject.o",
         loader: ALL_LOADERS,
         critical: true,
-        btf: false,
+        record_abi: 120,
+        btf: Btf::Valid,
         maps: &[map("critical_seen_map", HASH, (4, 8, 16), (ROOT, ROOT, 0o600))],
         progs: &[prog("skfilter/critical_reject", SOCKET_FILTER, ROOT, SYSTEM).rejected()],
+    },
+    // skStorage.c: an SK_STORAGE map, which the kernel creates only with BTF
+    // key/value types (main's BTF tests; not in the default layout).
+    ObjectModel {
+        file_name: "skStorage.o",
+        loader: ALL_LOADERS,
+        critical: false,
+        record_abi: 120,
+        btf: Btf::Valid,
+        maps: &[
+            map("sk_storage_map", SK_STORAGE, (4, 8, 0), (ROOT, SYSTEM, 0o660)).needs_btf(),
+            map("sk_created_map", ARRAY, (4, 8, 1), (ROOT, SYSTEM, 0o640)),
+        ],
+        progs: &[prog("cgroupsock/sk_storage_stamp", CGROUP_SOCK, ROOT, SYSTEM).kernels(K5_15, KVER_INF)],
+    },
+    // btfMismatch.c: mismatch_map's ____btf_map annotation says 4/4, the
+    // definition 4/8: a loader typing maps refuses the object.
+    ObjectModel {
+        file_name: "btfMismatch.o",
+        loader: ALL_LOADERS,
+        critical: false,
+        record_abi: 120,
+        btf: Btf::Refused,
+        maps: &[
+            map("typed_ok_map", HASH, (4, 8, 16), (ROOT, ROOT, 0o600)),
+            map("mismatch_map", HASH, (4, 8, 16), (ROOT, ROOT, 0o600)),
+        ],
+        progs: &[prog("skfilter/mismatch", SOCKET_FILTER, ROOT, SYSTEM)],
+    },
+    // btfCorrupt.c: build.rs makes its .BTF unparsable (type 1, kind 31).
+    ObjectModel {
+        file_name: "btfCorrupt.o",
+        loader: ALL_LOADERS,
+        critical: false,
+        record_abi: 120,
+        btf: Btf::Refused,
+        maps: &[map("corrupt_count_map", ARRAY, (4, 8, 1), (ROOT, ROOT, 0o600))],
+        progs: &[prog("skfilter/corrupt_count", SOCKET_FILTER, ROOT, SYSTEM)],
     },
     // legacy.c with -DBPF_DEF_ABI=32: no version sections (defaults).
     ObjectModel {
         file_name: "legacyV0.o",
         loader: ALL_LOADERS,
         critical: false,
-        btf: false,
+        record_abi: 32,
+        btf: Btf::Valid,
         maps: &[map("legacy_count_map", ARRAY, (4, 8, 1), (ROOT, SYSTEM, 0o640))],
         progs: &[prog("skfilter/legacy_count", SOCKET_FILTER, ROOT, SYSTEM)],
     },
@@ -690,7 +952,8 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "legacyS.o",
         loader: ALL_LOADERS,
         critical: false,
-        btf: false,
+        record_abi: 48,
+        btf: Btf::Valid,
         maps: &[
             map("legacy_count_map", ARRAY, (4, 8, 1), (ROOT, SYSTEM, 0o640)),
             map("legacy_pre_4_14_map", ARRAY, (4, 4, 1), (ROOT, SYSTEM, 0o640)).kernels(0, K4_14),
@@ -705,7 +968,8 @@ pub static CORPUS: &[ObjectModel] = &[
         file_name: "legacyT.o",
         loader: ALL_LOADERS,
         critical: false,
-        btf: false,
+        record_abi: 116,
+        btf: Btf::Valid,
         maps: &[
             map("legacy_count_map", ARRAY, (4, 8, 1), (ROOT, SYSTEM, 0o640)),
             map("legacy_pre_4_14_map", ARRAY, (4, 4, 1), (ROOT, SYSTEM, 0o640)).kernels(0, K4_14),
@@ -741,9 +1005,13 @@ pub fn section_pin_name(section: &str) -> String {
 
 impl MapModel {
     /// Pin path relative to the bpffs root, for an object named `obj` in a
-    /// location with `prefix`.
-    pub fn pin(&self, prefix: &str, obj: &str) -> String {
-        let dir = self.pin_subdir.unwrap_or(prefix);
+    /// location with `prefix` loaded by `role` (the platform loader ignores
+    /// `pin_subdir`).
+    pub fn pin(&self, role: Role, prefix: &str, obj: &str) -> String {
+        let dir = match role {
+            Role::Mainline => self.pin_subdir.unwrap_or(prefix),
+            Role::Platform => prefix,
+        };
         if self.shared {
             format!("{dir}map__{}", self.name)
         } else {
@@ -751,16 +1019,9 @@ impl MapModel {
         }
     }
 
-    fn applies(&self, loader_ver: u32, p: &Platform) -> bool {
-        in_range(loader_ver, self.loader)
-            && in_range(p.kver, self.kver)
-            && !ignored(self.ignore_on, p)
-            && !(self.map_type == LPM_TRIE && p.kver < K4_14)
-    }
-
-    /// What the kernel reports for this map once created on `kver`.
+    /// What the kernel reports for this map once created on `k`.
     pub fn in_kernel(&self, k: u32) -> MapAttrs {
-        let map_type = if self.map_type == DEVMAP_HASH && k < kver(5, 4, 0) {
+        let map_type = if self.map_type == DEVMAP_HASH && k < K5_4 {
             HASH
         } else {
             self.map_type
@@ -787,15 +1048,12 @@ impl MapModel {
 
 impl ProgModel {
     /// Pin path relative to the bpffs root.
-    pub fn pin(&self, prefix: &str, obj: &str) -> String {
-        let dir = self.pin_subdir.unwrap_or(prefix);
+    pub fn pin(&self, role: Role, prefix: &str, obj: &str) -> String {
+        let dir = match role {
+            Role::Mainline => self.pin_subdir.unwrap_or(prefix),
+            Role::Platform => prefix,
+        };
         format!("{dir}prog_{obj}_{}", section_pin_name(self.section))
-    }
-
-    fn applies(&self, loader_ver: u32, p: &Platform) -> bool {
-        in_range(p.kver, self.kver)
-            && in_range(loader_ver, self.loader)
-            && !ignored(self.ignore_on, p)
     }
 }
 
@@ -867,13 +1125,15 @@ pub enum Outcome {
     Loaded,
     /// Outside its loader-version range: nothing created, no error.
     Skipped,
-    /// A mandatory program is rejected: no pin of it remains.
+    /// Failed (a mandatory program rejected, a map the kernel refuses, BTF
+    /// or records the loader refuses, a program type not allowed there): no
+    /// pin of it remains.
     Failed,
-    /// Not attempted: an earlier location had a critical failure.
+    /// Not attempted: an earlier location failed the boot.
     NotReached,
 }
 
-/// The pin tree a correct loader leaves.
+/// The tree a correct boot chain leaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
     /// Directories under the bpffs root (relative, no trailing `/`), mode
@@ -885,9 +1145,10 @@ pub struct Expected {
     pub absent: BTreeSet<String>,
     /// Outcome of each placed object.
     pub outcomes: BTreeMap<&'static str, Outcome>,
-    /// The critical object whose failure stops the boot, if any (the chain
-    /// then ends with status 2 and `bpf.progs_loaded` is never set).
-    pub critical_failure: Option<&'static str>,
+    /// The object whose failure stops the boot, if any: the chain then ends
+    /// with the failing loader's status after its location, and
+    /// `bpf.progs_loaded` is never set.
+    pub boot_failure: Option<(Role, &'static str)>,
 }
 
 impl Expected {
@@ -906,58 +1167,68 @@ impl Expected {
     }
 }
 
-/// The exact tree the boot chain (mainline locations, then, unless a
-/// critical object failed, the platform locations) leaves on `platform`
-/// with `layout`.
+/// The exact tree the boot chain (mainline locations, then, unless one of
+/// them failed the boot, the platform locations) leaves on `platform` with
+/// `layout`.
 pub fn expected(platform: &Platform, layout: &Layout) -> Expected {
     let mut e = Expected {
         dirs: BTreeSet::new(),
         pins: BTreeMap::new(),
         absent: BTreeSet::new(),
         outcomes: BTreeMap::new(),
-        critical_failure: None,
+        boot_failure: None,
     };
     let mut declared = BTreeSet::new();
-    let mut roles_run = Vec::new();
+    // The mainline loader creates every mainline prefix and `loader/` first.
+    e.dirs.extend(
+        layout
+            .locations
+            .iter()
+            .filter(|l| l.role == Role::Mainline && !l.prefix.is_empty())
+            .map(|l| l.prefix.trim_end_matches('/').to_string())
+            .chain(["loader".to_string()]),
+    );
+    let mut mainline_done = false;
     for loc in &layout.locations {
-        if e.critical_failure.is_none() && !roles_run.contains(&loc.role) {
-            roles_run.push(loc.role);
+        if loc.role == Role::Platform && !mainline_done && e.boot_failure.is_none() {
+            e.dirs.insert(MAINLINE_DONE.to_string());
+            mainline_done = true;
         }
-        let loader_ver = match loc.role {
-            Role::Mainline => platform.loader_ver,
-            Role::Platform => platform.platform_loader_ver,
-        };
+        if loc.role == Role::Platform && e.boot_failure.is_none() && !loc.prefix.is_empty() {
+            e.dirs.insert(loc.prefix.trim_end_matches('/').to_string());
+        }
         for &file in &loc.objects {
             let o = object(file);
             let obj = object_name(file);
-            declared.extend(o.maps.iter().map(|m| m.pin(&loc.prefix, obj)));
-            declared.extend(o.progs.iter().map(|p| p.pin(&loc.prefix, obj)));
-            if e.critical_failure.is_some() {
+            declared.extend(o.maps.iter().map(|m| m.pin(loc.role, &loc.prefix, obj)));
+            declared.extend(o.progs.iter().map(|p| p.pin(loc.role, &loc.prefix, obj)));
+            if e.boot_failure.is_some() {
                 e.outcomes.insert(file, Outcome::NotReached);
                 continue;
             }
-            let (outcome, pins) = load(o, &loc.prefix, loader_ver, platform);
+            let (outcome, pins) = load(o, loc, platform);
             e.outcomes.insert(file, outcome);
             for (path, pin) in pins {
                 // A shared map pinned by an earlier object is reused.
                 e.pins.entry(path).or_insert(pin);
             }
         }
-        // A critical failure ends the boot after its whole location.
-        if e.critical_failure.is_none() {
-            e.critical_failure = loc
+        // A failure that counts ends the boot after its whole location.
+        if e.boot_failure.is_none() {
+            let any = loc.role == Role::Mainline && platform.release == Release::R25Q2;
+            e.boot_failure = loc
                 .objects
                 .iter()
                 .copied()
-                .find(|f| object(f).critical && e.outcomes.get(f) == Some(&Outcome::Failed));
+                .find(|f| {
+                    e.outcomes.get(f) == Some(&Outcome::Failed) && (any || object(f).critical)
+                })
+                .map(|f| (loc.role, f));
         }
     }
-    e.dirs = layout
-        .dirs
-        .iter()
-        .filter(|(role, _)| roles_run.contains(role))
-        .map(|(_, d)| d.clone())
-        .collect();
+    if !mainline_done && e.boot_failure.is_none() {
+        e.dirs.insert(MAINLINE_DONE.to_string());
+    }
     e.absent = declared
         .into_iter()
         .filter(|p| !e.pins.contains_key(p))
@@ -965,40 +1236,69 @@ pub fn expected(platform: &Platform, layout: &Layout) -> Expected {
     e
 }
 
-/// One object on one platform: its outcome and the pins it leaves.
+/// One object in one location: its outcome and the pins it leaves.
 fn load(
     o: &'static ObjectModel,
-    prefix: &str,
-    loader_ver: u32,
+    loc: &LocationModel,
     p: &Platform,
 ) -> (Outcome, Vec<(String, ExpectedPin)>) {
-    if !in_range(loader_ver, o.loader) {
+    let role = loc.role;
+    let mainline = role == Role::Mainline;
+    let exact_records = !mainline || p.release == Release::R25Q2;
+    if exact_records && o.record_abi != 120 {
+        return (Outcome::Failed, Vec::new());
+    }
+    if mainline && !in_range(p.loader_ver, o.loader) {
         return (Outcome::Skipped, Vec::new());
     }
+    let btf = mainline && p.btf() && !o.maps.is_empty();
+    if btf && o.btf == Btf::Refused {
+        return (Outcome::Failed, Vec::new());
+    }
+    let sections = p.release.sections(role);
+    let progs: Vec<&ProgModel> = o
+        .progs
+        .iter()
+        .filter(|pr| sections.iter().any(|s| pr.section.starts_with(s)))
+        .collect();
+    if let Some(allowed) = loc.prog_types {
+        if progs.iter().any(|pr| !allowed.contains(&pr.prog_type)) {
+            return (Outcome::Failed, Vec::new());
+        }
+    }
+    let gated = |loader: (u32, u32), ignore_on: u8| {
+        mainline && (!in_range(p.loader_ver, loader) || ignored(ignore_on, p))
+    };
     let obj = object_name(o.file_name);
     let mut pins = Vec::new();
-    for m in o.maps.iter().filter(|m| m.applies(loader_ver, p)) {
+    for m in o.maps {
+        let lpm_skip =
+            mainline && p.release == Release::R25Q2 && m.map_type == LPM_TRIE && p.kver < K4_14;
+        if gated(m.loader, m.ignore_on) || !in_range(p.kver, m.kver) || lpm_skip {
+            continue;
+        }
+        if m.needs_btf && !btf {
+            return (Outcome::Failed, Vec::new());
+        }
+        let attrs = m.in_kernel(p.kver);
         pins.push((
-            m.pin(prefix, obj),
+            m.pin(role, &loc.prefix, obj),
             ExpectedPin {
-                kind: PinKind::Map(m.in_kernel(p.kver)),
+                kind: PinKind::Map(attrs),
                 mode: m.mode,
                 uid: m.uid,
                 gid: m.gid,
                 object: o.file_name,
-                // The reference types every map but device maps and ring
-                // buffers from `____btf_map_<name>` (facts §5).
-                btf: p.btf_maps
-                    && o.btf
-                    && p.kver >= K5_10
-                    && m.map_type != DEVMAP_HASH
-                    && m.map_type != RINGBUF,
+                btf: btf && attrs.map_type != DEVMAP_HASH && attrs.map_type != RINGBUF,
             },
         ));
     }
     let mut taken = BTreeSet::new();
-    for pr in o.progs.iter().filter(|pr| pr.applies(loader_ver, p)) {
-        let path = pr.pin(prefix, obj);
+    for pr in progs {
+        if !in_range(p.kver, pr.kver) || gated(pr.loader, pr.ignore_on) {
+            continue;
+        }
+        let path = pr.pin(role, &loc.prefix, obj);
         if taken.contains(&path) {
             continue;
         }
@@ -1024,18 +1324,6 @@ fn load(
     (Outcome::Loaded, pins)
 }
 
-/// The V+ LTS check of the reference (facts §7): the minimum sublevel of
-/// each LTS branch.
-pub const LTS_MINIMUMS: [(u32, u32, u32); 7] = [
-    (4, 19, 236),
-    (5, 4, 186),
-    (5, 10, 199),
-    (5, 15, 136),
-    (6, 1, 57),
-    (6, 6, 0),
-    (6, 12, 0),
-];
-
 /// What the V+ LTS check says of a kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LtsCheck {
@@ -1043,13 +1331,13 @@ pub enum LtsCheck {
     Ok,
     /// An LTS branch below its minimum: a warning naming the minimum.
     BelowMinimum((u32, u32, u32)),
-    /// Not an LTS branch: a warning.
+    /// Not an LTS branch of the release: a warning.
     NotLts,
 }
 
-/// The LTS check for `(major, minor, sublevel)`.
-pub fn lts_check(k: (u32, u32, u32)) -> LtsCheck {
-    match LTS_MINIMUMS.iter().find(|m| (m.0, m.1) == (k.0, k.1)) {
+/// The LTS check of `release` for `(major, minor, sublevel)`.
+pub fn lts_check(release: Release, k: (u32, u32, u32)) -> LtsCheck {
+    match release.lts().iter().find(|m| (m.0, m.1) == (k.0, k.1)) {
         None => LtsCheck::NotLts,
         Some(&m) if k.2 < m.2 => LtsCheck::BelowMinimum(m),
         Some(_) => LtsCheck::Ok,
@@ -1061,19 +1349,12 @@ mod tests {
     use super::*;
 
     fn platform(k: (u32, u32), arch: Arch) -> Platform {
-        Platform {
-            kver: kver(k.0, k.1, 0),
-            loader_ver: 45,
-            platform_loader_ver: 45,
-            build_type: BuildType::User,
-            arch,
-            btf_maps: false,
-        }
+        Platform::new(Release::V, kver(k.0, k.1, 0), BuildType::User, arch)
     }
 
     /// The model agrees with the corpus crate: every object is modelled,
     /// and what `bpf_progs::Kind` says of each placed object holds on a 6.x
-    /// kernel.
+    /// kernel under Android 15.
     #[test]
     fn model_covers_the_corpus() {
         let modelled: BTreeSet<&str> = CORPUS.iter().map(|o| o.file_name).collect();
@@ -1087,9 +1368,17 @@ mod tests {
                     Outcome::Failed
                 }
                 bpf_progs::Kind::LoaderVersionSkipped => Outcome::Skipped,
+                kind => panic!("{}: {kind:?} is not in the default layout", o.file_name),
             };
             assert_eq!(e.outcomes[o.file_name], want, "{}", o.file_name);
-            assert_eq!(object(o.file_name).critical, o.critical, "{}", o.file_name);
+        }
+        for o in bpf_progs::OBJECTS {
+            let m = object(o.file_name);
+            assert_eq!(m.critical, o.critical, "{}", o.file_name);
+            let refused = matches!(o.kind, bpf_progs::Kind::BtfRejected { .. });
+            assert_eq!(m.btf == Btf::Refused, refused, "{}", o.file_name);
+            let needs = o.kind == bpf_progs::Kind::NeedsBtf;
+            assert_eq!(m.maps.iter().any(|m| m.needs_btf), needs, "{}", o.file_name);
         }
     }
 
@@ -1119,7 +1408,7 @@ mod tests {
                 [true, false, false, false],
             ),
             (
-                "net_private/map_gateMatrix_user_ringbuf",
+                "net_private/map_gateMatrix_since_6_1_map",
                 [false, true, true, true],
             ),
             (
@@ -1196,7 +1485,7 @@ mod tests {
     }
 
     #[test]
-    fn alternatives_and_rejections() {
+    fn alternatives_rejections_and_directories() {
         let e = expected(&platform((6, 1), Arch::X86_64), &Layout::current());
         // $opt is rejected and optional: $stub takes the pin.
         assert!(e
@@ -1220,7 +1509,89 @@ mod tests {
                 map_flags: BPF_F_RDONLY_PROG
             })
         );
-        assert_eq!(e.critical_failure, None);
+        assert_eq!(e.boot_failure, None);
+        let dirs: Vec<&str> = e.dirs.iter().map(String::as_str).collect();
+        assert_eq!(
+            dirs,
+            [
+                "loader",
+                "net_private",
+                "net_shared",
+                "netd_readonly",
+                "netd_shared",
+                "netd_shared/mainline_done",
+                "tethering",
+                "uprobestats",
+                "vendor"
+            ]
+        );
+    }
+
+    #[test]
+    fn release_rules() {
+        let v = platform((6, 1), Arch::X86_64);
+        let q2 = Platform::new(Release::R25Q2, v.kver, BuildType::User, Arch::X86_64);
+        let release = "netd_shared/prog_netd_cgroupsockrelease_inet_release";
+        let connect6 = "netd_shared/prog_netd_connect6_inet6_connect";
+        let ev = expected(&v, &Layout::current());
+        let eq = expected(&q2, &Layout::current());
+        // Android 15's table has no cgroupsockrelease/: not a program there.
+        assert!(!ev.pins.contains_key(release) && ev.absent.contains(release));
+        assert!(ev.pins.contains_key(connect6));
+        // 2025 main loads it, but verifierReject.o fails its location and
+        // with it the boot: net_private/ was still loaded, nothing after.
+        assert!(eq.pins.contains_key(release));
+        assert_eq!(eq.boot_failure, Some((Role::Mainline, "verifierReject.o")));
+        assert_eq!(eq.outcomes["gateMatrix.o"], Outcome::Loaded);
+        assert_eq!(eq.outcomes["schedTrace.o"], Outcome::NotReached);
+        assert!(!eq.dirs.contains(MAINLINE_DONE) && !eq.dirs.contains("vendor"));
+        // Maps typed with BTF on 2025 main (>= 5.10), but not device maps
+        // and ring buffers; never on Android 15.
+        assert!(ev.pins.values().all(|p| !p.btf));
+        assert!(eq.pins["net_shared/map__net_config_map"].btf);
+        assert!(!eq.pins["tethering/map_offload_tether_dev_map"].btf);
+        assert!(!eq.pins["netd_shared/map_netd_packet_trace_ringbuf"].btf);
+        // Loader version 45 (no uid-0 step) loses the V programs.
+        let mut v45 = v;
+        v45.loader_ver = 45;
+        assert!(!expected(&v45, &Layout::current())
+            .pins
+            .contains_key(connect6));
+    }
+
+    #[test]
+    fn btf_objects() {
+        let layout = || {
+            Layout::current()
+                .place(Role::Mainline, "net_private/", "skStorage.o")
+                .place(Role::Mainline, "net_private/", "btfMismatch.o")
+                .place(Role::Mainline, "net_private/", "btfCorrupt.o")
+        };
+        let v = expected(&platform((6, 1), Arch::X86_64), &layout());
+        assert_eq!(v.outcomes["skStorage.o"], Outcome::Failed);
+        assert_eq!(v.outcomes["btfMismatch.o"], Outcome::Loaded);
+        assert_eq!(v.outcomes["btfCorrupt.o"], Outcome::Loaded);
+        for k in [(5, 10), (6, 1)] {
+            let q = expected(
+                &Platform::new(
+                    Release::R25Q2,
+                    kver(k.0, k.1, 0),
+                    BuildType::User,
+                    Arch::X86_64,
+                ),
+                &layout(),
+            );
+            assert_eq!(q.outcomes["skStorage.o"], Outcome::Loaded, "{k:?}");
+            assert_eq!(q.outcomes["btfMismatch.o"], Outcome::Failed, "{k:?}");
+            assert_eq!(q.outcomes["btfCorrupt.o"], Outcome::Failed, "{k:?}");
+            assert!(q.pins["net_private/map_skStorage_sk_storage_map"].btf);
+            // Its program needs 5.15.
+            assert_eq!(
+                q.pins
+                    .contains_key("net_private/prog_skStorage_cgroupsock_sk_storage_stamp"),
+                k == (6, 1)
+            );
+        }
     }
 
     #[test]
@@ -1235,7 +1606,7 @@ mod tests {
         let e = expected(&p, &Layout::current());
         assert_eq!(e.outcomes["netd.o"], Outcome::Skipped);
         assert_eq!(e.outcomes["offload@mainline.o"], Outcome::Loaded);
-        p.loader_ver = 45;
+        p.loader_ver = 46;
         assert!(!expected(&p, &Layout::current())
             .pins
             .contains_key("netd_shared/map_netd_lock_array_test_map"));
@@ -1246,10 +1617,33 @@ mod tests {
     }
 
     #[test]
+    fn platform_rules() {
+        // The platform loader reads no versions: needsNewerLoader.o, skipped
+        // in tethering/, loads in /system/etc/bpf/; a legacy record size
+        // fails there; a SCHED_CLS program is ignored (not in its table),
+        // and a socket filter is not allowed in uprobestats/.
+        let layout = Layout::current()
+            .place(Role::Platform, "", "needsNewerLoader.o")
+            .place(Role::Platform, "", "legacyT.o")
+            .place(Role::Platform, "vendor/", "clatd.o")
+            .place(Role::Platform, "uprobestats/", "pktCount.o");
+        let e = expected(&platform((6, 1), Arch::X86_64), &layout);
+        assert_eq!(e.outcomes["needsNewerLoader.o"], Outcome::Loaded);
+        assert!(e.pins.contains_key("map_needsNewerLoader_future_map"));
+        assert_eq!(e.outcomes["legacyT.o"], Outcome::Failed);
+        assert_eq!(e.outcomes["clatd.o"], Outcome::Loaded);
+        assert!(e.pins.contains_key("vendor/map__net_config_map"));
+        assert!(!e.pins.keys().any(|p| p.starts_with("vendor/prog_")));
+        assert_eq!(e.outcomes["pktCount.o"], Outcome::Failed);
+        // Not critical: the boot goes on.
+        assert_eq!(e.boot_failure, None);
+    }
+
+    #[test]
     fn critical_failure_stops_after_its_location() {
         let layout = Layout::current().place(Role::Mainline, "net_shared/", "criticalReject.o");
         let e = expected(&platform((6, 1), Arch::X86_64), &layout);
-        assert_eq!(e.critical_failure, Some("criticalReject.o"));
+        assert_eq!(e.boot_failure, Some((Role::Mainline, "criticalReject.o")));
         // The rest of net_shared/ is loaded; net_private/ and the platform are not.
         assert_eq!(e.outcomes["dscpPolicy.o"], Outcome::Loaded);
         assert_eq!(e.outcomes["pktCount.o"], Outcome::NotReached);
@@ -1258,36 +1652,21 @@ mod tests {
         assert!(e
             .absent
             .contains("net_private/map_pktCount_packet_count_map"));
-    }
-
-    #[test]
-    fn btf_typed_maps_only_where_the_loader_types_them() {
-        let mut p = platform((6, 1), Arch::X86_64);
-        let btf = |p: &Platform| -> BTreeSet<String> {
-            expected(p, &Layout::current())
-                .pins
-                .into_iter()
-                .filter(|(_, pin)| pin.btf)
-                .map(|(k, _)| k)
-                .collect()
-        };
-        assert!(btf(&p).is_empty());
-        p.btf_maps = true;
-        let want: BTreeSet<String> = [
-            "net_shared/map__net_config_map",
-            "net_shared/map_clatd_clat_ingress6_map",
-            "net_shared/map_clatd_clat_egress4_map",
-        ]
-        .map(String::from)
-        .into();
-        assert_eq!(btf(&p), want);
+        // The mainline loader stopped: no mainline_done, no platform dirs.
+        assert!(e.dirs.contains("loader") && !e.dirs.contains(MAINLINE_DONE));
+        assert!(!e.dirs.contains("vendor"));
     }
 
     #[test]
     fn lts_checks() {
-        assert_eq!(lts_check((5, 10, 0)), LtsCheck::BelowMinimum((5, 10, 199)));
-        assert_eq!(lts_check((6, 1, 57)), LtsCheck::Ok);
-        assert_eq!(lts_check((6, 12, 0)), LtsCheck::Ok);
-        assert_eq!(lts_check((6, 18, 0)), LtsCheck::NotLts);
+        use Release::{R25Q2, V};
+        assert_eq!(
+            lts_check(V, (5, 10, 0)),
+            LtsCheck::BelowMinimum((5, 10, 199))
+        );
+        assert_eq!(lts_check(V, (6, 1, 57)), LtsCheck::Ok);
+        assert_eq!(lts_check(V, (6, 12, 117)), LtsCheck::NotLts);
+        assert_eq!(lts_check(R25Q2, (6, 12, 0)), LtsCheck::Ok);
+        assert_eq!(lts_check(V, (6, 18, 0)), LtsCheck::NotLts);
     }
 }

@@ -2,5 +2,8 @@
 //! tier (boots Debian's kernel with our initramfs).
 
 pub mod bpffs;
+pub mod cfg;
 pub mod expected;
 pub mod qemu;
+pub mod selinux;
+pub mod stage;

@@ -19,6 +19,7 @@
 //! target `aarch64-unknown-linux-musl`. A missing tool is a test failure that
 //! says what to install, never a silent skip.
 
+use netbpfload::release::Release;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -386,27 +387,61 @@ fn userland(arch: GuestArch) -> Vec<(PathBuf, String)> {
     }
 }
 
+/// `(platform netbpfload.rc, build.prop)` of a device of `release`.
+fn release_files(release: Release) -> (&'static str, &'static str) {
+    match release {
+        Release::V => ("init/platform/V/netbpfload.rc", "tests/qemu/build.prop"),
+        Release::R25Q2 => (
+            "init/platform/B/netbpfload.rc",
+            "tests/qemu/build-25q2.prop",
+        ),
+    }
+}
+
+/// Where `release` keeps the tethering APEX's objects.
+pub fn corpus_layout(release: Release) -> bpf_progs::Layout {
+    match release {
+        Release::V => bpf_progs::Layout::V,
+        Release::R25Q2 => bpf_progs::Layout::Main2025,
+    }
+}
+
 /// An initramfs being assembled in a staging directory, for one guest
-/// architecture.
+/// architecture and one Android release.
 #[derive(Debug)]
 pub struct Image {
     dir: tempfile::TempDir,
     arch: GuestArch,
+    release: Release,
 }
 
 impl Image {
-    /// The standard x86_64 image (see [`Image::for_arch`]).
+    /// The standard image: x86_64, Android 15 (see [`Image::new`]).
     pub fn standard() -> Image {
-        Image::for_arch(GuestArch::X86_64)
+        Image::new(GuestArch::X86_64, Release::V)
     }
 
-    /// The standard image for `arch`: busybox, `/init`, the loader at its
-    /// APEX path with `/system/bin/bpfloader` linking to it,
-    /// `init/netbpfload.rc` in the APEX, the platform stub at
-    /// `/system/etc/init/netbpfload.rc`, the property file, `setpriv` with
-    /// its libraries, the pin dumper `/sbin/pininfo`, and the corpus laid
-    /// out by `bpf_progs::install_tree`.
+    /// The Android 15 image for `arch`.
     pub fn for_arch(arch: GuestArch) -> Image {
+        Image::new(arch, Release::V)
+    }
+
+    /// The x86_64 image of a device of `release`.
+    pub fn for_release(release: Release) -> Image {
+        Image::new(GuestArch::X86_64, release)
+    }
+
+    /// The image of a device of `release` for `arch`: busybox, `/init`, the
+    /// loader at its APEX path with `/system/bin/bpfloader` linking to it,
+    /// `init/netbpfload.35rc` in the APEX, the platform's `netbpfload.rc` of
+    /// that release at `/system/etc/init/netbpfload.rc` (Android 16's with
+    /// its release header for 2025 main), a user build's property file of
+    /// its API level (35, or 36 for 2025 main), `setpriv` with its
+    /// libraries, the pin dumper `/sbin/pininfo`, and the corpus laid out as
+    /// the release keeps it (Android 15: the tethering objects in the
+    /// APEX's `etc/bpf/` itself; 2025 main: every location a subdirectory).
+    pub fn new(arch: GuestArch, release: Release) -> Image {
+        let (platform_rc, build_prop) = release_files(release);
         let files = userland(arch);
         let loader = static_loader_for(arch);
         let pininfo = static_pininfo(arch);
@@ -416,7 +451,7 @@ impl Image {
             .expect("tempdir");
         // The initramfs root must be 0755 (tempdir makes it 0700).
         set_mode(dir.path(), 0o755);
-        let img = Image { dir, arch };
+        let img = Image { dir, arch, release };
         let ws = workspace_root();
         for (host, guest) in &files {
             img.copy(host, guest, 0o755);
@@ -428,23 +463,35 @@ impl Image {
             netbpfload::paths::PLATFORM_BPFLOADER_PATH,
         );
         img.copy(
-            &ws.join("init/netbpfload.rc"),
-            "apex/com.android.tethering/etc/init/netbpfload.rc",
+            &ws.join("init/netbpfload.35rc"),
+            "apex/com.android.tethering/etc/init/netbpfload.35rc",
             0o644,
         );
         img.copy(
-            &ws.join("init/platform-netbpfload.rc"),
+            &ws.join(platform_rc),
             netbpfload::paths::PLATFORM_NETBPFLOAD_RC,
             0o644,
         );
         img.copy(
-            &ws.join("tests/qemu/build.prop"),
+            &ws.join(build_prop),
             netbpfload::paths::DEFAULT_PROPERTY_FILE,
             0o644,
         );
         img.copy(&pininfo, "sbin/pininfo", 0o755);
-        bpf_progs::install_tree(img.path()).expect("install corpus");
+        bpf_progs::install_tree_for(img.path(), corpus_layout(release)).expect("install corpus");
         img
+    }
+
+    /// The release the image's device runs.
+    pub fn release(&self) -> Release {
+        self.release
+    }
+
+    /// Directory (relative to the image root, no leading `/`) of the
+    /// mainline location with bpffs `prefix` (e.g. `net_private/`) in this
+    /// release's layout.
+    pub fn mainline_dir(&self, prefix: &'static str) -> String {
+        bpf_progs::Location::Mainline { prefix }.dir_in(corpus_layout(self.release))
     }
 
     /// The guest architecture the image's binaries are built for.
@@ -764,6 +811,19 @@ pub struct ProgLoad {
 /// Boots `initrd` on [`Cell::DEFAULT`] with default options.
 pub fn boot(initrd: &Path) -> Boot {
     boot_with(initrd, Cell::DEFAULT, &BootOptions::default())
+}
+
+/// [`boot`] with extra kernel command-line words (e.g. `security=selinux`
+/// for the enforcing boot of `selinux.rs`).
+pub fn boot_with_cmdline(initrd: &Path, extra: &str) -> Boot {
+    boot_with(
+        initrd,
+        Cell::DEFAULT,
+        &BootOptions {
+            kernel_args: extra.split_whitespace().map(str::to_string).collect(),
+            ..BootOptions::default()
+        },
+    )
 }
 
 /// Printed by `init.sh` first: the guest kernel handed over to our `/init`.

@@ -7,38 +7,33 @@
 //! without root. Each mode loads into its own fresh private bpffs.
 
 use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome};
-use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::paths::{self, Location};
-use netbpfload::spec::Kver;
+use netbpfload::release::{Release, Role};
 use netbpfload::sys::linux::LinuxSys;
-use netbpfload::sys::{Sys, BPF_F_RDONLY};
+use netbpfload::sys::{Bpf, BPF_F_RDONLY};
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn cfg(fs: &PrivateBpffs, parallel: bool) -> LoadConfig {
-    let (release, machine) = LinuxSys.uname().expect("uname");
-    let kver = Kver::parse_release(&release).expect("kernel release");
-    LoadConfig {
-        bpffs_root: fs.path().to_path_buf(),
-        gate: GateEnv {
-            loader_ver: 45,
-            kver,
-            build_type: BuildType::Userdebug,
-            arch: Arch::from_uname_machine(&machine),
-        },
-        parallel,
-        insecure: false,
-        manifest_key: netbpfload::manifest::configured_key(),
-    }
+/// Android 15's rules for `role`, with one worker per core or one in all.
+fn cfg(fs: &PrivateBpffs, role: Role, parallel: bool) -> LoadConfig {
+    let mut c = netbpfload_tests::cfg::load_config_for(fs.path(), Release::V, role);
+    c.workers = if parallel {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .max(2)
+    } else {
+        1
+    };
+    c
 }
 
 /// A fresh private bpffs with the boot flow's directories.
 fn fresh_bpffs() -> PrivateBpffs {
     let fs = PrivateBpffs::new();
-    for d in paths::created_subdirs() {
+    for d in paths::created_subdirs(Release::V.rules()) {
         fs.mkdir(d);
     }
     fs
@@ -48,11 +43,19 @@ fn fresh_bpffs() -> PrivateBpffs {
 /// wall time.
 fn load(locations: &[Location], parallel: bool) -> (PrivateBpffs, Vec<LocationReport>, Duration) {
     let fs = fresh_bpffs();
-    let cfg = cfg(&fs, parallel);
+    let mainline = cfg(&fs, Role::Mainline, parallel);
+    let platform = cfg(&fs, Role::Platform, parallel);
     let start = Instant::now();
     let reports = locations
         .iter()
-        .map(|l| engine::load_location(&LinuxSys, &cfg, l))
+        .map(|l| {
+            let c = if l.prefix.is_empty() {
+                &platform
+            } else {
+                &mainline
+            };
+            engine::load_location(&LinuxSys, c, l)
+        })
         .collect();
     (fs, reports, start.elapsed())
 }
@@ -111,21 +114,30 @@ fn normalized(reports: &[LocationReport], fs: &PrivateBpffs) -> Vec<String> {
         .iter()
         .flat_map(|r| &r.objects)
         .map(|o| {
-            let mut o = o.clone();
-            match &mut o.outcome {
-                ObjectOutcome::Loaded { maps, programs, .. } => {
-                    for p in maps.iter_mut().chain(programs.iter_mut()) {
-                        p.id = 0;
-                    }
+            let outcome = match &o.outcome {
+                ObjectOutcome::Loaded {
+                    maps,
+                    programs,
+                    skipped,
+                    warnings,
+                } => {
+                    let pins: Vec<String> = maps
+                        .iter()
+                        .chain(programs)
+                        .map(|p| format!("{} {} reused={}", p.name, p.pin, p.reused))
+                        .collect();
+                    format!("loaded {pins:?} skipped {skipped:?} warnings {warnings:?}")
                 }
-                ObjectOutcome::Failed { verifier_log, .. } => {
-                    if verifier_log.is_some() {
-                        *verifier_log = Some("<log>".into());
-                    }
-                }
-                ObjectOutcome::Skipped { .. } => {}
-            }
-            format!("{o:?}").replace(&root, "<bpffs>")
+                ObjectOutcome::Failed { error } => format!(
+                    "failed {:?} {} {:?} log={}",
+                    error.kind(),
+                    error.reason(),
+                    error.errno(),
+                    error.verifier_log().is_some()
+                ),
+                ObjectOutcome::Skipped { reason } => format!("skipped {reason:?}"),
+            };
+            format!("{} {} {outcome}", o.file.display(), o.fatal).replace(&root, "<bpffs>")
         })
         .collect()
 }
@@ -134,8 +146,11 @@ fn corpus_locations(stage: &Path) -> Vec<Location> {
     bpf_progs::MAINLINE_PREFIXES
         .iter()
         .map(|&prefix| bpf_progs::Location::Mainline { prefix })
-        .chain(std::iter::once(bpf_progs::Location::Platform))
         .map(|l| Location::new(stage.join(l.dir()), l.bpffs_prefix()))
+        .chain(std::iter::once(Location::from_rule(
+            stage,
+            &Release::V.rules().platform.locations[0],
+        )))
         .collect()
 }
 

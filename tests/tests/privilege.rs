@@ -10,12 +10,13 @@
 //! Run as root in a private mount namespace:
 //! `unshare -m --propagation private cargo test -p netbpfload-tests --test privilege`.
 
-use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome};
-use netbpfload::gate::{self, Arch, BuildType, GateEnv};
+use netbpfload::engine::{self, LocationReport, ObjectOutcome};
 use netbpfload::paths::{self, Location};
-use netbpfload::spec::{Kver, ObjectSpec};
+use netbpfload::plan::{self, ObjectPlan, PlanEnv};
+use netbpfload::release::{Release, Role};
+use netbpfload::spec::ObjectSpec;
 use netbpfload::sys::linux::LinuxSys;
-use netbpfload::sys::{Sys, BPF_F_RDONLY};
+use netbpfload::sys::{Bpf, BPF_F_RDONLY};
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
@@ -48,16 +49,6 @@ fn netbpfload_bin() -> PathBuf {
     target.join("debug").join("netbpfload")
 }
 
-fn gate_env() -> GateEnv {
-    let (release, machine) = LinuxSys.uname().expect("uname");
-    GateEnv {
-        loader_ver: 45,
-        kver: Kver::parse_release(&release).expect("kernel release"),
-        build_type: BuildType::Userdebug,
-        arch: Arch::from_uname_machine(&machine),
-    }
-}
-
 fn stage() -> tempfile::TempDir {
     let s = tempfile::tempdir().expect("stage");
     std::fs::set_permissions(s.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -69,30 +60,37 @@ fn locations(stage: &Path) -> Vec<Location> {
     bpf_progs::MAINLINE_PREFIXES
         .iter()
         .map(|&prefix| bpf_progs::Location::Mainline { prefix })
-        .chain(std::iter::once(bpf_progs::Location::Platform))
         .map(|l| Location::new(stage.join(l.dir()), l.bpffs_prefix()))
+        .chain(std::iter::once(Location::from_rule(
+            stage,
+            &Release::V.rules().platform.locations[0],
+        )))
         .collect()
+}
+
+fn role(l: &Location) -> Role {
+    if l.prefix.is_empty() {
+        Role::Platform
+    } else {
+        Role::Mainline
+    }
 }
 
 fn new_bpffs() -> PrivateBpffs {
     let fs = PrivateBpffs::new();
-    for d in paths::created_subdirs() {
+    for d in paths::created_subdirs(Release::V.rules()) {
         fs.mkdir(d);
     }
     fs
 }
 
 fn load_all(fs: &PrivateBpffs, stage: &Path) -> Vec<LocationReport> {
-    let cfg = LoadConfig {
-        bpffs_root: fs.path().to_path_buf(),
-        gate: gate_env(),
-        parallel: false,
-        insecure: false,
-        manifest_key: None,
-    };
     locations(stage)
         .iter()
-        .map(|l| engine::load_location(&LinuxSys, &cfg, l))
+        .map(|l| {
+            let cfg = netbpfload_tests::cfg::load_config_for(fs.path(), Release::V, role(l));
+            engine::load_location(&LinuxSys, &cfg, l)
+        })
         .collect()
 }
 
@@ -253,9 +251,9 @@ fn every_pin_has_its_declared_mode_and_owner_and_opens_only_as_they_allow() {
 }
 
 /// Capability names (lower case, without `CAP_`) of the `bpfloader` service
-/// that runs netbpfload in `init/netbpfload.rc`.
+/// that runs netbpfload in `init/netbpfload.35rc`.
 fn rc_capabilities() -> Vec<String> {
-    let rc = std::fs::read_to_string(workspace().join("init/netbpfload.rc")).expect("read rc");
+    let rc = std::fs::read_to_string(workspace().join("init/netbpfload.35rc")).expect("read rc");
     let mut in_service = false;
     for line in rc.lines().map(str::trim) {
         if line.starts_with("service ") {
@@ -269,7 +267,7 @@ fn rc_capabilities() -> Vec<String> {
             }
         }
     }
-    panic!("no capabilities line in the netbpfload service of init/netbpfload.rc");
+    panic!("no capabilities line in the netbpfload service of init/netbpfload.35rc");
 }
 
 /// `CapabilityBoundingSet=` of `init/netbpfload.service`.
@@ -321,7 +319,15 @@ fn load_cmd(bin: &Path, loc: &Location, bpffs: &Path) -> Command {
     c.arg("load")
         .arg("--location")
         .arg(&loc.dir)
-        .args(["--prefix", &loc.prefix, "--kmsg", "/dev/null", "--json"])
+        .args(["--prefix", &loc.prefix, "--json", "--run-lock", "none"])
+        .arg(format!(
+            "--role={}",
+            if role(loc) == Role::Platform {
+                "platform"
+            } else {
+                "mainline"
+            }
+        ))
         .arg("--bpffs")
         .arg(bpffs);
     c
@@ -349,12 +355,15 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
                 continue;
             }
             let fd = bpffs::obj_get(&p, BPF_F_RDONLY).expect("obj_get");
-            let what = match LinuxSys.map_info(fd.as_fd()) {
-                Ok(i) => format!(
-                    "map {} {} {} {} {:#x}",
-                    i.map_type, i.key_size, i.value_size, i.max_entries, i.map_flags
-                ),
-                Err(_) => format!(
+            let what = match bpffs::kind_of(&p) {
+                netbpfload::sys::ObjKind::Map => {
+                    let i = LinuxSys.map_info(fd.as_fd()).expect("map info");
+                    format!(
+                        "map {} {} {} {} {:#x}",
+                        i.map_type, i.key_size, i.value_size, i.max_entries, i.map_flags
+                    )
+                }
+                netbpfload::sys::ObjKind::Prog => format!(
                     "prog {}",
                     LinuxSys.prog_info(fd.as_fd()).expect("prog info").prog_type
                 ),
@@ -394,7 +403,7 @@ fn loads_the_corpus_with_only_the_granted_capabilities() {
     assert_eq!(
         rc,
         ["chown", "sys_admin", "net_admin"],
-        "init/netbpfload.rc"
+        "init/netbpfload.35rc"
     );
     for caps in [rc, systemd_capabilities()] {
         // The child really runs with exactly these capabilities.
@@ -413,7 +422,54 @@ fn loads_the_corpus_with_only_the_granted_capabilities() {
             assert_eq!(got, *code, "{caps:?} {}: {json:#}", l.prefix);
         }
         assert_eq!(snapshot(fs.path()), want, "{caps:?}");
+        // Warm: a re-run over these pins under the same capabilities (no
+        // CAP_DAC_OVERRIDE) reuses every one, including those whose mode
+        // gives root nothing (0060, 0000), and changes nothing.
+        for (l, code) in locs.iter().zip(&codes) {
+            let (got, json) = run_json(with_caps(&caps, &load_cmd(&bin, l, fs.path())));
+            assert_eq!(got, *code, "warm, {caps:?} {}: {json:#}", l.prefix);
+            for o in json["location"]["objects"].as_array().into_iter().flatten() {
+                if o["outcome"]["status"] == "loaded" {
+                    for p in o["outcome"]["maps"].as_array().into_iter().flatten() {
+                        assert_eq!(p["reused"], true, "warm, {caps:?}: {p:#}");
+                    }
+                }
+            }
+        }
+        assert_eq!(snapshot(fs.path()), want, "warm, {caps:?}");
     }
+}
+
+#[test]
+fn a_pin_its_owner_locked_up_does_not_fail_the_next_run() {
+    // Any owner may chmod its own pin: 0600 owned by uid 1000 leaves root
+    // without CAP_DAC_OVERRIDE in the "other" class, with no access.
+    let bin = netbpfload_bin();
+    let s = stage();
+    let fs = new_bpffs();
+    let locs = locations(s.path());
+    let private = locs
+        .iter()
+        .find(|l| l.prefix == "net_private/")
+        .expect("net_private");
+    let (first, _) = run_json(load_cmd(&bin, private, fs.path()));
+    let rel = "net_private/map_pktCount_two_entry_map";
+    let pin = fs.pin(rel);
+    std::os::unix::fs::chown(&pin, Some(1000), Some(1000)).expect("chown");
+    std::fs::set_permissions(&pin, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let rc = rc_capabilities();
+    let (code, json) = run_json(with_caps(&rc, &load_cmd(&bin, private, fs.path())));
+    assert_eq!(code, first, "{json:#}");
+    // Reused, and left as its owner set it (Android never re-modes a
+    // reused pin).
+    assert_eq!(bpffs::mode_owner(&pin), (0o600, 1000, 1000));
+    let reused = json["location"]["objects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|o| o["outcome"]["maps"].as_array().into_iter().flatten())
+        .any(|p| p["pin"] == rel && p["reused"] == true);
+    assert!(reused, "{json:#}");
 }
 
 #[test]
@@ -425,11 +481,11 @@ fn without_cap_chown_objects_with_non_root_pins_fail_cleanly() {
         .into_iter()
         .filter(|c| c != "chown")
         .collect();
-    let env = gate_env();
     let (mut failed, mut loaded) = (0, 0);
     for l in locations(s.path()) {
         let (_, json) = run_json(with_caps(&caps, &load_cmd(&bin, &l, fs.path())));
-        for o in json["objects"].as_array().into_iter().flatten() {
+        let cfg = netbpfload_tests::cfg::load_config_for(fs.path(), Release::V, role(&l));
+        for o in json["location"]["objects"].as_array().into_iter().flatten() {
             let file = PathBuf::from(o["file"].as_str().expect("file"));
             let name = file.file_name().and_then(|n| n.to_str()).expect("name");
             let corpus = bpf_progs::object(name).expect("corpus object");
@@ -439,25 +495,33 @@ fn without_cap_chown_objects_with_non_root_pins_fail_cleanly() {
             }
             let spec = parse(&file);
             // Without CAP_CHOWN, root (gid 0 only) may only "chown" to 0:0.
-            let needs_chown = spec
-                .maps
-                .iter()
-                .filter(|m| gate::map_gate(&env, &m.def).is_none())
-                .map(|m| (m.def.uid, m.def.gid))
-                .chain(
-                    spec.programs
-                        .iter()
-                        .filter(|p| gate::prog_gate(&env, &p.def).is_none())
-                        .map(|p| (p.def.uid, p.def.gid)),
-                )
-                .any(|owner| owner != (0, 0));
+            let plan = plan::plan_object(
+                &spec,
+                &PlanEnv {
+                    rules: cfg.rules,
+                    gate: cfg.gate,
+                    location: &l,
+                    page_size: cfg.page_size,
+                    tmp_tag: "x",
+                },
+            )
+            .expect("corpus object plans");
+            let ObjectPlan::Load(plan) = plan else {
+                continue;
+            };
+            let needs_chown = plan
+                .map_loads()
+                .map(|m| &m.pin)
+                .chain(plan.prog_loads().map(|p| &p.pin))
+                .any(|p| (p.uid, p.gid) != (0, 0));
             if needs_chown {
                 failed += 1;
                 assert_eq!(status, "failed", "{name}: {o:#}");
-                let e = o["outcome"]["error"].as_str().unwrap_or_default();
-                assert!(
-                    e.contains("set owner: lchown") && e.contains("Operation not permitted"),
-                    "{name}: {e}"
+                let e = &o["outcome"]["error"];
+                assert_eq!(
+                    (&e["kind"], &e["reason"], &e["errno_name"]),
+                    (&"load".into(), &"owner".into(), &"EPERM".into()),
+                    "{name}: {e:#}"
                 );
                 let obj = paths::object_name(&file);
                 let left: Vec<String> = snapshot(fs.path())

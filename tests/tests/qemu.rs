@@ -14,6 +14,7 @@
 //! (`netbpfload_tests::expected`, transcribed from the C sources), never
 //! from the loader's output.
 
+use netbpfload::release::Release;
 use netbpfload_tests::expected::{
     self, lts_check, BuildType, Expected, Layout, LtsCheck, Outcome, PinKind, Platform, Role,
 };
@@ -25,11 +26,6 @@ use std::sync::{Arc, Mutex};
 
 const BPF: &str = "/sys/fs/bpf";
 
-/// The mainline loader version the boot runs as: Android 15 (API 35, from
-/// `tests/qemu/build.prop`) with today's loader. The reference's Android 15
-/// counts one more step (46, facts §11); change it here with the loader.
-const LOADER_VER: u32 = 45;
-
 /// `ulimit -l` (KiB) of the service: `rlimit memlock 1073741824 …` in
 /// `init/netbpfload.rc`, which init.sh applies before starting it (5.10
 /// charges maps to RLIMIT_MEMLOCK).
@@ -39,22 +35,28 @@ fn path(rel: &str) -> String {
     format!("{BPF}/{rel}")
 }
 
-/// What the model expects of a boot of `layout` on `b`'s kernel.
-fn model(b: &Boot, arch: GuestArch, layout: &Layout) -> Expected {
+/// What the model expects of a boot of `release` with `layout` on `b`'s
+/// kernel (`ro.build.type=user` in `tests/qemu/build*.prop`; the mainline
+/// loader runs as root, so with the release's own loader version).
+fn model(b: &Boot, arch: GuestArch, release: Release, layout: &Layout) -> Expected {
     let (maj, min, sub) = release_version(&b.release);
     expected::expected(
-        &Platform {
-            kver: expected::kver(maj, min, sub),
-            loader_ver: LOADER_VER,
-            platform_loader_ver: LOADER_VER,
-            // ro.build.type=user in tests/qemu/build.prop.
-            build_type: BuildType::User,
-            arch: arch.model_arch(),
-            // Android 15 ignores `.BTF`.
-            btf_maps: false,
-        },
+        &Platform::new(
+            release.into(),
+            expected::kver(maj, min, sub),
+            BuildType::User,
+            arch.model_arch(),
+        ),
         layout,
     )
+}
+
+/// API level of the property file the image carries for `release`.
+fn api_level(release: Release) -> u32 {
+    match release {
+        Release::V => 35,
+        Release::R25Q2 => 36,
+    }
 }
 
 /// Every path under the bpffs root the guest printed, relative, without the
@@ -163,22 +165,34 @@ fn assert_outcomes(b: &Boot, e: &Expected) {
     }
 }
 
-/// The whole chain ran: mainline loader (as the loader version and kernel
-/// this boot has), the follow-up `bpfloader`, and `done`.
-fn assert_chain(b: &Boot) {
-    assert_eq!(b.exit, 0, "chain exit status; log:\n{}", b.log.join("\n"));
+/// The mainline loader started as `release`'s, on this boot's kernel, with
+/// the release's loader version.
+fn assert_started(b: &Boot, release: Release) {
+    let ver = expected::Release::from(release).loader_version();
     assert!(
         b.logged(&[
             "netbpfload",
-            "starting: API level 35",
+            "starting:",
+            &format!("API level {}", api_level(release)),
             &format!("kernel {}", b.release),
-            &format!("loader version {LOADER_VER}")
+            &format!("loader version {ver}")
         ]),
         "mainline start line:\n{}",
         b.log.join("\n")
     );
+}
+
+/// The whole chain ran: mainline loader (as the loader version and kernel
+/// this boot has), the follow-up `bpfloader`, and `done`.
+fn assert_chain(b: &Boot, release: Release) {
+    assert_eq!(b.exit, 0, "chain exit status; log:\n{}", b.log.join("\n"));
+    assert_started(b, release);
     assert!(b.logged(&["mainline eBPF objects loaded"]));
-    assert!(b.logged(&["bpfloader", "starting: API level 35"]));
+    assert!(b.logged(&[
+        "bpfloader",
+        "starting:",
+        &format!("API level {}", api_level(release))
+    ]));
     assert!(b.logged(&["bpfloader: platform eBPF objects loaded"]));
     assert!(b.logged(&["netbpfload done: bpf.progs_loaded=1"]));
     assert_eq!(b.progs_loaded, "1");
@@ -191,11 +205,12 @@ fn assert_chain(b: &Boot) {
 
 /// The V+ LTS check of the kernel as the loader reads `uname -r`: Debian's
 /// bullseye and bookworm releases (`5.10.0-…`, `6.1.0-…`) carry sublevel 0,
-/// below the branch minimum, so the loader warns; trixie's (`6.12.117+deb13-…`)
-/// does not.
-fn assert_lts_warning(b: &Boot) {
+/// below the branch minimum, so the loader warns; trixie's
+/// (`6.12.117+deb13-…`) is fine on 2025 main, but 6.12 is not an LTS branch
+/// of Android 15's table.
+fn assert_lts_warning(b: &Boot, release: Release) {
     let v = release_version(&b.release);
-    match lts_check(v) {
+    match lts_check(release.into(), v) {
         LtsCheck::Ok => assert!(
             !b.logged(&["LTS"]),
             "no LTS warning expected on {}:\n{}",
@@ -271,12 +286,12 @@ fn check_cell(cell: Cell) {
     assert_eq!(b.release, kernel.release, "guest kernel");
     assert_eq!(b.machine, cell.arch.uname_machine());
     assert_eq!(b.cpus, 2, "-smp 2");
-    assert_chain(&b);
-    let e = model(&b, cell.arch, &Layout::current());
-    assert_eq!(e.critical_failure, None);
+    assert_chain(&b, Release::V);
+    let e = model(&b, cell.arch, Release::V, &Layout::current());
+    assert_eq!(e.boot_failure, None);
     assert_tree(&b, &e);
     assert_outcomes(&b, &e);
-    assert_lts_warning(&b);
+    assert_lts_warning(&b, Release::V);
     assert!(
         b.console.contains("INIT trace on"),
         "{}: no syscall tracing in the guest",
@@ -335,7 +350,8 @@ cells! {
 /// A gate, not a failure, moves pins between branches: gateMatrix.o loads
 /// on 5.10 and on 6.12, and `skfilter/since_6_12` (min_kver 6.12) is pinned
 /// only on 6.12 while `skfilter/before_6_1` (max_kver 6.1) is pinned only on
-/// 5.10; dscpPolicy's `set_dscp_ether` (min_kver 5.15) likewise.
+/// 5.10; dscpPolicy's `set_dscp_ether` (min_kver 5.15) and gateMatrix's
+/// maps likewise.
 #[test]
 fn kernel_gates_move_pins_between_5_10_and_6_12() {
     let old = cell_boot(Cell {
@@ -370,18 +386,20 @@ fn kernel_gates_move_pins_between_5_10_and_6_12() {
     // one pin, two implementations, on both kernels.
     let clock = path("net_private/prog_gateMatrix_skfilter_clock");
     assert!(old.pins.contains_key(&clock) && new.pins.contains_key(&clock));
-    // And the USER_RINGBUF map (6.1+) exists only where the kernel has it.
-    let ringbuf = path("net_private/map_gateMatrix_user_ringbuf");
-    assert!(new.pins.contains_key(&ringbuf) && !old.pins.contains_key(&ringbuf));
+    // Maps move with their gates too.
+    let since_6_1 = path("net_private/map_gateMatrix_since_6_1_map");
+    assert!(new.pins.contains_key(&since_6_1) && !old.pins.contains_key(&since_6_1));
+    let before_6_1_map = path("net_private/map_gateMatrix_before_6_1_map");
+    assert!(old.pins.contains_key(&before_6_1_map) && !new.pins.contains_key(&before_6_1_map));
 }
 
-/// One CPU: the loader verifies on a single thread, and leaves the same
-/// exact tree.
+/// One CPU (Android 15): the loader verifies on a single thread, and leaves
+/// the same exact tree.
 fn check_one_cpu(cell: Cell) {
     let b = Image::for_arch(cell.arch).boot_on(cell, &BootOptions::default());
     assert_eq!(b.cpus, 1);
-    assert_chain(&b);
-    let e = model(&b, cell.arch, &Layout::current());
+    assert_chain(&b, Release::V);
+    let e = model(&b, cell.arch, Release::V, &Layout::current());
     assert_tree(&b, &e);
     assert_outcomes(&b, &e);
     // The non-critical verifier reject is reported, by name, with a reason.
@@ -410,10 +428,7 @@ fn check_failing_critical(cell: Cell) {
     assert!(obj.critical);
     // Into net_shared/, the fourth mainline location.
     img.write(
-        &format!(
-            "apex/com.android.tethering/etc/bpf/net_shared/{}",
-            obj.file_name
-        ),
+        &format!("{}{}", img.mainline_dir("net_shared/"), obj.file_name),
         obj.bytes,
         0o644,
     );
@@ -435,8 +450,8 @@ fn check_failing_critical(cell: Cell) {
     // Earlier locations and the rest of net_shared/ loaded; nothing of the
     // failed object, of the later location or of the platform loader.
     let layout = Layout::current().place(Role::Mainline, "net_shared/", obj.file_name);
-    let e = model(&b, cell.arch, &layout);
-    assert_eq!(e.critical_failure, Some(obj.file_name));
+    let e = model(&b, cell.arch, Release::V, &layout);
+    assert_eq!(e.boot_failure, Some((Role::Mainline, obj.file_name)));
     assert_tree(&b, &e);
     assert_outcomes(&b, &e);
     assert!(!b.logged(&["bpfloader", "starting"]));
@@ -447,14 +462,22 @@ fn check_failing_critical(cell: Cell) {
 /// leave nothing; the boot goes on to the good corpus's exact tree.
 fn check_corrupt_objects(cell: Cell) {
     let img = Image::for_arch(cell.arch);
-    let dir = "apex/com.android.tethering/etc/bpf";
-    img.write(&format!("{dir}/tethering/zeroes.o"), &[0u8; 4096], 0o644);
+    // Android 15 keeps the tethering objects in etc/bpf/ itself.
+    img.write(
+        &format!("{}zeroes.o", img.mainline_dir("tethering/")),
+        &[0u8; 4096],
+        0o644,
+    );
     let netd = bpf_progs::object("netd.o").expect("netd.o in the corpus");
     let half = netd.bytes.get(..netd.bytes.len() / 2).expect("non-empty");
-    img.write(&format!("{dir}/net_private/truncated.o"), half, 0o644);
+    img.write(
+        &format!("{}truncated.o", img.mainline_dir("net_private/")),
+        half,
+        0o644,
+    );
     let b = img.boot_on(cell, &BootOptions::default());
 
-    assert_chain(&b);
+    assert_chain(&b, Release::V);
     for bad in ["zeroes.o", "truncated.o"] {
         let line = b
             .log
@@ -467,9 +490,63 @@ fn check_corrupt_objects(cell: Cell) {
             "{bad}: no reason given: {line}"
         );
     }
-    let e = model(&b, cell.arch, &Layout::current());
+    let e = model(&b, cell.arch, Release::V, &Layout::current());
     assert_tree(&b, &e);
     assert_outcomes(&b, &e);
+}
+
+/// A 2025 main device: maps typed with each object's `.BTF` on kernels
+/// 5.10 and later, and any failure in a mainline location fails the boot. The
+/// three BTF objects join net_private/, the last mainline location, where
+/// verifierReject.o already fails: that location loads what it can (the
+/// SK_STORAGE map exists only because the kernel took its BTF types), then
+/// the boot stops (exit 2) before `mainline_done` and the platform loader.
+fn check_btf_boot_25q2(cell: Cell) {
+    let img = Image::new(cell.arch, Release::R25Q2);
+    let names = ["skStorage.o", "btfMismatch.o", "btfCorrupt.o"];
+    let mut layout = Layout::current();
+    for name in names {
+        let o = bpf_progs::object(name).expect("BTF object in the corpus");
+        img.write(
+            &format!("{}{name}", img.mainline_dir("net_private/")),
+            o.bytes,
+            0o644,
+        );
+        layout = layout.place(Role::Mainline, "net_private/", name);
+    }
+    let b = img.boot_on(cell, &BootOptions::default());
+
+    assert_eq!(b.exit, 2, "log:\n{}", b.log.join("\n"));
+    assert_started(&b, Release::R25Q2);
+    let e = model(&b, cell.arch, Release::R25Q2, &layout);
+    assert_eq!(e.boot_failure.map(|(role, _)| role), Some(Role::Mainline));
+    assert_eq!(e.outcomes["skStorage.o"], Outcome::Loaded);
+    assert_tree(&b, &e);
+    assert_outcomes(&b, &e);
+    // Each refused object is refused for its own reason.
+    for o in bpf_progs::OBJECTS {
+        if let bpf_progs::Kind::BtfRejected { reason } = o.kind {
+            assert!(
+                b.logged(&[o.file_name, reason]),
+                "{}: reason not logged:\n{}",
+                o.file_name,
+                b.log.join("\n")
+            );
+        }
+    }
+    assert!(
+        b.logged(&["CRITICAL FAILURE loading eBPF objects from"]),
+        "{}",
+        b.log.join("\n")
+    );
+    assert!(!b.logged(&["bpfloader", "starting"]));
+    assert_eq!(b.progs_loaded, "unset");
+    assert_lts_warning(&b, Release::R25Q2);
+}
+
+#[test]
+fn btf_boot_creates_sk_storage_and_bad_btf_fails_alone() {
+    check_btf_boot_25q2(Cell::DEFAULT);
 }
 
 #[test]
@@ -511,6 +588,12 @@ macro_rules! full_matrix {
             #[ignore = "full QEMU matrix: scripts/test.sh --full-qemu-matrix"]
             fn zero_filled_and_truncated_objects() {
                 check_corrupt_objects(CELL);
+            }
+
+            #[test]
+            #[ignore = "full QEMU matrix: scripts/test.sh --full-qemu-matrix"]
+            fn btf_boot_25q2() {
+                check_btf_boot_25q2(CELL);
             }
         }
     )*};

@@ -17,38 +17,27 @@
 //!   the listed one loads.
 
 use bpf_progs::{Kind, OBJECTS};
-use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome};
-use netbpfload::gate::{Arch, BuildType, GateEnv};
+use netbpfload::engine::{self, LoadConfig, LocationError, LocationReport, ObjectOutcome};
+use netbpfload::error::ObjectError;
 use netbpfload::manifest::Manifest;
+use netbpfload::manifest::ManifestError;
 use netbpfload::paths::{self, Location};
-use netbpfload::spec::Kver;
+use netbpfload::release::Release;
 use netbpfload::sys::linux::LinuxSys;
-use netbpfload::sys::Sys;
+use netbpfload::trust::TrustError;
 use netbpfload_tests::bpffs::PrivateBpffs;
 use std::collections::BTreeSet;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 fn cfg(fs: &PrivateBpffs, insecure: bool) -> LoadConfig {
-    let (release, machine) = LinuxSys.uname().expect("uname");
-    LoadConfig {
-        bpffs_root: fs.path().to_path_buf(),
-        gate: GateEnv {
-            loader_ver: 45,
-            kver: Kver::parse_release(&release).expect("kernel release"),
-            build_type: BuildType::Userdebug,
-            arch: Arch::from_uname_machine(&machine),
-        },
-        parallel: false,
-        insecure,
-        manifest_key: netbpfload::manifest::configured_key(),
-    }
+    netbpfload_tests::cfg::load_config(fs.path()).insecure(insecure)
 }
 
 /// A private bpffs with every directory the boot flow creates.
 fn bpffs() -> PrivateBpffs {
     let fs = PrivateBpffs::new();
-    for d in paths::created_subdirs() {
+    for d in paths::created_subdirs(Release::V.rules()) {
         fs.mkdir(d);
     }
     fs
@@ -136,9 +125,9 @@ fn outcome_of<'a>(r: &'a LocationReport, file: &Path) -> &'a ObjectOutcome {
         .outcome
 }
 
-fn failure(r: &LocationReport, file: &Path) -> String {
+fn failure<'a>(r: &'a LocationReport, file: &Path) -> &'a ObjectError {
     match outcome_of(r, file) {
-        ObjectOutcome::Failed { error, .. } => error.clone(),
+        ObjectOutcome::Failed { error } => error,
         other => panic!("{}: expected a failure, got {other:?}", file.display()),
     }
 }
@@ -176,7 +165,7 @@ fn malformed_corpus_fails_by_name_and_good_objects_still_load() {
 
     let cfg = cfg(&fs, false);
     let report = engine::load_location(&LinuxSys, &cfg, &Location::new(dir.path(), "net_private/"));
-    assert_eq!(report.error, None);
+    assert!(report.error.is_none(), "{report:#?}");
     assert_eq!(
         report.objects.len(),
         rows.len() + good.len() - 1,
@@ -185,12 +174,16 @@ fn malformed_corpus_fails_by_name_and_good_objects_still_load() {
 
     for (path, bytes) in &bad {
         let error = failure(&report, path);
-        let parse = netbpfload::parse::parse_object(path, bytes)
-            .expect_err("fixture must not parse")
-            .to_string();
-        assert_eq!(error, parse, "the report carries the parse error");
+        let parse =
+            netbpfload::parse::parse_object(path, bytes).expect_err("fixture must not parse");
+        match error {
+            ObjectError::Parse(e) => assert_eq!(*e, parse, "the report carries the parse error"),
+            other => panic!("{}: {other:?}", path.display()),
+        }
         assert!(
-            error.starts_with(&format!("{}: ", path.display())),
+            error
+                .to_string()
+                .starts_with(&format!("{}: ", path.display())),
             "error must name the file: {error}"
         );
     }
@@ -211,7 +204,7 @@ fn malformed_corpus_fails_by_name_and_good_objects_still_load() {
         extra.is_empty(),
         "pins not belonging to a loaded object: {extra:?}"
     );
-    let critical: Vec<_> = report.critical_failures().map(|o| o.file.clone()).collect();
+    let critical: Vec<_> = report.fatal_failures().map(|o| o.file.clone()).collect();
     assert!(critical.is_empty(), "{critical:?}");
     eprintln!(
         "{} malformed objects refused, {} good objects loaded, {} pins",
@@ -243,24 +236,24 @@ fn untrusted_objects_are_refused_and_insecure_relaxes_owner_and_mode() {
     let fs = bpffs();
     let location = Location::new(dir.path(), "net_private/");
     let report = engine::load_location(&LinuxSys, &cfg(&fs, false), &location);
-    assert_eq!(report.error, None);
+    assert!(report.error.is_none());
     assert!(!loaded_pins(&report, &good).is_empty());
-    assert_eq!(
+    assert!(matches!(
         failure(&report, &user),
-        format!("{}: owned by uid 1000, must be root", user.display())
-    );
-    assert_eq!(
+        ObjectError::Read(TrustError::Owner { path, uid: 1000, .. }) if *path == user
+    ));
+    assert!(matches!(
         failure(&report, &open),
-        format!("{}: mode 0666 is writable by others", open.display())
-    );
-    assert_eq!(
+        ObjectError::Read(TrustError::Writable { path, mode: 0o666, by: "others" }) if *path == open
+    ));
+    assert!(matches!(
         failure(&report, &group),
-        format!("{}: mode 0664 is writable by group", group.display())
-    );
-    assert_eq!(
+        ObjectError::Read(TrustError::Writable { path, mode: 0o664, by: "group" }) if *path == group
+    ));
+    assert!(matches!(
         failure(&report, &link),
-        format!("{}: is a symlink", link.display())
-    );
+        ObjectError::Read(TrustError::Symlink { path }) if *path == link
+    ));
     // Only good.o pinned anything.
     let pins = all_pins(fs.path());
     assert!(pins.iter().all(|p| p.contains("_good_")), "{pins:?}");
@@ -273,7 +266,7 @@ fn untrusted_objects_are_refused_and_insecure_relaxes_owner_and_mode() {
         assert!(!loaded_pins(&report, f).is_empty(), "{}", f.display());
     }
     let e = failure(&report, &link);
-    assert!(e.contains("symbolic links"), "{e}");
+    assert_eq!(e.errno(), Some(libc::ELOOP), "{e}");
 }
 
 #[test]
@@ -290,9 +283,10 @@ fn untrusted_location_directories_are_refused() {
         &cfg(&fs, false),
         &Location::new(&linked, "net_private/"),
     );
-    assert_eq!(
-        report.error,
-        Some(format!("{}: is a symlink", linked.display()))
+    assert!(
+        matches!(&report.error, Some(LocationError::Untrusted(TrustError::Symlink { path })) if *path == linked),
+        "{:?}",
+        report.error
     );
     assert!(report.objects.is_empty());
     assert!(all_pins(fs.path()).is_empty());
@@ -303,7 +297,7 @@ fn untrusted_location_directories_are_refused() {
         &cfg(&fs, true),
         &Location::new(&linked, "net_private/"),
     );
-    assert_eq!(report.error, None);
+    assert!(report.error.is_none());
     assert!(!loaded_pins(&report, &linked.join("good.o")).is_empty());
 
     // A world-writable directory lets anyone swap objects in.
@@ -314,12 +308,17 @@ fn untrusted_location_directories_are_refused() {
         &cfg(&fs, false),
         &Location::new(real.path(), "net_private/"),
     );
-    assert_eq!(
-        report.error,
-        Some(format!(
-            "{}: mode 0777 is writable by others",
-            real.path().display()
-        ))
+    assert!(
+        matches!(
+            &report.error,
+            Some(LocationError::Untrusted(TrustError::Writable {
+                mode: 0o777,
+                by: "others",
+                ..
+            }))
+        ),
+        "{:?}",
+        report.error
     );
     assert!(all_pins(fs.path()).is_empty());
     assert!(good.exists());
@@ -347,17 +346,16 @@ fn manifest_rejects_tampered_and_unlisted_objects() {
         &cfg(&fs, false),
         &Location::new(dir.path(), "net_private/"),
     );
-    assert_eq!(report.error, None);
+    assert!(report.error.is_none());
     assert!(!loaded_pins(&report, &listed).is_empty());
-    let e = failure(&report, &tampered);
-    assert!(
-        e.starts_with(&format!("{}: SHA-256 ", tampered.display())) && e.contains("does not match"),
-        "{e}"
-    );
-    assert_eq!(
+    assert!(matches!(
+        failure(&report, &tampered),
+        ObjectError::Integrity { file, source: ManifestError::Mismatch { .. } } if *file == tampered
+    ));
+    assert!(matches!(
         failure(&report, &unlisted),
-        format!("{}: not listed in bpf.manifest", unlisted.display())
-    );
+        ObjectError::Integrity { file, source: ManifestError::Unlisted } if *file == unlisted
+    ));
     let pins = all_pins(fs.path());
     assert!(pins.iter().all(|p| p.contains("_listed_")), "{pins:?}");
 }

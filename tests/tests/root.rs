@@ -10,13 +10,17 @@
 //! the reference pin naming (facts §3), not from the loader's output.
 
 use bpf_progs::{CorpusObject, Kind, OBJECTS};
-use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome, ObjectReport};
-use netbpfload::gate::{Arch, BuildType, GateEnv};
+use netbpfload::engine::{
+    self, LoadConfig, LoadError, LocationReport, ObjectOutcome, ObjectReport,
+};
+use netbpfload::error::{ErrorKind, ObjectError};
 use netbpfload::paths::{self, Location};
+use netbpfload::release::{Release, Role};
 use netbpfload::spec::Kver;
 use netbpfload::sys::linux::LinuxSys;
-use netbpfload::sys::{MapCreateAttr, ObjKind, Sys, BPF_F_RDONLY};
+use netbpfload::sys::{Bpf, MapCreateAttr, ObjKind, BPF_F_RDONLY};
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
+use netbpfload_tests::cfg::{kver, load_config, load_config_for};
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
@@ -29,7 +33,6 @@ const PERCPU_ARRAY: u32 = 6;
 const LPM_TRIE: u32 = 11;
 const DEVMAP_HASH: u32 = 25;
 const RINGBUF: u32 = 27;
-const USER_RINGBUF: u32 = 31;
 const SOCKET_FILTER: u32 = 1;
 const KPROBE: u32 = 2;
 const SCHED_CLS: u32 = 3;
@@ -39,6 +42,7 @@ const XDP: u32 = 6;
 const CGROUP_SKB: u32 = 8;
 const CGROUP_SOCK: u32 = 9;
 const CGROUP_SOCK_ADDR: u32 = 18;
+const CGROUP_SOCKOPT: u32 = 25;
 const BPF_F_NO_PREALLOC: u32 = 1;
 const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 const AID_SYSTEM: u32 = 1000;
@@ -48,30 +52,13 @@ const AID_NET_BW_STATS: u32 = 3006;
 const AID_NET_BW_ACCT: u32 = 3007;
 const NOBODY: u32 = 65534;
 
-fn kver() -> Kver {
-    let (release, _) = LinuxSys.uname().expect("uname");
-    Kver::parse_release(&release).expect("kernel release")
-}
-
 fn cfg(fs: &PrivateBpffs) -> LoadConfig {
-    let (_, machine) = LinuxSys.uname().expect("uname");
     let kver = kver();
     assert!(
         kver >= Kver::new(6, 12, 0),
         "the root tier's expectations assume a kernel >= 6.12, this is {kver}"
     );
-    LoadConfig {
-        bpffs_root: fs.path().to_path_buf(),
-        gate: GateEnv {
-            loader_ver: 45,
-            kver,
-            build_type: BuildType::Userdebug,
-            arch: Arch::from_uname_machine(&machine),
-        },
-        parallel: false,
-        insecure: false,
-        manifest_key: netbpfload::manifest::configured_key(),
-    }
+    load_config(fs.path())
 }
 
 /// A private bpffs with the boot flow's directories, and the corpus installed
@@ -80,26 +67,48 @@ struct Env {
     fs: PrivateBpffs,
     stage: tempfile::TempDir,
     cfg: LoadConfig,
+    /// The platform loader's rules, for the platform location.
+    platform: LoadConfig,
 }
 
 impl Env {
     fn new() -> Self {
         let fs = PrivateBpffs::new();
-        for d in paths::created_subdirs() {
+        for d in paths::created_subdirs(Release::V.rules()) {
             fs.mkdir(d);
         }
         let stage = tempfile::tempdir().expect("stage");
         bpf_progs::install_tree(stage.path()).expect("install corpus");
         let cfg = cfg(&fs);
-        Env { fs, stage, cfg }
+        let platform = load_config_for(fs.path(), Release::V, Role::Platform);
+        Env {
+            fs,
+            stage,
+            cfg,
+            platform,
+        }
+    }
+
+    /// The rules a location loads under: the platform loader's for the
+    /// platform location (prefix ""), the mainline loader's otherwise.
+    fn cfg_for(&self, loc: &Location) -> &LoadConfig {
+        if loc.prefix.is_empty() {
+            &self.platform
+        } else {
+            &self.cfg
+        }
     }
 
     fn locations(&self) -> Vec<Location> {
+        let platform = &Release::V.rules().platform.locations[0];
         bpf_progs::MAINLINE_PREFIXES
             .iter()
             .map(|&prefix| bpf_progs::Location::Mainline { prefix })
-            .chain(std::iter::once(bpf_progs::Location::Platform))
             .map(|l| Location::new(self.stage.path().join(l.dir()), l.bpffs_prefix()))
+            .chain(std::iter::once(Location::from_rule(
+                self.stage.path(),
+                platform,
+            )))
             .collect()
     }
 
@@ -113,7 +122,7 @@ impl Env {
     fn load_all(&self) -> Vec<LocationReport> {
         self.locations()
             .iter()
-            .map(|l| engine::load_location(&LinuxSys, &self.cfg, l))
+            .map(|l| engine::load_location(&LinuxSys, self.cfg_for(l), l))
             .collect()
     }
 
@@ -143,7 +152,8 @@ impl Env {
         v
     }
 
-    /// Pins named after object `obj` (`map_<obj>_*`, `prog_<obj>_*`, `tmp_*`).
+    /// Pins named after object `obj` (`map_<obj>_*`, `prog_<obj>_*`), and
+    /// any temporary pin.
     fn pins_of(&self, obj: &str) -> Vec<String> {
         let map = format!("map_{obj}_");
         let prog = format!("prog_{obj}_");
@@ -227,8 +237,8 @@ const fn m(
 }
 
 /// bpf-progs/README.md "Corpus and expected outcome" (kernel >= 6.12,
-/// loader 45, userdebug, x86_64): every map pin of the default
-/// layout. Every owner uid there is 0.
+/// Android 15 as root: loader 46, userdebug, x86_64): every map pin of the
+/// default layout. Every owner uid there is 0.
 const EXPECTED_MAPS: &[ExpMap] = &[
     // offload@mainline.o
     m(
@@ -429,9 +439,9 @@ const EXPECTED_MAPS: &[ExpMap] = &[
         AID_SYSTEM,
     ),
     m(
-        "net_private/map_gateMatrix_user_ringbuf",
-        USER_RINGBUF,
-        (0, 0, 4096),
+        "net_private/map_gateMatrix_since_6_1_map",
+        HASH,
+        (4, 4, 16),
         0,
         0o660,
         AID_SYSTEM,
@@ -538,6 +548,18 @@ const EXPECTED_PROGS: &[(&str, u32, u32)] = &[
         CGROUP_SOCK_ADDR,
         0,
     ),
+    // Android 15 (loader 46) programs.
+    (
+        "netd_shared/prog_netd_connect6_inet6_connect",
+        CGROUP_SOCK_ADDR,
+        0,
+    ),
+    (
+        "netd_shared/prog_netd_recvmsg4_udp4_recvmsg",
+        CGROUP_SOCK_ADDR,
+        0,
+    ),
+    ("netd_shared/prog_netd_getsockopt_prog", CGROUP_SOCKOPT, 0),
     (
         "net_shared/prog_clatd_schedcls_ingress6_clat_rawip",
         SCHED_CLS,
@@ -600,6 +622,8 @@ const EXPECTED_ABSENT: &[&str] = &[
     "net_private/prog_gateMatrix_skfilter_before_6_1", // [5.10, 6.1)
     "net_private/prog_gateMatrix_skfilter_lts_6_1", // [6.1, 6.6)
     "net_private/prog_gateMatrix_skfilter_not_on_x86_64", // ignore_on_x86_64
+    // Android 15 has no `cgroupsockrelease/` prefix: ignored.
+    "netd_shared/prog_netd_cgroupsockrelease_inet_release",
 ];
 
 /// The corpus model of `netbpfload_tests::expected` (used by the QEMU tier)
@@ -610,14 +634,12 @@ fn corpus_model_matches_the_hand_tables() {
     use netbpfload_tests::expected::{self as model, PinKind};
     let k = kver();
     let e = model::expected(
-        &model::Platform {
-            kver: model::kver(k.major(), k.minor(), k.sub()),
-            loader_ver: 45,
-            platform_loader_ver: 45,
-            build_type: model::BuildType::Userdebug,
-            arch: model::Arch::X86_64,
-            btf_maps: false,
-        },
+        &model::Platform::new(
+            model::Release::V,
+            model::kver(k.major(), k.minor(), k.sub()),
+            model::BuildType::Userdebug,
+            model::Arch::X86_64,
+        ),
         &model::Layout::current(),
     );
     let mut hand: BTreeMap<String, PinKind> = EXPECTED_MAPS
@@ -908,6 +930,7 @@ fn incompatible_existing_pin_fails_only_that_object() {
             max_entries: 16,
             map_flags: 0,
             name: "squatter".into(),
+            btf: None,
         })
         .expect("create");
     LinuxSys.obj_pin(fd.as_fd(), &env.pin(rel)).expect("pin");
@@ -917,17 +940,16 @@ fn incompatible_existing_pin_fails_only_that_object() {
     let loc = env.location_of("tethering/");
     let r = engine::load_location(&LinuxSys, &env.cfg, &loc);
     match &report(std::slice::from_ref(&r), offload.file_name).outcome {
-        ObjectOutcome::Failed { error, .. } => assert_eq!(
-            error,
-            "tethering/map_offload_tether_limit_map: value_size 16 on the existing pin, 8 in the object"
-        ),
+        ObjectOutcome::Failed {
+            error: ObjectError::Load(LoadError::MapMismatch { pin, field, .. }),
+        } => assert_eq!((pin.as_str(), *field), (rel, "value_size")),
         o => panic!("{o:#?}"),
     }
     assert_eq!(bpffs::map_info(&env.pin(rel)).id, id, "existing pin intact");
     assert_eq!(
         env.pins_of("offload"),
         vec![rel.to_string()],
-        "tether_stats_map (created first) rolled back, nothing else pinned"
+        "nothing of the failed object was pinned"
     );
     // The rest of the location is unaffected.
     for o in placed().filter(|o| o.location == offload.location && o.file_name != offload.file_name)
@@ -936,9 +958,11 @@ fn incompatible_existing_pin_fails_only_that_object() {
         let ok = match o.kind {
             Kind::Good | Kind::Legacy { .. } => matches!(got, ObjectOutcome::Loaded { .. }),
             Kind::LoaderVersionSkipped => matches!(got, ObjectOutcome::Skipped { .. }),
-            Kind::VerifierRejected | Kind::FailingCritical => {
+            Kind::VerifierRejected | Kind::FailingCritical | Kind::NeedsBtf => {
                 matches!(got, ObjectOutcome::Failed { .. })
             }
+            // Loaded without BTF (Android 15's rules).
+            Kind::BtfRejected { .. } => matches!(got, ObjectOutcome::Loaded { .. }),
         };
         assert!(ok, "{}: {got:#?}", o.file_name);
     }
@@ -983,9 +1007,14 @@ fn program_pinned_at_a_map_path_fails_the_object() {
 
     let r = engine::load_location(&LinuxSys, &env.cfg, &env.location_of("tethering/"));
     match &report(std::slice::from_ref(&r), offload.file_name).outcome {
-        ObjectOutcome::Failed { error, .. } => assert!(
-            error.starts_with("map tether_limit_map: open existing pin: BPF_OBJ_GET"),
-            "{error}"
+        ObjectOutcome::Failed {
+            error:
+                ObjectError::Load(LoadError::NotOurPin {
+                    pin, found, uid, ..
+                }),
+        } => assert_eq!(
+            (pin.as_str(), found.as_str(), *uid),
+            (rel, "a pinned program", 0)
         ),
         o => panic!("{o:#?}"),
     }
@@ -1007,13 +1036,11 @@ fn verifier_rejected_object_fails_alone_with_its_log() {
     for o in rejected {
         let r = report(&reports, o.file_name);
         match &r.outcome {
-            ObjectOutcome::Failed {
-                error,
-                verifier_log,
-            } => {
-                assert!(error.contains("BPF_PROG_LOAD"), "{error}");
-                assert!(error.contains("Permission denied"), "errno kept: {error}");
-                let log = verifier_log.as_deref().unwrap_or_default();
+            ObjectOutcome::Failed { error } => {
+                assert_eq!(error.kind(), ErrorKind::Load, "{error}");
+                assert_eq!(error.reason(), "prog_load", "{error}");
+                assert_eq!(error.errno(), Some(libc::EACCES), "errno kept: {error}");
+                let log = error.verifier_log().unwrap_or_default();
                 assert!(
                     log.contains("invalid mem access 'map_value_or_null'"),
                     "{}: {log}",
@@ -1134,11 +1161,17 @@ fn cli_load_json_end_to_end() {
     let env = Env::new();
     let bin = netbpfload_bin();
     for loc in env.locations() {
+        let role = if loc.prefix.is_empty() {
+            "platform"
+        } else {
+            "mainline"
+        };
         let out = std::process::Command::new(&bin)
             .arg("load")
             .arg("--location")
             .arg(&loc.dir)
-            .args(["--prefix", &loc.prefix, "--json", "--kmsg", "/dev/null"])
+            .args(["--prefix", &loc.prefix, "--json", "--role", role])
+            .args(["--run-lock", "none"])
             .arg("--bpffs")
             .arg(env.fs.path())
             .output()
@@ -1146,7 +1179,8 @@ fn cli_load_json_end_to_end() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let json: serde_json::Value =
             serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
-        let objects = json["objects"].as_array().expect("objects");
+        assert_eq!(json["schema_version"], 1, "{stdout}");
+        let objects = json["location"]["objects"].as_array().expect("objects");
         let mut expected_code = 0;
         for o in placed().filter(|o| {
             o.location
@@ -1162,13 +1196,15 @@ fn cli_load_json_end_to_end() {
                 .unwrap_or_else(|| panic!("{} missing from {stdout}", o.file_name));
             let status = j["outcome"]["status"].as_str().expect("status");
             let want = match o.kind {
-                Kind::Good | Kind::Legacy { .. } => "loaded",
+                Kind::Good | Kind::Legacy { .. } | Kind::BtfRejected { .. } => "loaded",
                 Kind::LoaderVersionSkipped => "skipped",
-                Kind::VerifierRejected | Kind::FailingCritical => "failed",
+                Kind::VerifierRejected | Kind::FailingCritical | Kind::NeedsBtf => "failed",
             };
             assert_eq!(status, want, "{}: {j:#}", o.file_name);
             if status == "failed" {
                 expected_code = expected_code.max(if o.critical { 2 } else { 1 });
+                let e = &j["outcome"]["error"];
+                assert!(e["kind"].is_string() && e["message"].is_string(), "{e:#}");
             }
             for p in j["outcome"]["maps"]
                 .as_array()
@@ -1199,7 +1235,7 @@ fn cli_load_json_end_to_end() {
         .arg("load")
         .arg("--location")
         .arg(&loc.dir)
-        .args(["--prefix", "net_private/", "--kmsg", "/dev/null"])
+        .args(["--prefix", "net_private/", "--run-lock", "none"])
         .arg("--bpffs")
         .arg(env.fs.path())
         .output()

@@ -7,7 +7,7 @@
  *   (pins under net_private/)             gate            5.10  6.1  6.12  6.18
  *   map  clock_map                        none             x     x    x     x
  *   map  before_6_1_map                   [5.10, 6.1)      x
- *   map  user_ringbuf (USER_RINGBUF, 6.1) [6.1, inf)             x    x     x
+ *   map  since_6_1_map                    [6.1, inf)             x    x     x
  *   map  since_6_6_map                    [6.6, inf)                  x     x
  *   map  not_on_aarch64_map               ignore_on_aarch64   (x86_64 only)
  *   prog skfilter/clock$5_10 | $6_1       [5.10,6.1)|[6.1,inf)  one pin, every branch
@@ -17,10 +17,12 @@
  *   prog skfilter/since_6_12              [6.12, inf)                 x     x
  *   prog skfilter/not_on_x86_64           ignore_on_x86_64     (aarch64 only)
  *
- * The 6.1 gates guard real 6.1 features: BPF_MAP_TYPE_USER_RINGBUF and the
- * bpf_ktime_get_tai_ns helper, which a 5.10 kernel refuses. The 6.6 and 6.12
- * gates stand for features of those branches that a plain socket filter
- * cannot show. Not critical.
+ * The clock$6_1 gate guards a real 6.1 feature, the bpf_ktime_get_tai_ns
+ * helper, which a 5.10 verifier refuses. The other gates stand for features
+ * of those branches that a plain socket filter cannot show. Every map has a
+ * ____btf_map annotation (no USER_RINGBUF here: 2025 main would demand one
+ * for it too), so a BTF-typing loader loads this object as well. Not
+ * critical.
  */
 #include <linux/bpf.h>
 
@@ -35,10 +37,10 @@ DEFINE_BPF_MAP_GRW(clock_map, ARRAY, __u32, __u64, 2, AID_SYSTEM);
 DEFINE_BPF_MAP_EXT(before_6_1_map, ARRAY, __u32, __u64, 1, AID_ROOT, AID_ROOT, 0600,
                    DOMAIN_UNSPECIFIED, DOMAIN_UNSPECIFIED, false, KVER(5, 10, 0), KVER(6, 1, 0),
                    BPFLOADER_DEFAULT_MIN_VER, BPFLOADER_DEFAULT_MAX_VER, false, false, false);
-/* A user-space-produced ring buffer (6.1+): key and value 0, one page. */
-BPF_MAP_RECORD(user_ringbuf, BPF_MAP_TYPE_USER_RINGBUF, 0, 0, 4096, 0u, AID_ROOT, AID_SYSTEM, 0660,
-               DOMAIN_UNSPECIFIED, DOMAIN_UNSPECIFIED, false, KVER(6, 1, 0), KVER_INF,
-               BPFLOADER_DEFAULT_MIN_VER, BPFLOADER_DEFAULT_MAX_VER, 0u);
+/* 6.1 and later. */
+DEFINE_BPF_MAP_EXT(since_6_1_map, HASH, __u32, __u32, 16, AID_ROOT, AID_SYSTEM, 0660,
+                   DOMAIN_UNSPECIFIED, DOMAIN_UNSPECIFIED, false, KVER(6, 1, 0), KVER_INF,
+                   BPFLOADER_DEFAULT_MIN_VER, BPFLOADER_DEFAULT_MAX_VER, false, false, false);
 /* ifindex -> packets, for skfilter/since_6_6; gated like its only user. */
 DEFINE_BPF_MAP_EXT(since_6_6_map, HASH, __u32, __u32, 16, AID_ROOT, AID_SYSTEM, 0640,
                    DOMAIN_UNSPECIFIED, DOMAIN_UNSPECIFIED, false, KVER(6, 6, 0), KVER_INF,

@@ -261,5 +261,41 @@ DEFINE_BPF_PROG("connect4/inet4_connect", AID_ROOT, AID_ROOT, inet4_connect)
     return 1;
 }
 
+/* ---- Android 15 (loader version 46) and later, like Android's netd. */
+
+DEFINE_BPF_PROG_EXT("connect6/inet6_connect", AID_ROOT, AID_ROOT, inet6_connect, KVER_NONE,
+                    KVER_INF, BPFLOADER_V_VER, BPFLOADER_DEFAULT_MAX_VER, false,
+                    DOMAIN_UNSPECIFIED, DOMAIN_UNSPECIFIED, false, false, false)
+(struct bpf_sock_addr *ctx) {
+    (void)ctx;
+    return 1;
+}
+
+DEFINE_BPF_PROG_EXT("recvmsg4/udp4_recvmsg", AID_ROOT, AID_ROOT, udp4_recvmsg, KVER_NONE,
+                    KVER_INF, BPFLOADER_V_VER, BPFLOADER_DEFAULT_MAX_VER, false,
+                    DOMAIN_UNSPECIFIED, DOMAIN_UNSPECIFIED, false, false, false)
+(struct bpf_sock_addr *ctx) {
+    (void)ctx;
+    return 1;
+}
+
+/* Android 15's NetBpfLoad has no `cgroupsockrelease/` prefix: it ignores
+ * this section whatever its gates say; 2025 main loads it (5.10+). */
+DEFINE_BPF_PROG_EXT("cgroupsockrelease/inet_release", AID_ROOT, AID_ROOT, inet_release,
+                    KVER(5, 10, 0), KVER_INF, BPFLOADER_V_VER, BPFLOADER_DEFAULT_MAX_VER, false,
+                    DOMAIN_UNSPECIFIED, DOMAIN_UNSPECIFIED, false, false, false)
+(struct bpf_sock *sk) {
+    (void)sk;
+    return 1;
+}
+
+DEFINE_BPF_PROG_EXT("getsockopt/prog", AID_ROOT, AID_ROOT, getsockopt_prog, KVER(5, 4, 0),
+                    KVER_INF, BPFLOADER_V_VER, BPFLOADER_DEFAULT_MAX_VER, false,
+                    DOMAIN_UNSPECIFIED, DOMAIN_UNSPECIFIED, false, false, false)
+(struct bpf_sockopt *ctx) {
+    (void)ctx;
+    return 1;
+}
+
 LICENSE("Apache 2.0");
 CRITICAL("netd");

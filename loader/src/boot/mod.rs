@@ -1,35 +1,42 @@
 //! The boot flow: `netbpfload` (mainline role), the follow-up `bpfloader`
-//! (platform role) and `netbpfload done`, chained by `execve` like the
-//! reference (facts §7):
+//! (platform role) and `netbpfload done`, chained by `execve` as Android
+//! chains them:
 //!
 //! ```text
 //! netbpfload ──exec──▶ bpfloader ──exec──▶ netbpfload done
 //! (mainline locations)  (platform locations)  (bpf.progs_loaded=1)
 //! ```
 //!
-//! Each step is a tested piece ([`gates`], [`setup`], [`crate::platform`],
-//! [`crate::engine`]); this module only strings them together and maps the
-//! outcome to the reference's exit codes ([`EXIT_OK`], [`EXIT_FAILURE`],
-//! [`EXIT_CRITICAL`], [`EXIT_DONE_FAILED`]).
+//! Which release's rules apply ([`crate::release`]) is decided once, from
+//! the platform: `--release` if given, else 25Q2 on API level 36 and later
+//! or when the platform's `netbpfload.rc` carries a release header line,
+//! else Android 15. Each step is a tested piece ([`gates`], [`setup`],
+//! [`crate::platform`], [`crate::engine`]); this module strings them
+//! together and maps the outcome to exit statuses.
 
 pub mod gates;
 pub mod setup;
 
-use crate::engine::{self, LoadConfig, ObjectOutcome};
+use crate::bpffs::Bpffs;
+use crate::engine::{self, LoadConfig, LocationReport};
 use crate::gate::{Arch, GateEnv};
 use crate::paths::{self, Location};
-use crate::platform::{reroot, Overrides, PlatformFacts, PropertySink, PropertySource, API_V};
+use crate::platform::{reroot, Overrides, PlatformFacts, PropertySink, PropertySource};
+use crate::release::{FailurePolicy, FollowUp, Release, Role, Rules, API_25Q2};
 use crate::spec::Kver;
-use crate::sys::Sys;
-use std::path::PathBuf;
+use crate::sys::{Credentials, Sys};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Success.
 pub const EXIT_OK: i32 = 0;
 /// Refused platform, setup failure, failed sanity check, failed exec.
 pub const EXIT_FAILURE: i32 = 1;
-/// A critical object failed to load (init reboots the device).
+/// A boot-failing object failure in a mainline location (init reboots).
 pub const EXIT_CRITICAL: i32 = 2;
+/// A critical object failure in a platform location.
+pub const EXIT_PLATFORM_CRITICAL: i32 = 120;
 /// `done` could not set `bpf.progs_loaded`.
 pub const EXIT_DONE_FAILED: i32 = 125;
 
@@ -37,6 +44,12 @@ pub const EXIT_DONE_FAILED: i32 = 125;
 /// the kernel log carrying the diagnosis is flushed/collected before init
 /// reboots the device).
 pub const DEFAULT_CRITICAL_DELAY: Duration = Duration::from_secs(20);
+
+/// How long a loader waits for another one's run lock by default.
+pub const DEFAULT_RUN_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The run lock file on Linux boards (none on Android).
+pub const DEFAULT_RUN_LOCK: &str = "/run/netbpfload.lock";
 
 /// Everything the boot flow needs to know, resolved from the command line.
 #[derive(Debug, Clone)]
@@ -56,21 +69,29 @@ pub struct BootConfig {
     pub overrides: Overrides,
     /// Wait after a critical failure.
     pub critical_delay: Duration,
-    /// The follow-up (platform) loader executed by the mainline role on V+.
-    pub followup_loader: PathBuf,
+    /// The follow-up loader, instead of the release's.
+    pub followup_loader: Option<PathBuf>,
     /// The binary executed as `<it> done` by the platform role.
     pub done_loader: PathBuf,
-    /// Flags passed on to the executed loaders (the explicitly given
-    /// overrides, so the whole chain sees the same configuration).
-    pub forward_args: Vec<String>,
-    /// Verify independent objects' programs concurrently (the default;
-    /// `--sequential` turns it off).
-    pub parallel: bool,
+    /// Flags passed on to the executed loaders, so the whole chain sees the
+    /// same configuration.
+    pub forward_args: Vec<OsString>,
+    /// One object at a time.
+    pub sequential: bool,
     /// Skip the ownership/permission checks on objects (dev boards only).
     pub insecure: bool,
     /// Manifest signing key file given at boot time (`--manifest-key`);
     /// `None` uses the build-time key, if any ([`crate::manifest::resolve_key`]).
     pub manifest_key_file: Option<PathBuf>,
+    /// The run lock (a file outside the bpffs) serialising loaders on a
+    /// Linux board. Default: on with a staging root (the board layout of
+    /// `init/netbpfload.service`), off with `/` (Android's layout, where
+    /// init runs the chain once and SELinux grants no `lock`).
+    pub run_lock: Option<PathBuf>,
+    /// Longest wait for the run lock.
+    pub run_lock_timeout: Duration,
+    /// Failed-verification time budget of one object.
+    pub verify_budget: Duration,
 }
 
 impl BootConfig {
@@ -83,12 +104,16 @@ impl BootConfig {
             sink: PropertySink::default_for(&root),
             overrides: Overrides::default(),
             critical_delay: DEFAULT_CRITICAL_DELAY,
-            followup_loader: reroot(&root, paths::PLATFORM_BPFLOADER_PATH),
+            followup_loader: None,
             done_loader: reroot(&root, paths::NETBPFLOAD_PATH),
             forward_args: Vec::new(),
-            parallel: true,
+            sequential: false,
             insecure: false,
             manifest_key_file: None,
+            run_lock: (!cfg!(target_os = "android") && root != Path::new("/"))
+                .then(|| PathBuf::from(DEFAULT_RUN_LOCK)),
+            run_lock_timeout: DEFAULT_RUN_LOCK_TIMEOUT,
+            verify_budget: engine::verify::DEFAULT_VERIFY_BUDGET,
             root,
         }
     }
@@ -97,9 +122,9 @@ impl BootConfig {
 /// Why a boot stage stops with [`EXIT_FAILURE`].
 #[derive(Debug, thiserror::Error)]
 pub enum BootError {
-    /// `uname()` failed.
-    #[error("uname: {0}")]
-    Uname(#[source] crate::sys::SysError),
+    /// `uname()` or the credentials could not be read.
+    #[error("{0}")]
+    Sys(#[from] crate::sys::SysError),
     /// The kernel release does not start with `<major>.<minor>`.
     #[error("cannot parse kernel release {0:?}")]
     KernelRelease(String),
@@ -113,13 +138,25 @@ pub enum BootError {
         /// Both exist (else neither does).
         both: bool,
     },
+    /// The platform's `netbpfload.rc` header is not this release's.
+    #[error("{}: first line {found:?} is not the {release} header `# {} #`", .path.display(), .want.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" "))]
+    RcHeader {
+        /// The file.
+        path: PathBuf,
+        /// The release.
+        release: &'static str,
+        /// What it must say.
+        want: [u32; 5],
+        /// Its first line.
+        found: String,
+    },
     /// Platform facts missing or invalid.
     #[error(transparent)]
     Platform(#[from] crate::platform::PlatformError),
     /// The platform is refused.
     #[error(transparent)]
     Gate(#[from] gates::GateError),
-    /// Sysctls, bpffs or sanity check.
+    /// Sysctls, bpffs, run lock or sanity check.
     #[error(transparent)]
     Setup(#[from] setup::SetupError),
 }
@@ -127,37 +164,106 @@ pub enum BootError {
 /// What the platform looks like, established before loading.
 #[derive(Debug, Clone)]
 struct Env {
-    facts: PlatformFacts,
-    kver: Kver,
+    rules: &'static Rules,
+    api_level: u32,
     gate: GateEnv,
+    creds: Credentials,
 }
 
-/// Reads uname and the properties, logs them, and applies the gates.
-fn establish(sys: &dyn Sys, cfg: &BootConfig, role: &str) -> Result<Env, BootError> {
-    let (release, machine) = sys.uname().map_err(BootError::Uname)?;
+/// The five numbers of a release header line `# y q a b c # …`, if the
+/// first line of `text` is one.
+pub fn rc_header(text: &str) -> Option<[u32; 5]> {
+    let line = text.lines().next()?;
+    let inner = line.strip_prefix('#')?;
+    let (nums, _) = inner.split_once('#')?;
+    let v: Vec<u32> = nums
+        .split_whitespace()
+        .map(|n| n.parse().ok())
+        .collect::<Option<_>>()?;
+    v.try_into().ok()
+}
+
+/// The platform's `netbpfload.rc` text (empty if unreadable).
+fn platform_rc_text(sys: &dyn Sys, cfg: &BootConfig) -> (PathBuf, String) {
+    let path = reroot(&cfg.root, paths::PLATFORM_NETBPFLOAD_RC);
+    let text = sys
+        .read_file(&path, 64 * 1024)
+        .map(|(d, _)| String::from_utf8_lossy(&d).into_owned())
+        .unwrap_or_default();
+    (path, text)
+}
+
+/// Whose rules apply: `--release`, else 25Q2 from API level 36 on or
+/// when the platform's `netbpfload.rc` has a release header, else V.
+fn detect_release(cfg: &BootConfig, facts: &PlatformFacts, rc_text: &str) -> Release {
+    if let Some(r) = cfg.overrides.release {
+        return r;
+    }
+    if facts.api_level >= API_25Q2 || rc_header(rc_text).is_some() {
+        Release::R25Q2
+    } else {
+        Release::V
+    }
+}
+
+/// Reads uname, credentials and the properties, picks the release, logs
+/// them, and (mainline role) applies the platform gates.
+fn establish(sys: &dyn Sys, cfg: &BootConfig, role: Role) -> Result<Env, BootError> {
+    let (release, machine) = sys.uname()?;
     let kver =
         Kver::parse_release(&release).ok_or_else(|| BootError::KernelRelease(release.clone()))?;
     let props = cfg.properties.read(sys)?;
     let facts = PlatformFacts::resolve(&props, &cfg.overrides)?;
+    let creds = sys.credentials()?;
+    let (rc_path, rc_text) = platform_rc_text(sys, cfg);
+    let rel = detect_release(cfg, &facts, &rc_text);
+    let rules = rel.rules();
+    let loader_ver = rel.loader_version(facts.api_level, creds.euid == 0);
+    let name = match role {
+        Role::Mainline => "netbpfload",
+        Role::Platform => "bpfloader",
+    };
     log::info!(
-        "{role} {} starting: API level {} (codename {:?}, build type {}), kernel {release} ({kver}), {machine}, loader version {}",
+        "{name} {} starting: {} rules, API level {} (codename {:?}, build type {}), kernel {release} ({kver}), {machine}, loader version {loader_ver}, uid {}",
         env!("CARGO_PKG_VERSION"),
+        rel.name(),
         facts.api_level,
         facts.codename,
         facts.build_type,
-        facts.loader_version()
+        creds.euid,
     );
-    let arch = gates::ArchFacts::from_machine(&machine);
-    for w in gates::check(facts.api_level, kver, arch)? {
-        log::warn!("{w}");
+    if role == Role::Mainline {
+        for w in gates::check(
+            rules,
+            facts.api_level,
+            kver,
+            gates::ArchFacts::from_machine(&machine),
+            facts.device,
+        )? {
+            log::warn!("{w}");
+        }
+        if let Some(want) = rules.rc_header {
+            if rc_header(&rc_text) != Some(want) {
+                return Err(BootError::RcHeader {
+                    path: rc_path,
+                    release: rel.name(),
+                    want,
+                    found: rc_text.lines().next().unwrap_or("").to_string(),
+                });
+            }
+        }
     }
-    let gate = GateEnv {
-        loader_ver: facts.loader_version(),
-        kver,
-        build_type: facts.build_type,
-        arch: Arch::from_uname_machine(&machine),
-    };
-    Ok(Env { facts, kver, gate })
+    Ok(Env {
+        rules,
+        api_level: facts.api_level,
+        gate: GateEnv {
+            loader_ver,
+            kver,
+            build_type: facts.build_type,
+            arch: Arch::from_uname_machine(&machine),
+        },
+        creds,
+    })
 }
 
 /// Exactly one of the platform's `bpfloader.rc` / `netbpfload.rc` must exist
@@ -180,71 +286,113 @@ fn check_platform_rc(sys: &dyn Sys, cfg: &BootConfig) -> Result<(), BootError> {
     Ok(())
 }
 
-fn load_config(sys: &dyn Sys, cfg: &BootConfig, env: &Env) -> LoadConfig {
-    LoadConfig {
-        bpffs_root: cfg.bpffs_root.clone(),
-        gate: env.gate,
-        parallel: cfg.parallel,
-        insecure: cfg.insecure,
-        manifest_key: crate::manifest::resolve_key(sys, cfg.manifest_key_file.as_deref()),
-    }
+fn load_config(
+    sys: &dyn Sys,
+    cfg: &BootConfig,
+    env: &Env,
+    role: Role,
+    bpffs: Bpffs,
+) -> Result<LoadConfig, BootError> {
+    let mut lc = LoadConfig::new(sys, bpffs, env.rules.role(role), env.gate)?
+        .sequential(cfg.sequential)
+        .insecure(cfg.insecure);
+    lc.manifest_key = crate::manifest::resolve_key(sys, cfg.manifest_key_file.as_deref());
+    lc.verify_budget = cfg.verify_budget;
+    Ok(lc)
 }
 
-/// Loads `locations` in order. Stops after the first location with a
-/// critical failure (its other objects were still attempted) and returns
-/// the diagnosis lines.
+/// Why a location fails the boot: its directory and one diagnosis line per
+/// failing object (or the location's own refusal).
+struct LocationFailure {
+    dir: PathBuf,
+    lines: Vec<String>,
+}
+
+/// The diagnosis of a location, if it fails the boot under `policy`.
+fn location_failure(report: &LocationReport, policy: FailurePolicy) -> Option<LocationFailure> {
+    let mut lines: Vec<String> = report
+        .fatal_failures()
+        .map(|o| {
+            let why = o.error().map(ToString::to_string).unwrap_or_default();
+            match &o.critical {
+                Some(c) => format!(
+                    "{} (critical: {}): {}",
+                    crate::logging::shown(&o.file),
+                    crate::logging::escape(c),
+                    crate::logging::escape(&why)
+                ),
+                None => format!(
+                    "{}: {}",
+                    crate::logging::shown(&o.file),
+                    crate::logging::escape(&why)
+                ),
+            }
+        })
+        .collect();
+    if let (Some(e), FailurePolicy::Any) = (&report.error, policy) {
+        lines.push(format!("location refused: {e}"));
+    }
+    (!lines.is_empty()).then(|| LocationFailure {
+        dir: report.dir.clone(),
+        lines,
+    })
+}
+
+/// Loads `locations` in order; for the platform role each prefix directory
+/// is created just before its location loads. Stops after the first
+/// location that fails the boot (its other objects were still attempted):
+/// later locations are neither created nor loaded.
 fn load_locations(
     sys: &dyn Sys,
     lc: &LoadConfig,
     locations: &[Location],
-) -> Result<(), Vec<String>> {
+    mkdir_each: bool,
+) -> Result<Vec<LocationReport>, LocationFailure> {
+    let mut reports = Vec::new();
     for loc in locations {
-        // Like the reference, a location directory that does not exist
-        // (e.g. no vendor objects) holds nothing to load.
-        match sys.lstat(&loc.dir) {
-            Err(e) if e.errno() == Some(libc::ENOENT) => {
-                log::info!("{}: no such directory, nothing to load", loc.dir.display());
+        if mkdir_each {
+            if let Err(e) = setup::make_pin_dirs(sys, &lc.bpffs, [loc.prefix.as_str()]) {
+                return Err(LocationFailure {
+                    dir: loc.dir.clone(),
+                    lines: vec![e.to_string()],
+                });
+            }
+        }
+        // As in Android, a location directory that does not exist holds
+        // nothing to load.
+        if let Err(e) = sys.lstat(&loc.dir) {
+            if e.is(libc::ENOENT) {
+                log::info!(
+                    "{}: no such directory, nothing to load",
+                    crate::logging::shown(&loc.dir)
+                );
                 continue;
             }
-            _ => {}
         }
         log::info!(
-            "loading {} (pins under {}/{})",
-            loc.dir.display(),
-            lc.bpffs_root.display(),
-            loc.prefix
+            "loading {} (pins under {})",
+            crate::logging::shown(&loc.dir),
+            crate::logging::shown(&lc.bpffs.path(&loc.prefix))
         );
-        // The engine logs each object's outcome (and failure reason) itself.
         let report = engine::load_location(sys, lc, loc);
-        let failures: Vec<String> = report
-            .critical_failures()
-            .map(|o| {
-                let reason = match &o.outcome {
-                    ObjectOutcome::Failed { error, .. } => error.as_str(),
-                    _ => "",
-                };
-                format!(
-                    "{} (critical: {}): {reason}",
-                    o.file.display(),
-                    o.critical.as_deref().unwrap_or("")
-                )
-            })
-            .collect();
-        if !failures.is_empty() {
-            return Err(failures);
+        if let Some(f) = location_failure(&report, lc.rules.failure) {
+            return Err(f);
         }
+        reports.push(report);
     }
-    Ok(())
+    Ok(reports)
 }
 
-/// Logs the critical-failure diagnosis, waits, and returns [`EXIT_CRITICAL`].
-fn critical_exit(cfg: &BootConfig, failures: &[String]) -> i32 {
-    let mut msg = String::from(
-        "=== CRITICAL FAILURE: critical eBPF object(s) failed to load; exiting with status 2 (init reboots the device) ===",
+/// Logs the failure diagnosis (one record, the reason first), waits, and
+/// returns `code`.
+fn critical_exit(cfg: &BootConfig, f: &LocationFailure, code: i32) -> i32 {
+    let mut msg = format!(
+        "=== CRITICAL FAILURE loading eBPF objects from {}: exiting with status {code}; do not expect the system to boot successfully ===",
+        crate::logging::shown(&f.dir)
     );
-    for f in failures {
+    for l in &f.lines {
         msg.push_str("\nCRITICAL FAILURE: ");
-        msg.push_str(f);
+        msg.push_str(l);
     }
     log::error!("{msg}");
     if !cfg.critical_delay.is_zero() {
@@ -254,31 +402,47 @@ fn critical_exit(cfg: &BootConfig, failures: &[String]) -> i32 {
         );
         std::thread::sleep(cfg.critical_delay);
     }
-    EXIT_CRITICAL
+    code
 }
 
-/// Checks the bpffs and creates the pin directories.
-fn prepare_bpffs<'a>(
-    sys: &dyn Sys,
-    cfg: &BootConfig,
-    subdirs: impl IntoIterator<Item = &'a str>,
-) -> Result<(), setup::SetupError> {
-    setup::check_bpffs(sys, &cfg.bpffs_root)?;
-    setup::make_pin_dirs(sys, &cfg.bpffs_root, subdirs)
-}
-
-/// `execve`s `path` with `argv`; only returns (with [`EXIT_FAILURE`]) if
-/// that fails.
-fn exec(sys: &dyn Sys, path: &std::path::Path, argv: Vec<String>) -> i32 {
-    log::info!("executing {}", argv.join(" "));
+/// `execve`s `path` with `argv`; only returns (with the error) if that fails.
+fn exec(sys: &dyn Sys, path: &Path, argv: Vec<OsString>) -> crate::sys::SysError {
+    log::info!(
+        "executing {}",
+        argv.iter()
+            .map(|a| crate::logging::shown(Path::new(a)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let e = sys.exec(path, &argv);
     log::error!("cannot execute {}: {e}", path.display());
-    EXIT_FAILURE
+    e
+}
+
+/// Takes the run lock (Linux boards), opens the bpffs, creates the pin
+/// directories `subdirs` and, with the lock held, clears dead loaders'
+/// temporary pins.
+fn prepare_bpffs(
+    sys: &dyn Sys,
+    cfg: &BootConfig,
+    creds: &Credentials,
+    subdirs: &[&str],
+) -> Result<(Bpffs, Option<std::os::fd::OwnedFd>), BootError> {
+    let lock = match &cfg.run_lock {
+        Some(p) => setup::take_run_lock(sys, p, cfg.run_lock_timeout)?,
+        None => None,
+    };
+    let bpffs = Bpffs::open(sys, &cfg.bpffs_root).map_err(setup::SetupError::from)?;
+    setup::make_pin_dirs(sys, &bpffs, subdirs.iter().copied())?;
+    if lock.is_some() {
+        setup::clean_stale_tmp_pins(sys, &bpffs, creds.pid);
+    }
+    Ok((bpffs, lock))
 }
 
 /// The mainline role (`netbpfload` with no arguments). Returns the exit
-/// code; on V+ a successful run does not return (it becomes the follow-up
-/// loader).
+/// status; as root a successful run does not return (it becomes the
+/// follow-up loader).
 pub fn run_mainline(sys: &dyn Sys, cfg: &BootConfig) -> i32 {
     match mainline(sys, cfg) {
         Ok(code) => code,
@@ -290,34 +454,51 @@ pub fn run_mainline(sys: &dyn Sys, cfg: &BootConfig) -> i32 {
 }
 
 fn mainline(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, BootError> {
+    sys.set_umask(0);
     check_platform_rc(sys, cfg)?;
-    let env = establish(sys, cfg, "netbpfload")?;
-    let plan = setup::sysctl_plan(&cfg.proc_sys, env.facts.api_level, env.kver, sys.euid());
+    let env = establish(sys, cfg, Role::Mainline)?;
+    let rules = env.rules;
+    let plan = setup::sysctl_plan(&cfg.proc_sys, env.api_level, env.gate.kver, env.creds.euid);
     setup::write_sysctls(sys, &plan)?;
-    let locations = paths::mainline_locations(&cfg.root);
+    let locations = paths::locations(&cfg.root, &rules.mainline);
     let subdirs: Vec<&str> = locations
         .iter()
         .map(|l| l.prefix.as_str())
         .chain([paths::LOADER_SUBDIR])
         .collect();
-    prepare_bpffs(sys, cfg, subdirs)?;
-
-    if let Err(failures) = load_locations(sys, &load_config(sys, cfg, &env), &locations) {
-        return Ok(critical_exit(cfg, &failures));
+    let (bpffs, _lock) = prepare_bpffs(sys, cfg, &env.creds, &subdirs)?;
+    let lc = load_config(sys, cfg, &env, Role::Mainline, bpffs.clone())?;
+    if let Err(f) = load_locations(sys, &lc, &locations, false) {
+        return Ok(critical_exit(cfg, &f, rules.mainline.critical_exit));
     }
     setup::sanity_check(sys)?;
+    if rules.mainline_done {
+        setup::make_pin_dirs(sys, &bpffs, [paths::MAINLINE_DONE])?;
+    }
     log::info!("mainline eBPF objects loaded");
-
-    if env.facts.api_level < API_V {
-        log::info!(
-            "done (API level {} < V: no follow-up loader)",
-            env.facts.api_level
-        );
+    if env.creds.euid != 0 {
+        log::info!("not running as root: the platform's own loader does the rest");
         return Ok(EXIT_OK);
     }
-    let mut argv = vec![cfg.followup_loader.display().to_string()];
-    argv.extend(cfg.forward_args.iter().cloned());
-    Ok(exec(sys, &cfg.followup_loader, argv))
+    let platform = reroot(&cfg.root, paths::PLATFORM_BPFLOADER_PATH);
+    let candidates: Vec<PathBuf> = match (&cfg.followup_loader, rules.follow_up) {
+        (Some(p), _) => vec![p.clone()],
+        (None, FollowUp::PlatformLoader) => vec![platform],
+        (None, FollowUp::UprobestatsThenPlatform) => {
+            let u = reroot(&cfg.root, paths::UPROBESTATS_BPFLOAD_PATH);
+            if sys.lstat(&u).is_ok() {
+                vec![u, platform]
+            } else {
+                vec![platform]
+            }
+        }
+    };
+    for path in candidates {
+        let mut argv = vec![path.clone().into_os_string()];
+        argv.extend(cfg.forward_args.iter().cloned());
+        exec(sys, &path, argv);
+    }
+    Ok(EXIT_FAILURE)
 }
 
 /// The platform role (`bpfloader`): loads the platform locations, then
@@ -333,18 +514,21 @@ pub fn run_platform(sys: &dyn Sys, cfg: &BootConfig) -> i32 {
 }
 
 fn platform(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, BootError> {
-    let env = establish(sys, cfg, "bpfloader")?;
-    let locations = paths::platform_locations(&cfg.root);
-    let subdirs: Vec<&str> = locations.iter().map(|l| l.prefix.as_str()).collect();
-    prepare_bpffs(sys, cfg, subdirs)?;
-    if let Err(failures) = load_locations(sys, &load_config(sys, cfg, &env), &locations) {
-        return Ok(critical_exit(cfg, &failures));
+    sys.set_umask(0);
+    let env = establish(sys, cfg, Role::Platform)?;
+    let rules = env.rules;
+    let locations = paths::locations(&cfg.root, &rules.platform);
+    let (bpffs, _lock) = prepare_bpffs(sys, cfg, &env.creds, &[])?;
+    let lc = load_config(sys, cfg, &env, Role::Platform, bpffs)?;
+    if let Err(f) = load_locations(sys, &lc, &locations, true) {
+        return Ok(critical_exit(cfg, &f, rules.platform.critical_exit));
     }
     log::info!("bpfloader: platform eBPF objects loaded");
-    let mut argv = vec![cfg.done_loader.display().to_string()];
+    let mut argv = vec![cfg.done_loader.clone().into_os_string()];
     argv.extend(cfg.forward_args.iter().cloned());
-    argv.push("done".to_string());
-    Ok(exec(sys, &cfg.done_loader, argv))
+    argv.push(OsString::from("done"));
+    exec(sys, &cfg.done_loader, argv);
+    Ok(EXIT_FAILURE)
 }
 
 /// `netbpfload done`: sets `bpf.progs_loaded=1`.

@@ -2,11 +2,15 @@
 //! sysctl writes, the bpffs checks and directories, and the sanity check.
 //! All of them go through [`Sys`].
 
+use crate::bpffs::{Bpffs, BpffsError};
 use crate::paths;
-use crate::platform::{API_U, API_V};
+use crate::release::{API_U, API_V};
 use crate::spec::Kver;
-use crate::sys::{MapCreateAttr, Sys, SysError, BPF_FS_MAGIC};
+use crate::sys::{MapCreateAttr, Op, Sys, SysError};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A failed setup step (each one fails the boot with exit code 1).
 #[derive(Debug, thiserror::Error)]
@@ -22,29 +26,9 @@ pub enum SetupError {
         #[source]
         source: SysError,
     },
-    /// The bpffs root cannot be examined.
-    #[error("bpffs root {}: {source}", .path.display())]
-    BpffsStat {
-        /// The root.
-        path: PathBuf,
-        /// The failed call.
-        #[source]
-        source: SysError,
-    },
-    /// The bpffs root is not a bpf filesystem.
-    #[error("{} is not a bpf filesystem (statfs f_type {f_type:#x}, want {BPF_FS_MAGIC:#x}); mount it with `mount -t bpf bpf {}`", .path.display(), .path.display())]
-    NotBpffs {
-        /// The root.
-        path: PathBuf,
-        /// What statfs said.
-        f_type: i64,
-    },
-    /// The bpffs root is mounted read-only.
-    #[error("bpf filesystem {} is mounted read-only", .path.display())]
-    ReadOnly {
-        /// The root.
-        path: PathBuf,
-    },
+    /// The bpffs root cannot be used.
+    #[error(transparent)]
+    Bpffs(#[from] BpffsError),
     /// A pin directory could not be created.
     #[error("cannot create pin directory {}: {source}", .path.display())]
     Mkdir {
@@ -57,6 +41,17 @@ pub enum SetupError {
     /// The sanity check map could not be created or written.
     #[error("sanity check failed (2-entry ARRAY map, key 1 = 123): {source}")]
     Sanity {
+        /// The failed call.
+        #[source]
+        source: SysError,
+    },
+    /// The run lock could not be taken in time.
+    #[error("run lock {}: {source} (another loader has held it for {} s; is one stuck?)", .path.display(), .waited.as_secs())]
+    RunLock {
+        /// The lock file.
+        path: PathBuf,
+        /// How long we waited.
+        waited: Duration,
         /// The failed call.
         #[source]
         source: SysError,
@@ -129,33 +124,12 @@ pub fn write_sysctls(sys: &dyn Sys, plan: &[SysctlWrite]) -> Result<(), SetupErr
     Ok(())
 }
 
-/// Checks that `root` is a writable bpf filesystem.
-pub fn check_bpffs(sys: &dyn Sys, root: &Path) -> Result<(), SetupError> {
-    let stat_err = |source| SetupError::BpffsStat {
-        path: root.to_path_buf(),
-        source,
-    };
-    let f_type = sys.statfs_type(root).map_err(stat_err)?;
-    if f_type != BPF_FS_MAGIC {
-        return Err(SetupError::NotBpffs {
-            path: root.to_path_buf(),
-            f_type,
-        });
-    }
-    if sys.is_read_only_fs(root).map_err(stat_err)? {
-        return Err(SetupError::ReadOnly {
-            path: root.to_path_buf(),
-        });
-    }
-    Ok(())
-}
-
-/// Creates `<root>/<subdir>` for each subdir with [`paths::PIN_DIR_MODE`]
+/// Creates `<bpffs>/<subdir>` for each subdir with [`paths::PIN_DIR_MODE`]
 /// (umask 0). An existing directory is fine; an existing non-directory is
 /// an error (a pin squatting on a directory name).
 pub fn make_pin_dirs<'a>(
     sys: &dyn Sys,
-    root: &Path,
+    bpffs: &Bpffs,
     subdirs: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), SetupError> {
     for sub in subdirs {
@@ -163,7 +137,7 @@ pub fn make_pin_dirs<'a>(
         if sub.is_empty() {
             continue;
         }
-        let path = root.join(sub);
+        let path = bpffs.path(sub);
         let err = |source| SetupError::Mkdir {
             path: path.clone(),
             source,
@@ -174,7 +148,7 @@ pub fn make_pin_dirs<'a>(
                 let st = sys.lstat(&path).map_err(err)?;
                 if !st.is_dir() {
                     return Err(err(SysError::from_errno(
-                        "mkdir",
+                        Op::Mkdir,
                         Some(&path),
                         libc::ENOTDIR,
                     )));
@@ -184,6 +158,70 @@ pub fn make_pin_dirs<'a>(
         }
     }
     Ok(())
+}
+
+/// Takes the run lock `path` (a file outside the bpffs), waiting at most
+/// `timeout`. Linux boards only: on Android, init runs exactly one loader
+/// and its policy allows no lock anywhere near the pins. `Ok(None)` if the
+/// lock's directory does not exist (nothing can be serialised there).
+pub fn take_run_lock(
+    sys: &dyn Sys,
+    path: &Path,
+    timeout: Duration,
+) -> Result<Option<OwnedFd>, SetupError> {
+    match sys.lock_file(path, timeout) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e.is(libc::ENOENT) => {
+            log::warn!(
+                "run lock {}: its directory does not exist; loading without it",
+                path.display()
+            );
+            Ok(None)
+        }
+        Err(source) => Err(SetupError::RunLock {
+            path: path.to_path_buf(),
+            waited: timeout,
+            source,
+        }),
+    }
+}
+
+/// Removes the temporary pins a dead loader process of ours left in the
+/// bpffs root and its directories (names `tmp_nbl_<pid>_…` whose pid is not
+/// running). Only called with the run lock held (Linux boards), where no
+/// other loader can be between its pin and its rename; never on Android,
+/// whose policy forbids unlinking pins.
+pub fn clean_stale_tmp_pins(sys: &dyn Sys, bpffs: &Bpffs, own_pid: u32) {
+    let mut dirs = vec![bpffs.root().to_path_buf()];
+    if let Ok(names) = sys.read_dir(bpffs.root()) {
+        for n in names {
+            let p = bpffs.root().join(&n);
+            if sys.lstat(&p).is_ok_and(|st| st.is_dir()) {
+                dirs.push(p);
+            }
+        }
+    }
+    for dir in dirs {
+        let Ok(names) = sys.read_dir(&dir) else {
+            continue;
+        };
+        for name in names {
+            let Some(pid) = std::str::from_utf8(name.as_bytes())
+                .ok()
+                .and_then(paths::tmp_pin_pid)
+            else {
+                continue;
+            };
+            if pid == own_pid || sys.lstat(Path::new(&format!("/proc/{pid}"))).is_ok() {
+                continue;
+            }
+            let path = dir.join(&name);
+            match sys.unlink(&path) {
+                Ok(()) => log::info!("removed {} (left by dead loader {pid})", path.display()),
+                Err(e) => log::warn!("cannot remove stale {}: {e}", path.display()),
+            }
+        }
+    }
 }
 
 /// `BPF_MAP_TYPE_ARRAY` (uapi `enum bpf_map_type`).
@@ -202,6 +240,7 @@ pub fn sanity_check(sys: &dyn Sys) -> Result<(), SetupError> {
             max_entries: 2,
             map_flags: 0,
             name: String::new(),
+            btf: None,
         })
         .map_err(err)?;
     sys.map_update(fd.as_fd(), &1u32.to_ne_bytes(), &123u32.to_ne_bytes(), 0)

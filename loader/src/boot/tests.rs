@@ -1,41 +1,63 @@
-//! The boot flow against the in-memory kernel ([`FakeSys`]).
+//! The boot flow against the in-memory kernel, per release. Expectations
+//! follow `docs/android-release-rules.md` §10–§11.
 
 use super::*;
 use crate::sys::fake::{FakeSys, Node};
+use crate::sys::{Credentials, Files, Op};
 use std::path::Path;
 
 const UNPRIV: &str = "/proc/sys/kernel/unprivileged_bpf_disabled";
 const JIT: &str = "/proc/sys/net/core/bpf_jit_enable";
 const KALLSYMS: &str = "/proc/sys/net/core/bpf_jit_kallsyms";
-const TETHERING: &str = "/apex/com.android.tethering/etc/bpf/tethering";
+/// Android 15 keeps the tethering objects directly in the APEX's etc/bpf.
+const V_TETHERING: &str = "/apex/com.android.tethering/etc/bpf";
+/// 2025 main moved them to a subdirectory.
+const Q_TETHERING: &str = "/apex/com.android.tethering/etc/bpf/tethering";
 const NET_PRIVATE: &str = "/apex/com.android.tethering/etc/bpf/net_private";
+const HEADER_25Q2: &str =
+    "# 2025 2 36 0 0 # 25q2 sdk/api level 36.0\nservice bpfloader /system/bin/false\n";
 
-/// A V device on an LTS kernel: the platform netbpfload.rc, a property file,
-/// the sysctls at their kernel defaults, bpffs mounted, empty locations.
+const V_USER: &str = "ro.build.version.sdk=35\nro.build.version.codename=REL\nro.build.type=user\n";
+const Q_USER: &str = "ro.build.version.sdk=36\nro.build.version.codename=REL\nro.build.type=user\n";
+const U_USER: &str = "ro.build.version.sdk=34\nro.build.version.codename=REL\nro.build.type=user\n";
+
+/// A device on an LTS kernel: the platform netbpfload.rc (with the 25Q2
+/// header on API 36), a property file, the sysctls at their kernel
+/// defaults, bpffs mounted, the release's location directories.
 fn device(props: &str) -> FakeSys {
     let sys = FakeSys::new();
     sys.set_uname("6.1.57-android15", "x86_64");
-    sys.add_file(paths::PLATFORM_NETBPFLOAD_RC, "");
+    let q = props.contains("sdk=36");
+    sys.add_file(
+        paths::PLATFORM_NETBPFLOAD_RC,
+        if q {
+            HEADER_25Q2
+        } else {
+            "service bpfloader /system/bin/false\n"
+        },
+    );
     sys.add_file(paths::DEFAULT_PROPERTY_FILE, props);
     sys.add_file(UNPRIV, "2\n");
     sys.add_file(JIT, "0\n");
     sys.add_file(KALLSYMS, "0\n");
     sys.mount_bpffs(paths::DEFAULT_BPFFS_ROOT);
-    for l in paths::mainline_locations(Path::new("/"))
+    let rel = if q { Release::R25Q2 } else { Release::V };
+    for l in rel
+        .rules()
+        .mainline
+        .locations
         .iter()
-        .chain(&paths::platform_locations(Path::new("/")))
+        .chain(rel.rules().platform.locations)
     {
-        sys.add_dir(&l.dir);
+        sys.add_dir(l.dir);
     }
     sys
 }
 
-const V_USER: &str = "ro.build.version.sdk=35\nro.build.version.codename=REL\nro.build.type=user\n";
-const U_USER: &str = "ro.build.version.sdk=34\nro.build.version.codename=REL\nro.build.type=user\n";
-
 fn cfg() -> BootConfig {
     let mut c = BootConfig::with_root(PathBuf::from("/"));
     c.critical_delay = Duration::ZERO;
+    c.run_lock = None;
     c
 }
 
@@ -65,9 +87,26 @@ fn pins_under(sys: &FakeSys, dir: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Installs a corpus object into the fake tree.
+fn install(sys: &FakeSys, dir: &str, name: &str) -> &'static bpf_progs::CorpusObject {
+    let obj = bpf_progs::object(name).unwrap_or_else(|| panic!("corpus lacks {name}"));
+    sys.add_file(format!("{dir}/{name}"), obj.bytes);
+    obj
+}
+
+fn no_lock_no_unlink(sys: &FakeSys) {
+    let bad: Vec<String> = sys
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with(Op::Unlink.name()) || c.starts_with(Op::Lock.name()))
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
 #[test]
-fn v_mainline_writes_sysctls_makes_dirs_checks_sanity_then_execs_bpfloader() {
+fn v_mainline_writes_sysctls_makes_dirs_loads_then_execs_bpfloader() {
     let sys = device(V_USER);
+    install(&sys, V_TETHERING, "pktCount.o");
     let code = run_mainline(&sys, &cfg());
     // The fake cannot replace the process: exec "fails" after being asked.
     assert_eq!(code, EXIT_FAILURE);
@@ -86,6 +125,7 @@ fn v_mainline_writes_sysctls_makes_dirs_checks_sanity_then_execs_bpfloader() {
         "net_shared",
         "net_private",
         "loader",
+        "netd_shared/mainline_done",
     ] {
         assert_eq!(
             dir_mode(&sys, &format!("/sys/fs/bpf/{sub}")),
@@ -93,24 +133,45 @@ fn v_mainline_writes_sysctls_makes_dirs_checks_sanity_then_execs_bpfloader() {
             "{sub}"
         );
     }
-    // The sanity map: created and key 1 written, after the locations.
-    let calls = sys.calls();
-    let create = calls.iter().rposition(|c| c.starts_with("BPF_MAP_CREATE"));
-    let exec = calls.iter().position(|c| c.starts_with("execve"));
-    assert!(create.is_some() && create < exec, "{calls:#?}");
+    // Android 15 reads the tethering objects from etc/bpf itself.
     assert!(
-        calls.iter().any(|c| c.starts_with("BPF_MAP_UPDATE_ELEM")),
-        "{calls:#?}"
+        !pins_under(&sys, "/sys/fs/bpf/tethering").is_empty(),
+        "{:#?}",
+        sys.pins()
     );
+    // Sanity map after the locations, mainline_done after it, exec last.
+    let calls = sys.calls();
+    let update = calls
+        .iter()
+        .position(|c| c.starts_with("BPF_MAP_UPDATE_ELEM"));
+    let done = calls.iter().position(|c| c.contains("mainline_done"));
+    let exec = calls.iter().position(|c| c.starts_with("execve"));
+    assert!(update < done && done < exec, "{calls:#?}");
+    no_lock_no_unlink(&sys);
 }
 
 #[test]
-fn below_v_no_follow_up_and_unprivileged_bpf_untouched() {
+fn not_root_loads_but_leaves_the_rest_to_the_platform() {
     let sys = device(U_USER);
+    sys.set_credentials(Credentials {
+        pid: 7,
+        euid: 1000,
+        egid: 1000,
+        groups: vec![],
+        cap_effective: u64::MAX >> 23,
+    });
     assert_eq!(run_mainline(&sys, &cfg()), EXIT_OK);
     assert!(!has_call(&sys, "execve"));
-    assert_eq!(file(&sys, UNPRIV), "2\n");
-    assert_eq!(file(&sys, JIT), "1\n");
+    assert_eq!(file(&sys, UNPRIV), "2\n", "only root writes it, only on V+");
+    assert_eq!(file(&sys, JIT), "1\n", "U+");
+    assert_eq!(
+        dir_mode(&sys, "/sys/fs/bpf/netd_shared/mainline_done"),
+        Some(0o1777)
+    );
+    // Root on U (QPR3) hands over like V.
+    let sys = device(U_USER);
+    run_mainline(&sys, &cfg());
+    assert!(has_call(&sys, "execve /system/bin/bpfloader"));
 }
 
 #[test]
@@ -126,11 +187,6 @@ fn exactly_one_platform_rc_is_required() {
         assert_eq!(file(&sys, JIT), "0\n", "nothing written");
         assert_eq!(dir_mode(&sys, "/sys/fs/bpf/tethering"), None);
     }
-    let old = device(U_USER);
-    old.unlink(Path::new(paths::PLATFORM_NETBPFLOAD_RC))
-        .expect("unlink");
-    old.add_file(paths::PLATFORM_BPFLOADER_RC, "");
-    assert_eq!(run_mainline(&old, &cfg()), EXIT_OK);
 }
 
 #[test]
@@ -148,11 +204,16 @@ fn refused_platforms_exit_1_before_touching_anything() {
         assert_eq!(file(&sys, JIT), "0\n", "{props}");
         assert!(!has_call(&sys, "mkdir"), "{props}");
     }
-    // Kernel below V's 4.19.
+    // 25Q2 refuses kernels below 5.4 ...
+    let sys = device(Q_USER);
+    sys.set_uname("4.19.236", "aarch64");
+    assert_eq!(run_mainline(&sys, &cfg()), EXIT_FAILURE);
+    assert!(!has_call(&sys, Op::WriteFile.name()));
+    // ... Android 15 only warns below 4.19.
     let sys = device(V_USER);
     sys.set_uname("4.14.336", "aarch64");
-    assert_eq!(run_mainline(&sys, &cfg()), EXIT_FAILURE);
-    assert!(!has_call(&sys, "write"));
+    assert_eq!(run_mainline(&sys, &cfg()), EXIT_FAILURE, "the fake exec");
+    assert!(has_call(&sys, "execve"));
     // Missing property file.
     let sys = device(V_USER);
     sys.unlink(Path::new(paths::DEFAULT_PROPERTY_FILE))
@@ -161,12 +222,28 @@ fn refused_platforms_exit_1_before_touching_anything() {
 }
 
 #[test]
-fn overrides_win_over_properties() {
+fn the_25q2_header_line_is_required_and_exact() {
+    let sys = device(Q_USER);
+    run_mainline(&sys, &cfg());
+    assert!(has_call(&sys, "execve"), "{:#?}", sys.calls());
+    for bad in [
+        "service bpfloader /system/bin/false\n",
+        "# 2025 3 36 0 0 #\n",
+        "# 2025 2 36 0 #\n",
+    ] {
+        let sys = device(Q_USER);
+        sys.add_file(paths::PLATFORM_NETBPFLOAD_RC, bad);
+        assert_eq!(run_mainline(&sys, &cfg()), EXIT_FAILURE, "{bad:?}");
+        assert!(!has_call(&sys, "mkdir"), "{bad:?}");
+    }
+    assert_eq!(rc_header(HEADER_25Q2), Some([2025, 2, 36, 0, 0]));
+    assert_eq!(rc_header("# 2025 2 36 0 #"), None);
+    // --release 25q2 on an API 35 platform needs the header too.
     let sys = device(V_USER);
     let mut c = cfg();
-    c.overrides.api_level = Some(34);
-    assert_eq!(run_mainline(&sys, &c), EXIT_OK, "U: no follow-up");
-    assert!(!has_call(&sys, "execve"));
+    c.overrides.release = Some(Release::R25Q2);
+    assert_eq!(run_mainline(&sys, &c), EXIT_FAILURE);
+    assert!(!has_call(&sys, "mkdir"));
 }
 
 #[test]
@@ -184,19 +261,19 @@ fn bpffs_must_be_a_writable_bpf_filesystem() {
 #[test]
 fn sysctl_failures_fatal_or_not_per_kernel() {
     let sys = device(V_USER);
-    sys.fail_op("write", JIT, libc::EINVAL);
+    sys.fail_op(Op::WriteFile, JIT, libc::EINVAL);
     assert_eq!(run_mainline(&sys, &cfg()), EXIT_FAILURE);
     assert!(!has_call(&sys, "mkdir"));
 
     // unprivileged_bpf_disabled is fatal on 5.13+ ...
     let sys = device(V_USER);
-    sys.fail_op("write", UNPRIV, libc::EPERM);
+    sys.fail_op(Op::WriteFile, UNPRIV, libc::EPERM);
     assert_eq!(run_mainline(&sys, &cfg()), EXIT_FAILURE);
     assert!(!has_call(&sys, "execve"));
     // ... but only logged below.
     let sys = device(V_USER);
     sys.set_uname("5.10.199", "aarch64");
-    sys.fail_op("write", UNPRIV, libc::EPERM);
+    sys.fail_op(Op::WriteFile, UNPRIV, libc::EPERM);
     run_mainline(&sys, &cfg());
     assert!(has_call(&sys, "execve"), "{:#?}", sys.calls());
 }
@@ -215,65 +292,131 @@ fn failed_sanity_check_exits_1() {
     sys.fail_map_create("", libc::EPERM);
     assert_eq!(run_mainline(&sys, &cfg()), EXIT_FAILURE);
     assert!(!has_call(&sys, "execve"));
+    assert_eq!(
+        dir_mode(&sys, "/sys/fs/bpf/netd_shared/mainline_done"),
+        None
+    );
 }
 
-/// Installs a corpus object into the fake tree.
-fn install(sys: &FakeSys, dir: &str, name: &str) -> &'static bpf_progs::CorpusObject {
-    let obj = bpf_progs::object(name).unwrap_or_else(|| panic!("corpus lacks {name}"));
-    sys.add_file(format!("{dir}/{name}"), obj.bytes);
-    obj
+/// Fails every program of `obj` (the verifier refuses them).
+fn reject_programs(sys: &FakeSys, obj: &bpf_progs::CorpusObject) {
+    let spec = crate::parse::parse_object(Path::new(obj.file_name), obj.bytes)
+        .expect("corpus object parses");
+    for p in &spec.programs {
+        sys.fail_prog_load(&p.kernel_name, libc::EACCES, "R0 !read_ok");
+    }
 }
 
 #[test]
 fn critical_failure_finishes_its_location_then_exits_2() {
     let sys = device(V_USER);
-    let offload = install(&sys, TETHERING, "offload@mainline.o");
+    let offload = install(&sys, V_TETHERING, "offload@mainline.o");
     assert!(offload.critical, "offload is critical in the corpus");
-    // A good object beside it, and one in a later location.
-    install(&sys, TETHERING, "pktCount.o");
+    install(&sys, V_TETHERING, "pktCount.o");
     install(&sys, NET_PRIVATE, "pktCount.o");
-    // Every program of the critical object is rejected.
-    let spec = crate::parse::parse_object(Path::new("offload@mainline.o"), offload.bytes)
-        .expect("corpus object parses");
-    for p in &spec.programs {
-        sys.fail_prog_load(&p.kernel_name, libc::EACCES, "R0 !read_ok");
-    }
+    reject_programs(&sys, offload);
     assert_eq!(run_mainline(&sys, &cfg()), EXIT_CRITICAL);
+    let teth = pins_under(&sys, "/sys/fs/bpf/tethering");
     assert!(
-        pins_under(&sys, "/sys/fs/bpf/tethering")
-            .iter()
+        teth.iter()
             .any(|p| p.to_string_lossy().contains("pktCount")),
-        "the rest of the location is still loaded: {:#?}",
-        sys.pins()
+        "the rest of the location is still loaded: {teth:#?}"
     );
     assert!(
-        !pins_under(&sys, "/sys/fs/bpf/tethering")
-            .iter()
-            .any(|p| p.to_string_lossy().contains("offload")),
-        "nothing of the failed object stays pinned"
+        !teth.iter().any(|p| p.to_string_lossy().contains("offload")),
+        "nothing of the failed object is pinned"
     );
     assert_eq!(
         pins_under(&sys, "/sys/fs/bpf/net_private"),
         Vec::<PathBuf>::new()
     );
     assert!(!has_call(&sys, "execve"));
+    assert!(!has_call(&sys, "BPF_MAP_UPDATE_ELEM"), "no sanity check");
+    assert_eq!(
+        dir_mode(&sys, "/sys/fs/bpf/netd_shared/mainline_done"),
+        None
+    );
+    no_lock_no_unlink(&sys);
 }
 
 #[test]
-fn good_objects_load_in_every_location() {
+fn a_non_critical_failure_is_fatal_on_25q2_only() {
+    for (props, dir, want) in [
+        (V_USER, V_TETHERING, EXIT_FAILURE), // the fake exec
+        (Q_USER, Q_TETHERING, EXIT_CRITICAL),
+    ] {
+        let sys = device(props);
+        install(&sys, dir, "verifierReject.o");
+        // The fake has no verifier: refuse the program as the kernel does.
+        sys.fail_prog_load("skfilter_reject", libc::EACCES, "R0 !read_ok\n");
+        let code = run_mainline(&sys, &cfg());
+        assert_eq!(code, want, "{props}: {:#?}", sys.calls());
+        assert!(has_call(&sys, "BPF_PROG_LOAD skfilter_reject"), "{props}");
+        // V goes on to the platform loader (the fake exec returns 1).
+        assert_eq!(has_call(&sys, "execve"), want == EXIT_FAILURE, "{props}");
+        assert_eq!(
+            pins_under(&sys, &format!("/sys/fs/bpf/{}", "tethering")),
+            Vec::<PathBuf>::new(),
+            "{props}: nothing of the failed object is pinned"
+        );
+    }
+}
+
+#[test]
+fn good_objects_load_in_every_location_of_each_release() {
+    for (props, dir) in [(V_USER, V_TETHERING), (Q_USER, Q_TETHERING)] {
+        let sys = device(props);
+        // Below 5.10, where 25Q2 needs no BTF for these BTF-less objects.
+        sys.set_uname("5.4.186", "x86_64");
+        install(&sys, dir, "pktCount.o");
+        install(&sys, NET_PRIVATE, "pktCount.o");
+        run_mainline(&sys, &cfg());
+        assert!(
+            !pins_under(&sys, "/sys/fs/bpf/tethering").is_empty(),
+            "{props}"
+        );
+        assert!(
+            !pins_under(&sys, "/sys/fs/bpf/net_private").is_empty(),
+            "{props}"
+        );
+        assert!(has_call(&sys, "execve"));
+    }
+    // What Android 15 does not scan: the 25Q2 subdirectory.
     let sys = device(V_USER);
-    install(&sys, TETHERING, "offload@mainline.o");
-    install(&sys, NET_PRIVATE, "pktCount.o");
+    sys.add_dir(Q_TETHERING);
+    install(&sys, Q_TETHERING, "pktCount.o");
     run_mainline(&sys, &cfg());
-    assert!(!pins_under(&sys, "/sys/fs/bpf/tethering").is_empty());
-    assert!(!pins_under(&sys, "/sys/fs/bpf/net_private").is_empty());
-    assert!(has_call(&sys, "execve"));
+    assert!(pins_under(&sys, "/sys/fs/bpf/tethering").is_empty());
+}
+
+#[test]
+fn main_2025_execs_uprobestats_loader_first_when_present() {
+    let sys = device(Q_USER);
+    sys.add_file(paths::UPROBESTATS_BPFLOAD_PATH, "");
+    run_mainline(&sys, &cfg());
+    let execs: Vec<String> = sys
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("execve"))
+        .collect();
+    assert_eq!(execs.len(), 2, "{execs:#?}");
+    assert!(execs[0].starts_with(&format!("execve {}", paths::UPROBESTATS_BPFLOAD_PATH)));
+    assert!(execs[1].starts_with("execve /system/bin/bpfloader"));
+    // Android 15 never does.
+    let sys = device(V_USER);
+    sys.add_file(paths::UPROBESTATS_BPFLOAD_PATH, "");
+    run_mainline(&sys, &cfg());
+    assert!(!has_call(
+        &sys,
+        &format!("execve {}", paths::UPROBESTATS_BPFLOAD_PATH)
+    ));
 }
 
 #[test]
 fn platform_role_loads_platform_locations_then_execs_done() {
     let sys = device(V_USER);
     install(&sys, "/system/etc/bpf", "pktCount.o");
+    install(&sys, "/system/etc/bpf/uprobestats", "tcpProbe.o");
     let mut c = cfg();
     c.forward_args = vec!["--critical-delay-secs=0".into()];
     assert_eq!(run_platform(&sys, &c), EXIT_FAILURE, "fake exec");
@@ -285,6 +428,7 @@ fn platform_role_loads_platform_locations_then_execs_done() {
         "platform pins go to the bpffs root: {:#?}",
         sys.pins()
     );
+    assert!(!pins_under(&sys, "/sys/fs/bpf/uprobestats").is_empty());
     assert_eq!(dir_mode(&sys, "/sys/fs/bpf/vendor"), Some(0o1777));
     assert!(
         has_call(
@@ -296,6 +440,40 @@ fn platform_role_loads_platform_locations_then_execs_done() {
     );
     // The platform role neither writes sysctls nor needs the .rc files.
     assert_eq!(file(&sys, JIT), "0\n");
+    no_lock_no_unlink(&sys);
+}
+
+#[test]
+fn platform_critical_failure_exits_120_and_creates_nothing_later() {
+    let sys = device(V_USER);
+    let bad = install(&sys, "/system/etc/bpf", "criticalReject.o");
+    reject_programs(&sys, bad);
+    assert_eq!(run_platform(&sys, &cfg()), EXIT_PLATFORM_CRITICAL);
+    assert_eq!(dir_mode(&sys, "/sys/fs/bpf/uprobestats"), None);
+    assert_eq!(dir_mode(&sys, "/sys/fs/bpf/vendor"), None);
+    assert!(!has_call(&sys, "execve"));
+}
+
+#[test]
+fn vendor_objects_may_only_hold_socket_filters() {
+    let sys = device(V_USER);
+    install(&sys, "/vendor/etc/bpf", "tcpProbe.o");
+    install(&sys, "/vendor/etc/bpf", "pktCount.o");
+    run_platform(&sys, &cfg());
+    let vendor = pins_under(&sys, "/sys/fs/bpf/vendor");
+    assert!(
+        vendor
+            .iter()
+            .any(|p| p.to_string_lossy().contains("pktCount")),
+        "{vendor:?}"
+    );
+    assert!(
+        !vendor
+            .iter()
+            .any(|p| p.to_string_lossy().contains("tcpProbe")),
+        "{vendor:?}"
+    );
+    assert!(has_call(&sys, "execve"), "a non-critical failure");
 }
 
 #[test]
@@ -308,7 +486,7 @@ fn done_sets_progs_loaded_or_exits_125() {
     );
     let sys = device(V_USER);
     sys.fail_op(
-        "create",
+        Op::CreateFile,
         "/run/netbpfload/properties/bpf.progs_loaded",
         libc::EROFS,
     );
@@ -317,7 +495,6 @@ fn done_sets_progs_loaded_or_exits_125() {
 
 #[test]
 fn platform_role_without_vendor_objects_still_execs_done() {
-    // A device without vendor objects: /vendor/etc/bpf does not exist.
     let sys = FakeSys::new();
     sys.set_uname("6.6.30", "aarch64");
     sys.add_file(paths::DEFAULT_PROPERTY_FILE, V_USER);
@@ -334,6 +511,53 @@ fn platform_role_without_vendor_objects_still_execs_done() {
 }
 
 #[test]
+fn the_run_lock_serialises_boards_and_clears_dead_loaders_temporaries() {
+    let sys = device(V_USER);
+    sys.add_dir("/run");
+    sys.add_dir("/sys/fs/bpf/tethering");
+    // A temporary pin of a loader that died (pid 99999 does not run).
+    sys.pin_new_map(
+        "/sys/fs/bpf/tethering/tmp_nbl_99999_0_m0",
+        &crate::sys::MapCreateAttr {
+            map_type: 2,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 1,
+            name: "x".into(),
+            ..Default::default()
+        },
+    )
+    .expect("stale");
+    let mut c = cfg();
+    c.run_lock = Some(PathBuf::from("/run/netbpfload.lock"));
+    run_mainline(&sys, &c);
+    assert!(has_call(&sys, "flock /run/netbpfload.lock"));
+    assert!(sys
+        .node("/sys/fs/bpf/tethering/tmp_nbl_99999_0_m0")
+        .is_none());
+    // Without the lock (Android), nothing is ever removed.
+    let sys = device(V_USER);
+    sys.add_dir("/sys/fs/bpf/tethering");
+    sys.pin_new_map(
+        "/sys/fs/bpf/tethering/tmp_nbl_99999_0_m0",
+        &crate::sys::MapCreateAttr {
+            map_type: 2,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 1,
+            name: "x".into(),
+            ..Default::default()
+        },
+    )
+    .expect("stale");
+    run_mainline(&sys, &cfg());
+    assert!(sys
+        .node("/sys/fs/bpf/tethering/tmp_nbl_99999_0_m0")
+        .is_some());
+    no_lock_no_unlink(&sys);
+}
+
+#[test]
 fn platform_rc_error_names_both_files() {
     let e = BootError::PlatformRc {
         bpfloader_rc: PathBuf::from(paths::PLATFORM_BPFLOADER_RC),
@@ -343,5 +567,14 @@ fn platform_rc_error_names_both_files() {
     assert_eq!(
         e.to_string(),
         "neither of /system/etc/init/bpfloader.rc and /system/etc/init/netbpfload.rc exist; exactly one is expected"
+    );
+}
+
+#[test]
+fn the_run_lock_is_on_for_a_staged_board_tree_and_off_for_android_s_layout() {
+    assert_eq!(BootConfig::with_root(PathBuf::from("/")).run_lock, None);
+    assert_eq!(
+        BootConfig::with_root(PathBuf::from("/usr/lib/netbpfload")).run_lock,
+        Some(PathBuf::from(DEFAULT_RUN_LOCK))
     );
 }

@@ -1,38 +1,131 @@
 //! `netbpfload inspect [--json] [--prefix P] FILE...`: print what the parser
-//! sees. A file that fails to parse is reported on stderr as `FILE: error`;
-//! the others are still shown, and the exit code is 1 if any failed.
+//! sees and what loading each object would do under a release, loader
+//! version, kernel and build type (by default: Android 15's rules as root on
+//! the running kernel). A file that fails to read or parse is reported on
+//! stderr as `FILE: error`; the others are still shown, and the exit status
+//! is 1 if any failed.
 
+use super::args::GlobalArgs;
+use netbpfload::engine::MAX_OBJECT_SIZE;
+use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::inspect::{render_text, InspectJson};
 use netbpfload::parse::parse_object;
+use netbpfload::paths::Location;
+use netbpfload::plan::{plan_object, PlanEnv};
+use netbpfload::release::{Release, Role, API_25Q2, API_V};
+use netbpfload::report::SCHEMA_VERSION;
+use netbpfload::spec::Kver;
+use netbpfload::sys::linux::LinuxSys;
+use netbpfload::sys::{Files, Process};
 use std::io::Write as _;
 use std::path::PathBuf;
+
+/// The global options `inspect` honours.
+pub const HONOURED: &[&str] = &["release", "api_level", "build_type", "verbose"];
 
 /// Arguments of `inspect`.
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
-    /// Print one JSON array (spec and computed pin paths per object).
-    #[arg(long)]
+    /// Print one JSON document (pretty-printed).
+    #[arg(long, short = 'p', alias = "pretty")]
     json: bool,
+    /// Print one JSON document on one line.
+    #[arg(short = 'j', conflicts_with = "json")]
+    compact: bool,
     /// Location prefix the pin paths are computed for (e.g. `tethering/`).
     #[arg(long, default_value = "")]
     prefix: String,
+    /// Plan with the rules of the mainline or the platform loader.
+    #[arg(long, default_value = "mainline", value_parser = parse_role)]
+    role: Role,
+    /// Kernel version the gates see [default: the running kernel].
+    #[arg(long, value_name = "X.Y.Z")]
+    kernel: Option<String>,
+    /// Loader version the gates see [default: the release's, as root].
+    #[arg(long, value_name = "N")]
+    loader_ver: Option<u32>,
+    /// Architecture the `ignore_on_*` gates see [default: this machine's].
+    #[arg(long, value_name = "MACHINE")]
+    machine: Option<String>,
     /// Object files.
     #[arg(required = true)]
     files: Vec<PathBuf>,
 }
 
-/// Runs `inspect`; returns the exit code.
-pub fn run(a: InspectArgs) -> i32 {
+/// Reads one object file as the loader does ([`Files::read_file`]: a
+/// regular file, final symlink not followed, never blocking, at most
+/// [`MAX_OBJECT_SIZE`] bytes), with the refusal said in words.
+fn read_object(sys: &LinuxSys, file: &std::path::Path) -> Result<Vec<u8>, String> {
+    let name = file.display();
+    match sys.read_file(file, MAX_OBJECT_SIZE) {
+        Ok((bytes, _)) => Ok(bytes),
+        Err(e) if e.is(libc::ELOOP) => Err(format!("{name}: is a symbolic link (not followed)")),
+        Err(e) if e.is(libc::EFBIG) => Err(format!(
+            "{name}: larger than the {MAX_OBJECT_SIZE}-byte limit the loader reads"
+        )),
+        Err(e) if e.is(libc::EINVAL) => match sys.lstat(file) {
+            Ok(st) if !st.is_file() => Err(format!(
+                "{name}: is a {}, not a regular file",
+                st.kind_name()
+            )),
+            _ => Err(e.to_string()),
+        },
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    match s {
+        "mainline" => Ok(Role::Mainline),
+        "platform" => Ok(Role::Platform),
+        _ => Err(format!("`{s}` is not one of mainline, platform")),
+    }
+}
+
+/// Runs `inspect`; returns the exit status.
+pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
+    netbpfload::logging::init_stderr(None, g.verbose);
+    let sys = LinuxSys::new();
+    let (release, machine) = sys
+        .uname()
+        .unwrap_or_else(|_| ("0.0.0".to_string(), String::new()));
+    let kver_text = a.kernel.clone().unwrap_or(release);
+    let Some(kver) = Kver::parse_release(&kver_text) else {
+        eprintln!("netbpfload inspect: cannot parse kernel version {kver_text:?}");
+        return super::EXIT_USAGE;
+    };
+    let rel = g.release.unwrap_or(Release::V);
+    let api = g.api_level.unwrap_or(match rel {
+        Release::V => API_V,
+        Release::R25Q2 => API_25Q2,
+    });
+    let gate = GateEnv {
+        loader_ver: a
+            .loader_ver
+            .unwrap_or_else(|| rel.loader_version(api, true)),
+        kver,
+        build_type: g.build_type.unwrap_or(BuildType::Userdebug),
+        arch: Arch::from_uname_machine(a.machine.as_deref().unwrap_or(&machine)),
+    };
+    let location = Location::new("", &a.prefix);
+    let env = PlanEnv {
+        rules: rel.rules().role(a.role),
+        gate,
+        location: &location,
+        page_size: sys.page_size().unwrap_or(4096),
+        tmp_tag: "PID_N",
+    };
     let mut failed = false;
-    let mut specs = Vec::new();
+    let mut objects = Vec::new();
     for file in &a.files {
-        let parsed = std::fs::read(file)
-            .map_err(|e| format!("{}: {e}", file.display()))
+        let parsed = read_object(&sys, file)
             .and_then(|bytes| parse_object(file, &bytes).map_err(|e| e.to_string()));
         match parsed {
-            Ok(spec) => specs.push((file.display().to_string(), spec)),
+            Ok(spec) => {
+                let plan = plan_object(&spec, &env);
+                objects.push((file.display().to_string(), spec, plan));
+            }
             Err(e) => {
-                // The parse error already starts with the file name.
                 eprintln!("{e}");
                 failed = true;
             }
@@ -40,21 +133,46 @@ pub fn run(a: InspectArgs) -> i32 {
     }
 
     let mut stdout = std::io::stdout().lock();
-    let written = if a.json {
-        let views: Vec<InspectJson<'_>> = specs
-            .iter()
-            .map(|(file, spec)| InspectJson::new(file, spec, &a.prefix))
-            .collect();
-        serde_json::to_writer_pretty(&mut stdout, &views)
-            .map_err(std::io::Error::from)
+    let written = if a.json || a.compact {
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            schema_version: u32,
+            command: &'static str,
+            release: Release,
+            role: Role,
+            loader_version: u32,
+            kernel: String,
+            objects: Vec<InspectJson<'a>>,
+        }
+        let doc = Doc {
+            schema_version: SCHEMA_VERSION,
+            command: "inspect",
+            release: rel,
+            role: a.role,
+            loader_version: gate.loader_ver,
+            kernel: kver.to_string(),
+            objects: objects
+                .iter()
+                .map(|(file, spec, plan)| InspectJson::new(file, spec, &location.prefix, plan))
+                .collect(),
+        };
+        let r = if a.compact {
+            serde_json::to_writer(&mut stdout, &doc)
+        } else {
+            serde_json::to_writer_pretty(&mut stdout, &doc)
+        };
+        r.map_err(std::io::Error::from)
             .and_then(|()| writeln!(stdout))
     } else {
-        specs.iter().enumerate().try_for_each(|(i, (file, spec))| {
-            if i > 0 {
-                writeln!(stdout)?;
-            }
-            write!(stdout, "{}", render_text(file, spec, &a.prefix))
-        })
+        objects
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, (file, spec, plan))| {
+                if i > 0 {
+                    writeln!(stdout)?;
+                }
+                write!(stdout, "{}", render_text(file, spec, &env, plan))
+            })
     };
     if let Err(e) = written {
         eprintln!("inspect: writing output: {e}");

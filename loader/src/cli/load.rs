@@ -1,19 +1,42 @@
 //! `netbpfload load`: load one location by hand (dev boards, tests).
 //!
-//! Loads every `*.o` of `--location` into `--bpffs` under `--prefix`, for the
-//! running kernel (uname release and machine), and prints one summary per
-//! object: loaded with its pins, skipped by which gate, or failed why (with
-//! the verifier log). Exit status: 0 if every object loaded or was skipped,
-//! 1 if any failed, 2 if an object carrying a `critical` section failed.
+//! Loads every `*.o` of `--location` into the bpffs under `--prefix`, for
+//! the running kernel, under the rules of `--release` (default Android 15),
+//! and prints one summary per object: loaded with its pins, skipped by which
+//! gate, or failed why (with the verifier log's tail). Pin directories the
+//! objects need are created; nothing is created when the location or the
+//! bpffs is unusable. Exit status: 0 if every object loaded or was skipped,
+//! 1 if any failed (or the location was refused), 2 if a boot-failing one
+//! failed.
 
+use super::args::GlobalArgs;
+use netbpfload::bpffs::Bpffs;
 use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome};
 use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::paths::{self, Location};
+use netbpfload::release::{Release, Role};
+use netbpfload::report::LoadJson;
 use netbpfload::spec::Kver;
 use netbpfload::sys::linux::LinuxSys;
-use netbpfload::sys::{Sys, BPF_FS_MAGIC};
+use netbpfload::sys::{Files, Process};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The global options `load` honours.
+pub const HONOURED: &[&str] = &[
+    "bpffs",
+    "api_level",
+    "build_type",
+    "release",
+    "kmsg",
+    "verbose",
+    "insecure",
+    "sequential",
+    "manifest_key",
+    "run_lock",
+    "verify_budget_secs",
+];
 
 /// Arguments of `netbpfload load`.
 #[derive(Debug, clap::Args)]
@@ -24,81 +47,42 @@ pub struct LoadArgs {
     /// Pin prefix under the bpffs root, e.g. `tethering/`.
     #[arg(long, value_name = "P")]
     prefix: String,
-    /// Root of the bpf filesystem.
-    #[arg(long, value_name = "ROOT", default_value = paths::DEFAULT_BPFFS_ROOT)]
-    bpffs: PathBuf,
-    /// Print the report as JSON.
-    #[arg(long)]
+    /// Load with the rules of the mainline loader (netbpfload) or of the
+    /// platform loader (bpfloader).
+    #[arg(long, value_name = "ROLE", default_value = "mainline", value_parser = parse_role)]
+    role: Role,
+    /// Loader version the version gates see [default: the release's, e.g.
+    /// 46 for Android 15 as root].
+    #[arg(long, value_name = "N")]
+    loader_ver: Option<u32>,
+    /// Print the report as JSON (pretty-printed).
+    #[arg(long, short = 'p', alias = "pretty")]
     json: bool,
-    /// Build type the `ignore_on_*` gates see.
-    #[arg(long, value_name = "TYPE", default_value = "userdebug", value_parser = parse_build_type)]
-    build_type: BuildType,
-    /// Loader version the version gates see (45 = Android V).
-    #[arg(long, value_name = "N", default_value_t = 45)]
-    loader_ver: u32,
-    /// Kernel log device for log lines.
-    #[arg(long, value_name = "PATH", default_value = netbpfload::logging::KMSG_PATH)]
-    kmsg: PathBuf,
-    /// Log debug messages too.
-    #[arg(long)]
-    verbose: bool,
-    /// Accept objects and directories not owned by root, writable by group
-    /// or others, or reached through a symlinked directory (logged as
-    /// warnings). For development only.
-    #[arg(long)]
-    insecure: bool,
-    /// Load one object at a time instead of verifying independent objects'
-    /// programs concurrently.
-    #[arg(long)]
-    sequential: bool,
-    /// Ed25519 public key (32 raw bytes or 64 hex digits) that each
-    /// location's `bpf.manifest` must be signed with; overrides the key
-    /// compiled in with NETBPFLOAD_MANIFEST_PUBKEY.
-    #[arg(long, value_name = "FILE")]
-    manifest_key: Option<PathBuf>,
+    /// Print the report as compact JSON (one line).
+    #[arg(short = 'j', conflicts_with = "json")]
+    compact: bool,
 }
 
-fn parse_build_type(s: &str) -> Result<BuildType, String> {
-    BuildType::parse(s).ok_or_else(|| format!("`{s}` is not one of eng, user, userdebug"))
+fn parse_role(s: &str) -> Result<Role, String> {
+    match s {
+        "mainline" | "netbpfload" => Ok(Role::Mainline),
+        "platform" | "bpfloader" => Ok(Role::Platform),
+        _ => Err(format!("`{s}` is not one of mainline, platform")),
+    }
 }
 
-/// Exit status for a report: 0 all loaded/skipped, 1 a failure, 2 a critical failure.
+/// Exit status for a report: 0 all loaded/skipped, 1 a failure, 2 a fatal one.
 pub fn exit_code(r: &LocationReport) -> i32 {
-    if r.critical_failures().next().is_some() {
+    if r.fatal_failures().next().is_some() {
         2
-    } else if r.error.is_some()
-        || r.objects
-            .iter()
-            .any(|o| matches!(o.outcome, ObjectOutcome::Failed { .. }))
-    {
+    } else if r.error.is_some() || r.failures().next().is_some() {
         1
     } else {
         0
     }
 }
 
-/// Creates `<bpffs>/<prefix>` (mode 01777, like the boot flow) if missing,
-/// but only inside a bpffs.
-fn ensure_prefix_dir(sys: &dyn Sys, bpffs: &Path, prefix: &str) -> Result<(), String> {
-    let t = sys.statfs_type(bpffs).map_err(|e| e.to_string())?;
-    if t != BPF_FS_MAGIC {
-        return Err(format!(
-            "{} is not a bpf filesystem (statfs f_type {t:#x})",
-            bpffs.display()
-        ));
-    }
-    let p = prefix.trim_matches('/');
-    if p.is_empty() {
-        return Ok(());
-    }
-    match sys.mkdir(&bpffs.join(p), paths::PIN_DIR_MODE) {
-        Err(e) if e.errno() != Some(libc::EEXIST) => Err(e.to_string()),
-        _ => Ok(()),
-    }
-}
-
-/// The human-readable summary. Written through one buffer: a location of
-/// hundreds of pins would otherwise cost a `write(2)` per line.
+/// The human-readable summary, written through one buffer.
 fn write_human(out: &mut impl Write, r: &LocationReport, cfg: &LoadConfig) -> io::Result<()> {
     let g = &cfg.gate;
     writeln!(
@@ -106,7 +90,7 @@ fn write_human(out: &mut impl Write, r: &LocationReport, cfg: &LoadConfig) -> io
         "location {} (prefix {:?}, bpffs {}, kernel {}, loader v{}, {}, {})",
         r.dir.display(),
         r.prefix,
-        cfg.bpffs_root.display(),
+        cfg.bpffs.root().display(),
         g.kver,
         g.loader_ver,
         g.build_type,
@@ -120,7 +104,7 @@ fn write_human(out: &mut impl Write, r: &LocationReport, cfg: &LoadConfig) -> io
         let name = o
             .file
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| netbpfload::logging::shown(Path::new(n)))
             .unwrap_or_else(|| o.file.display().to_string());
         let crit = if o.critical.is_some() {
             " [critical]"
@@ -132,6 +116,7 @@ fn write_human(out: &mut impl Write, r: &LocationReport, cfg: &LoadConfig) -> io
                 maps,
                 programs,
                 skipped,
+                warnings,
             } => {
                 loaded += 1;
                 writeln!(out, "  {name}{crit}: loaded")?;
@@ -146,18 +131,18 @@ fn write_human(out: &mut impl Write, r: &LocationReport, cfg: &LoadConfig) -> io
                 for s in skipped {
                     writeln!(out, "    skipped {}: {}", s.name, s.reason)?;
                 }
+                for w in warnings {
+                    writeln!(out, "    warning: {w}")?;
+                }
             }
             ObjectOutcome::Skipped { reason } => {
                 skipped += 1;
                 writeln!(out, "  {name}{crit}: skipped: {reason}")?;
             }
-            ObjectOutcome::Failed {
-                error,
-                verifier_log,
-            } => {
+            ObjectOutcome::Failed { error } => {
                 failed += 1;
                 writeln!(out, "  {name}{crit}: FAILED: {error}")?;
-                if let Some(l) = verifier_log {
+                if let Some(l) = error.verifier_log() {
                     writeln!(out, "    verifier log:")?;
                     for line in l.lines() {
                         writeln!(out, "      {line}")?;
@@ -168,54 +153,106 @@ fn write_human(out: &mut impl Write, r: &LocationReport, cfg: &LoadConfig) -> io
     }
     writeln!(
         out,
-        "{loaded} loaded, {skipped} skipped, {failed} failed ({} critical)",
-        r.critical_failures().count()
+        "{loaded} loaded, {skipped} skipped, {failed} failed ({} fatal)",
+        r.fatal_failures().count()
     )?;
     Ok(())
 }
 
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("netbpfload load: {msg}");
+    1
+}
+
 /// Runs `netbpfload load`; returns the exit status.
-pub fn run(a: LoadArgs) -> i32 {
-    netbpfload::logging::init(&a.kmsg, a.verbose);
+pub fn run(a: LoadArgs, g: &GlobalArgs) -> i32 {
+    netbpfload::logging::init_stderr(g.kmsg.as_deref(), g.verbose);
     let sys = LinuxSys::new();
     let (release, machine) = match sys.uname() {
         Ok(u) => u,
-        Err(e) => {
-            eprintln!("netbpfload load: {e}");
-            return 1;
-        }
+        Err(e) => return fail(e),
     };
     let Some(kver) = Kver::parse_release(&release) else {
-        eprintln!("netbpfload load: cannot parse kernel release {release:?}");
-        return 1;
+        return fail(format!("cannot parse kernel release {release:?}"));
     };
-    let cfg = LoadConfig {
-        bpffs_root: a.bpffs.clone(),
-        gate: GateEnv {
-            loader_ver: a.loader_ver,
-            kver,
-            build_type: a.build_type,
-            arch: Arch::from_uname_machine(&machine),
+    let rel = g.release.unwrap_or(Release::V);
+    let creds = match sys.credentials() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let api = g.api_level.unwrap_or(match rel {
+        Release::V => netbpfload::release::API_V,
+        Release::R25Q2 => netbpfload::release::API_25Q2,
+    });
+    let gate = GateEnv {
+        loader_ver: a
+            .loader_ver
+            .unwrap_or_else(|| rel.loader_version(api, creds.euid == 0)),
+        kver,
+        build_type: g.build_type.unwrap_or(BuildType::Userdebug),
+        arch: Arch::from_uname_machine(&machine),
+    };
+    // Nothing is created before both the location and the bpffs are known
+    // to be usable.
+    match sys.lstat(&a.location) {
+        Ok(st) if st.is_dir() => {}
+        Ok(st) => {
+            return fail(format!(
+                "{}: a {}, not a directory",
+                a.location.display(),
+                st.kind_name()
+            ))
+        }
+        Err(e) => return fail(e),
+    }
+    let bpffs_root = g
+        .bpffs
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(paths::DEFAULT_BPFFS_ROOT));
+    let bpffs = match Bpffs::open(&sys, &bpffs_root) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let lock_path = match g.run_lock() {
+        Some(p) => p,
+        None => (!cfg!(target_os = "android"))
+            .then(|| PathBuf::from(netbpfload::boot::DEFAULT_RUN_LOCK)),
+    };
+    let lock = match &lock_path {
+        Some(p) => match netbpfload::boot::setup::take_run_lock(
+            &sys,
+            p,
+            netbpfload::boot::DEFAULT_RUN_LOCK_TIMEOUT,
+        ) {
+            Ok(l) => l,
+            Err(e) => return fail(e),
         },
-        parallel: !a.sequential,
-        insecure: a.insecure,
-        manifest_key: netbpfload::manifest::resolve_key(&sys, a.manifest_key.as_deref()),
+        None => None,
     };
+    if lock.is_some() {
+        netbpfload::boot::setup::clean_stale_tmp_pins(&sys, &bpffs, creds.pid);
+    }
+    let mut cfg = match LoadConfig::new(&sys, bpffs, rel.rules().role(a.role), gate) {
+        Ok(c) => c.sequential(g.sequential).insecure(g.insecure),
+        Err(e) => return fail(e),
+    };
+    cfg.create_pin_dirs = true;
+    cfg.manifest_key = netbpfload::manifest::resolve_key(&sys, g.manifest_key.as_deref());
+    if let Some(s) = g.verify_budget_secs {
+        cfg.verify_budget = Duration::from_secs(s);
+    }
+    sys.set_umask(0);
     let location = Location::new(&a.location, &a.prefix);
-    let report = match ensure_prefix_dir(&sys, &a.bpffs, &location.prefix) {
-        Ok(()) => engine::load_location(&sys, &cfg, &location),
-        Err(e) => LocationReport {
-            dir: location.dir.clone(),
-            prefix: location.prefix.clone(),
-            objects: Vec::new(),
-            error: Some(e),
-        },
-    };
+    let report = engine::load_location(&sys, &cfg, &location);
     let mut out = io::BufWriter::new(io::stdout().lock());
-    let written = if a.json {
-        serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(out))
+    let written = if a.json || a.compact {
+        let doc = LoadJson::new(rel, a.role, &cfg, &report);
+        let r = if a.compact {
+            serde_json::to_writer(&mut out, &doc)
+        } else {
+            serde_json::to_writer_pretty(&mut out, &doc)
+        };
+        r.map_err(io::Error::from).and_then(|()| writeln!(out))
     } else {
         write_human(&mut out, &report, &cfg)
     };

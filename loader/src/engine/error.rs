@@ -1,12 +1,13 @@
-//! Why an object failed to load.
+//! Why an object failed while its plan was being applied.
 
 use crate::reloc::RelocError;
-use crate::sys::SysError;
+use crate::sys::{ObjKind, SysError};
 use std::path::PathBuf;
 
-/// An object-level load failure. Every variant names the map, program or
-/// path involved; syscall failures keep their errno in [`SysError`].
-#[derive(Debug, thiserror::Error)]
+/// An apply-step failure of one object. Every variant names the map,
+/// program or path involved; syscall failures keep their errno in
+/// [`SysError`].
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
     /// A syscall failed while doing `what` (e.g. `map foo: create`).
     #[error("{what}: {source}")]
@@ -17,19 +18,29 @@ pub enum LoadError {
         #[source]
         source: SysError,
     },
-    /// A pin directory is not on a bpf filesystem; nothing was created.
-    #[error("{} is not on a bpf filesystem (statfs f_type {f_type:#x}); refusing to pin there", dir.display())]
-    NotBpffs {
+    /// A pin directory is missing, not a directory, or not on the bpffs.
+    #[error("pin directory {}: {problem}", dir.display())]
+    PinDir {
         /// The directory.
         dir: PathBuf,
-        /// Its `statfs().f_type`.
-        f_type: i64,
+        /// What is wrong.
+        problem: crate::bpffs::DirProblem,
     },
-    /// The bpf filesystem is mounted read-only; nothing was created.
-    #[error("bpf filesystem {} is mounted read-only; refusing to load (nothing can be pinned)", dir.display())]
-    ReadOnlyBpffs {
-        /// The bpffs root.
-        dir: PathBuf,
+    /// Something other than a pinned object of the expected kind is at a
+    /// pin path (a symlink, a directory, a program where a map belongs...):
+    /// it is not trusted and not touched.
+    #[error(
+        "{pin}: expected a pinned {expected:?}, found {found} owned by uid {uid}; not touched"
+    )]
+    NotOurPin {
+        /// Pin path relative to the bpffs root.
+        pin: String,
+        /// What should be there.
+        expected: ObjKind,
+        /// What is there, in words.
+        found: String,
+        /// Its owner.
+        uid: u32,
     },
     /// An existing (or just created) map does not match its definition.
     #[error("{pin}: {field} {actual} {origin}, {expected} in the object")]
@@ -55,6 +66,17 @@ pub enum LoadError {
         /// Program type the section implies.
         expected: u32,
     },
+    /// The object's BTF could not be prepared or loaded.
+    #[error("BTF: {reason}{}", source.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    Btf {
+        /// Why.
+        reason: String,
+        /// The failed `BPF_BTF_LOAD`, if it came to that.
+        #[source]
+        source: Option<SysError>,
+        /// The kernel's BTF log of the refused blob (its tail).
+        log: Option<String>,
+    },
     /// Map relocation of a program failed.
     #[error("program {prog}: {source}")]
     Reloc {
@@ -72,8 +94,52 @@ pub enum LoadError {
         /// `BPF_PROG_LOAD` failure, errno preserved.
         #[source]
         source: SysError,
-        /// Verifier log, if one was obtained.
+        /// The tail of the verifier log, if one was obtained.
         log: Option<String>,
+    },
+    /// A program loaded but the kernel did not JIT it (25Q2 refuses it).
+    #[error("program {prog}: not JIT-compiled (jited_prog_len 0)")]
+    NotJited {
+        /// Section name.
+        prog: String,
+    },
+    /// The object used up its verification budget on failing programs.
+    #[error("program {prog} not attempted: {failed} failed verifications already took {spent_ms} ms of the object's {budget_ms} ms budget")]
+    VerifyBudget {
+        /// The program not attempted.
+        prog: String,
+        /// Failed verifications so far.
+        failed: usize,
+        /// Time they took.
+        spent_ms: u64,
+        /// The budget.
+        budget_ms: u64,
+    },
+    /// The object needs more file descriptors than the loader may hold.
+    #[error(
+        "needs {need} file descriptors at once, the loader's budget is {budget} (RLIMIT_NOFILE)"
+    )]
+    FdBudget {
+        /// What the plan needs.
+        need: usize,
+        /// What is available.
+        budget: usize,
+    },
+    /// A new pin's declared owner cannot be set by this process.
+    #[error("{pin}: cannot give the pin its owner {uid}:{gid} without CAP_CHOWN; nothing created")]
+    Owner {
+        /// Pin path relative to the bpffs root.
+        pin: String,
+        /// Declared uid.
+        uid: u32,
+        /// Declared gid.
+        gid: u32,
+    },
+    /// Another loader created one of the object's pins while it loaded.
+    #[error("{pin}: created concurrently by another loader")]
+    Raced {
+        /// Pin path relative to the bpffs root.
+        pin: String,
     },
 }
 
@@ -88,7 +154,7 @@ impl LoadError {
     /// The verifier log carried by the error, if any.
     pub fn verifier_log(&self) -> Option<&str> {
         match self {
-            LoadError::ProgLoad { log, .. } => log.as_deref(),
+            LoadError::ProgLoad { log, .. } | LoadError::Btf { log, .. } => log.as_deref(),
             _ => None,
         }
     }
@@ -97,7 +163,34 @@ impl LoadError {
     pub fn errno(&self) -> Option<i32> {
         match self {
             LoadError::Sys { source, .. } | LoadError::ProgLoad { source, .. } => source.errno(),
+            LoadError::Btf {
+                source: Some(s), ..
+            } => s.errno(),
+            LoadError::NotJited { .. } => Some(libc::ENOTSUP),
+            LoadError::PinDir { problem, .. } => Some(problem.errno()),
+            LoadError::Raced { .. } => Some(libc::EEXIST),
+            LoadError::FdBudget { .. } => Some(libc::EMFILE),
+            LoadError::Owner { .. } => Some(libc::EPERM),
             _ => None,
+        }
+    }
+
+    /// A stable snake_case name of the variant, for JSON and tests.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LoadError::Sys { .. } => "syscall",
+            LoadError::PinDir { .. } => "pin_dir",
+            LoadError::NotOurPin { .. } => "not_our_pin",
+            LoadError::MapMismatch { .. } => "map_mismatch",
+            LoadError::ProgMismatch { .. } => "prog_mismatch",
+            LoadError::Btf { .. } => "btf",
+            LoadError::Reloc { .. } => "relocation",
+            LoadError::ProgLoad { .. } => "prog_load",
+            LoadError::NotJited { .. } => "not_jited",
+            LoadError::VerifyBudget { .. } => "verify_budget",
+            LoadError::FdBudget { .. } => "fd_budget",
+            LoadError::Owner { .. } => "owner",
+            LoadError::Raced { .. } => "raced",
         }
     }
 }

@@ -1,55 +1,143 @@
-//! Turns parsed objects into live, pinned kernel objects.
+//! The apply step: turns planned objects into live, pinned kernel objects.
 //!
-//! Public API used by the boot flow and the `load` subcommand:
-//! [`LoadConfig`], [`load_location`], [`load_object`], [`LocationReport`],
-//! [`ObjectReport`].
-//!
-//! Each object goes through the reference order (facts §6): loader-version
-//! gate, a check that every pin directory is on a bpffs, then phase 1
-//! (`maps.rs`: create or reuse every map), then phase 2 (`progs.rs`:
-//! relocate, load and pin every program). With [`LoadConfig::parallel`], a
-//! location's objects are read and parsed first, then objects that share no
-//! pin path are loaded on several threads (`parallel.rs`). Pins created for
-//! an object are tracked (`pin.rs`) and removed again if the object fails;
-//! pins that existed before are never touched.
+//! [`load_location`] is the one load path. It reads a location's `*.o`
+//! files (through the trust and manifest checks), parses and plans each one
+//! ([`crate::plan`]), then applies the plans: objects that share no pin path
+//! on several workers, those that do in readdir order on one
+//! ([`schedule`]); `--sequential` is the same path with one worker. Each
+//! object is applied all-or-nothing ([`object`]): every map and program is
+//! created or reused into file descriptors first, and its new pins appear
+//! only once all of them are in hand ([`pin`]). A failed object leaves the
+//! pin tree as it was; nothing is ever unlinked.
 
+mod btf;
 mod error;
+mod object;
+mod pin;
+mod schedule;
+pub mod verify;
+
+#[cfg(test)]
+mod btf_tests;
 #[cfg(test)]
 mod fault_tests;
-mod maps;
-mod parallel;
-mod pin;
-mod progs;
 #[cfg(test)]
 mod tests;
 
 pub use error::LoadError;
-pub use progs::{LOG_SIZE_MAX, LOG_SIZE_START};
+pub use object::check_map;
 
-use crate::gate::{self, GateEnv};
+use crate::bpffs::Bpffs;
+use crate::error::ObjectError;
+use crate::gate::{GateEnv, SkipReason};
+use crate::manifest::{self, ManifestError, PublicKey};
 use crate::paths::{self, Location};
-use crate::spec::{Domain, ObjectSpec};
-use crate::sys::{Sys, BPF_FS_MAGIC};
-use crate::{manifest, trust};
+use crate::plan::{self, ObjectPlan, PlanEnv};
+use crate::release::{FailurePolicy, RoleRules};
+use crate::spec::ObjectSpec;
+use crate::sys::{Credentials, Sys, SysError};
+use crate::trust::{self, TrustError};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-/// How to load.
+/// Largest object file read: a cap so that a huge (or endless) file cannot
+/// exhaust memory at boot; real objects are orders of magnitude smaller.
+pub const MAX_OBJECT_SIZE: u64 = 16 * 1024 * 1024;
+
+/// File descriptors kept back from the budget for everything that is not
+/// an object's maps and programs (logs, the files being read, the run
+/// lock, the standard streams).
+pub const FD_RESERVE: usize = 64;
+
+/// Most objects read and planned ahead of loading, per batch.
+pub const BATCH_OBJECTS: usize = 32;
+/// Most bytes of object files read ahead of loading, per batch (a batch
+/// holds at least one object).
+pub const BATCH_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How to load a location.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
-    /// Root of the bpf filesystem (`/sys/fs/bpf` on a device).
-    pub bpffs_root: PathBuf,
+    /// The checked bpf filesystem.
+    pub bpffs: Bpffs,
+    /// The rules of the release and role in force.
+    pub rules: &'static RoleRules,
     /// Gating inputs.
     pub gate: GateEnv,
-    /// Verify programs of independent objects concurrently.
-    pub parallel: bool,
-    /// Skip the ownership/permission trust checks on objects and directories.
-    pub insecure: bool,
+    /// Who the loader runs as (owners it may set, the pid for unique
+    /// temporary pin names).
+    pub creds: Credentials,
+    /// The process id (part of every temporary pin name).
+    pub pid: u32,
+    /// `sysconf(_SC_PAGESIZE)`.
+    pub page_size: u32,
+    /// Workers applying objects concurrently (1 = sequential).
+    pub workers: usize,
+    /// File descriptors all workers may hold at once.
+    pub fd_budget: usize,
+    /// Time a single object may spend in failing verifications.
+    pub verify_budget: Duration,
+    /// Ownership/mode/symlink rules for object files and directories.
+    pub trust: trust::Policy,
+    /// Create a missing pin directory an object needs (`load` on a board),
+    /// instead of failing the object (the boot flow, which creates them all
+    /// up front as Android does).
+    pub create_pin_dirs: bool,
     /// Key the per-location manifests must be signed with
     /// ([`manifest::resolve_key`]); `None` checks unsigned manifests only
     /// where present, `Some(Err(_))` fails every object.
-    pub manifest_key: Option<Result<manifest::PublicKey, manifest::ManifestError>>,
+    pub manifest_key: Option<Result<PublicKey, ManifestError>>,
+}
+
+impl LoadConfig {
+    /// The configuration for loading under `rules` and `gate` into
+    /// `bpffs` on this system: its credentials and page size, the soft
+    /// `RLIMIT_NOFILE` raised to the hard limit (the fd budget), one worker
+    /// per core, root-only trust, the build-time manifest key, the default
+    /// verification budget.
+    pub fn new(
+        sys: &dyn Sys,
+        bpffs: Bpffs,
+        rules: &'static RoleRules,
+        gate: GateEnv,
+    ) -> Result<LoadConfig, SysError> {
+        let creds = sys.credentials()?;
+        let nofile = sys.raise_nofile_limit()?;
+        Ok(LoadConfig {
+            bpffs,
+            rules,
+            gate,
+            pid: creds.pid,
+            creds,
+            page_size: sys.page_size()?,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            fd_budget: usize::try_from(nofile)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(FD_RESERVE),
+            verify_budget: verify::DEFAULT_VERIFY_BUDGET,
+            trust: trust::Policy::enforcing(),
+            create_pin_dirs: false,
+            manifest_key: manifest::configured_key(),
+        })
+    }
+
+    /// One object at a time.
+    pub fn sequential(mut self, sequential: bool) -> Self {
+        if sequential {
+            self.workers = 1;
+        }
+        self
+    }
+
+    /// `--insecure`: trust violations only warn.
+    pub fn insecure(mut self, insecure: bool) -> Self {
+        self.trust = trust::Policy::from_insecure(insecure);
+        self
+    }
 }
 
 /// What happened to one object file.
@@ -57,49 +145,63 @@ pub struct LoadConfig {
 pub struct ObjectReport {
     /// The `.o` file.
     pub file: PathBuf,
+    /// The object name its pins carry (`offload@mainline.o` → `offload`).
+    pub object: String,
     /// `Some(reason)` if the object carries a `critical` section.
     pub critical: Option<String>,
+    /// A failure of this object fails the boot under the release's policy.
+    pub fatal: bool,
     /// Outcome.
     pub outcome: ObjectOutcome,
+}
+
+impl ObjectReport {
+    /// The failure, if the object failed.
+    pub fn error(&self) -> Option<&ObjectError> {
+        match &self.outcome {
+            ObjectOutcome::Failed { error } => Some(error),
+            _ => None,
+        }
+    }
 }
 
 /// Outcome of one object.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ObjectOutcome {
-    /// Loaded: pins created or reused.
+    /// Loaded: every map and program that passed its gates is pinned.
     Loaded {
         /// Map pins (relative to the bpffs root) and whether each was reused.
         maps: Vec<PinReport>,
         /// Program pins and whether each was reused.
         programs: Vec<PinReport>,
-        /// Maps and programs skipped by a gate, with the gate's reason.
+        /// Maps and programs gated out (or optional programs that failed).
         skipped: Vec<SkipReport>,
+        /// Non-fatal observations.
+        warnings: Vec<String>,
     },
-    /// The whole object was skipped by a gate (loader version range).
+    /// The whole object was gated out.
     Skipped {
         /// Why.
-        reason: String,
+        reason: SkipReason,
     },
-    /// The object failed; nothing of it is left pinned.
+    /// The object failed; none of its new pins exists.
     Failed {
-        /// The error chain, one line.
-        error: String,
-        /// Verifier log of the failing program, if any.
-        verifier_log: Option<String>,
+        /// Why.
+        error: ObjectError,
     },
 }
 
 /// One pin.
 #[derive(Debug, Clone, Serialize)]
 pub struct PinReport {
-    /// Map or program name.
+    /// Map or program (section) name.
     pub name: String,
     /// Path relative to the bpffs root.
     pub pin: String,
     /// Reused an existing pin rather than creating one.
     pub reused: bool,
-    /// Kernel id of the map or program behind the pin.
+    /// Kernel id of the map or program behind the pin (0 below 4.14).
     pub id: u32,
 }
 
@@ -108,8 +210,40 @@ pub struct PinReport {
 pub struct SkipReport {
     /// Map or program name.
     pub name: String,
-    /// The gate, e.g. `kernel 6.1.0 outside [6.6.0, inf)`.
-    pub reason: String,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+/// Why a whole location was not loaded.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LocationError {
+    /// The directory is not trusted.
+    #[error(transparent)]
+    Untrusted(#[from] TrustError),
+    /// The directory could not be listed.
+    #[error("{0}")]
+    ReadDir(SysError),
+}
+
+impl Serialize for LocationError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let errno = match self {
+            LocationError::Untrusted(e) => e.errno(),
+            LocationError::ReadDir(e) => e.errno(),
+        };
+        let mut st = s.serialize_struct("LocationError", 3)?;
+        st.serialize_field(
+            "reason",
+            match self {
+                LocationError::Untrusted(_) => "untrusted",
+                LocationError::ReadDir(_) => "read_dir",
+            },
+        )?;
+        st.serialize_field("errno", &errno)?;
+        st.serialize_field("message", &self.to_string())?;
+        st.end()
+    }
 }
 
 /// What happened to one location.
@@ -119,174 +253,142 @@ pub struct LocationReport {
     pub dir: PathBuf,
     /// Prefix under the bpffs root.
     pub prefix: String,
-    /// One entry per `.o` file, in load order.
+    /// One entry per `.o` file, in readdir order.
     pub objects: Vec<ObjectReport>,
-    /// A location-level error (e.g. directory not trusted), if any.
-    pub error: Option<String>,
+    /// The location was refused as a whole.
+    pub error: Option<LocationError>,
 }
 
 impl LocationReport {
-    /// Objects that failed and carry a `critical` section.
-    pub fn critical_failures(&self) -> impl Iterator<Item = &ObjectReport> {
+    /// Failed objects whose failure fails the boot.
+    pub fn fatal_failures(&self) -> impl Iterator<Item = &ObjectReport> {
         self.objects
             .iter()
-            .filter(|o| o.critical.is_some() && matches!(o.outcome, ObjectOutcome::Failed { .. }))
+            .filter(|o| o.fatal && o.error().is_some())
+    }
+
+    /// Objects that failed, fatal or not.
+    pub fn failures(&self) -> impl Iterator<Item = &ObjectReport> {
+        self.objects.iter().filter(|o| o.error().is_some())
     }
 }
 
-/// Largest object file read: a cap so that a huge (or endless) file cannot
-/// exhaust memory at boot; real objects are orders of magnitude smaller.
-pub const MAX_OBJECT_SIZE: u64 = 16 * 1024 * 1024;
-
-/// Everything one object's phases need.
-pub(crate) struct ObjectCtx<'a> {
+/// Everything applying one object needs.
+pub(crate) struct EngineCtx<'a> {
     pub(crate) sys: &'a dyn Sys,
     pub(crate) cfg: &'a LoadConfig,
     pub(crate) file: &'a Path,
-    pub(crate) prefix: &'a str,
-    pub(crate) obj: &'a str,
-    pub(crate) page_size: u32,
 }
 
-/// Checks, before anything is created, that every directory the object
-/// will pin into (final and temporary) is on a bpf filesystem.
-fn check_pin_dirs(ctx: &ObjectCtx<'_>, spec: &ObjectSpec) -> Result<(), LoadError> {
-    let env = &ctx.cfg.gate;
-    let mut dirs = BTreeSet::new();
-    let mut add = |subdir: Domain, ctx_domain: Domain| {
-        dirs.insert(paths::pin_dir(subdir, ctx.prefix).to_string());
-        if ctx_domain != Domain::Unspecified {
-            dirs.insert(ctx_domain.pin_subdir().to_string());
-        }
-    };
-    for m in spec
-        .maps
-        .iter()
-        .filter(|m| gate::map_gate(env, &m.def).is_none())
-    {
-        add(m.def.pin_subdir, m.def.selinux_context);
-    }
-    for p in spec
-        .programs
-        .iter()
-        .filter(|p| gate::prog_gate(env, &p.def).is_none())
-    {
-        add(p.def.pin_subdir, p.def.selinux_context);
-    }
-    for d in dirs {
-        let dir = ctx.cfg.bpffs_root.join(d.trim_end_matches('/'));
-        let f_type = ctx
-            .sys
-            .statfs_type(&dir)
-            .map_err(|e| LoadError::sys("pin directory", e))?;
-        if f_type != BPF_FS_MAGIC {
-            return Err(LoadError::NotBpffs { dir, f_type });
-        }
-    }
-    Ok(())
+/// An object read, parsed and planned (or why not), waiting to be applied.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) file: PathBuf,
+    pub(crate) object: String,
+    pub(crate) critical: Option<String>,
+    pub(crate) stage: Result<(ObjectSpec, ObjectPlan), ObjectError>,
 }
 
-fn load_phases(
-    ctx: &ObjectCtx<'_>,
+/// Source of the unique part of temporary pin names within this process.
+static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Plans `spec` for `location`, with temporary pin names no other plan of
+/// this process (or any other process) uses.
+pub(crate) fn plan_for(
+    cfg: &LoadConfig,
+    location: &Location,
     spec: &ObjectSpec,
-    pins: &mut pin::Pins<'_>,
-) -> Result<ObjectOutcome, LoadError> {
-    check_pin_dirs(ctx, spec)?;
-    let m = maps::create_maps(ctx, &spec.maps, pins)?;
-    let p = progs::load_programs(ctx, spec, &m.fds, pins)?;
-    let mut skipped = m.skipped;
-    skipped.extend(p.skipped);
-    Ok(ObjectOutcome::Loaded {
-        maps: m.pins,
-        programs: p.pins,
-        skipped,
-    })
+) -> Result<ObjectPlan, plan::PlanError> {
+    let tag = format!("{}_{}", cfg.pid, TMP_SEQ.fetch_add(1, Ordering::Relaxed));
+    plan::plan_object(
+        spec,
+        &PlanEnv {
+            rules: cfg.rules,
+            gate: cfg.gate,
+            location,
+            page_size: cfg.page_size,
+            tmp_tag: &tag,
+        },
+    )
 }
 
-/// Loads one parsed object whose pins go under `prefix` (a location prefix
-/// such as `tethering/`). `file` is only used in messages.
-///
-/// On failure every pin created for this object in this call is removed;
-/// pins that already existed are left as they were.
+/// Reads, checks, parses and plans one object.
+fn prepare(
+    sys: &dyn Sys,
+    cfg: &LoadConfig,
+    location: &Location,
+    integrity: &manifest::Integrity,
+    name: &OsString,
+) -> Prepared {
+    let file = location.dir.join(name);
+    let object = paths::object_name(&file);
+    let stage = (|| {
+        let bytes = trust::read_trusted(sys, &location.dir, name, MAX_OBJECT_SIZE, cfg.trust)?;
+        integrity
+            .check(&name.to_string_lossy(), &bytes)
+            .map_err(|source| ObjectError::Integrity {
+                file: file.clone(),
+                source,
+            })?;
+        let spec = crate::parse::parse_object(&file, &bytes)?;
+        drop(bytes);
+        let plan = plan_for(cfg, location, &spec)?;
+        Ok((spec, plan))
+    })();
+    let critical = stage
+        .as_ref()
+        .ok()
+        .and_then(|(spec, _)| spec.critical.clone());
+    Prepared {
+        file,
+        object,
+        critical,
+        stage,
+    }
+}
+
+/// Plans and applies one parsed object of `location` (`file` names it in
+/// messages), through the same path [`load_location`] takes.
 pub fn load_object(
     sys: &dyn Sys,
     cfg: &LoadConfig,
+    location: &Location,
     file: &Path,
-    prefix: &str,
     spec: &ObjectSpec,
 ) -> ObjectOutcome {
-    if let Some(reason) = gate::object_gate(&cfg.gate, spec) {
-        return ObjectOutcome::Skipped {
-            reason: reason.to_string(),
-        };
-    }
-    for w in &spec.warnings {
-        log::warn!("{}: {w}", file.display());
-    }
-    let page_size = match sys.page_size() {
-        Ok(p) => p,
-        Err(e) => {
-            return ObjectOutcome::Failed {
-                error: e.to_string(),
-                verifier_log: None,
-            }
-        }
-    };
-    let ctx = ObjectCtx {
-        sys,
-        cfg,
-        file,
-        prefix,
-        obj: &spec.name,
-        page_size,
-    };
-    let mut pins = pin::Pins::new(sys);
-    match load_phases(&ctx, spec, &mut pins) {
-        Ok(outcome) => {
-            pins.commit();
-            outcome
-        }
-        Err(e) => {
-            pins.rollback();
-            ObjectOutcome::Failed {
-                error: e.to_string(),
-                verifier_log: e.verifier_log().map(str::to_string),
-            }
-        }
-    }
+    let stage = plan_for(cfg, location, spec)
+        .map(|plan| (spec.clone(), plan))
+        .map_err(ObjectError::from);
+    let batch = [Prepared {
+        file: file.to_path_buf(),
+        object: spec.name.clone(),
+        critical: spec.critical.clone(),
+        stage,
+    }];
+    schedule::run(sys, cfg, location, &batch)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| ObjectOutcome::Failed {
+            error: ObjectError::Load(LoadError::Raced {
+                pin: "internal error: object not scheduled".into(),
+            }),
+        })
 }
 
-/// Reads one object file.
-///
-/// TRUST HOOK: this is the single place where an object's bytes enter the
-/// loader; ownership/mode checks (`crate::trust`) and manifest verification
-/// (`crate::manifest`) belong here, before the bytes are returned.
-/// Reads `dir/name` through the trust checks (owner, mode, no symlink, same
-/// inode as checked) and verifies it against the location's manifest, if
-/// any, before it is parsed.
-fn read_object(
-    sys: &dyn Sys,
-    policy: trust::Policy,
-    integrity: &manifest::Integrity,
-    dir: &Path,
-    name: &str,
-) -> Result<Vec<u8>, String> {
-    let bytes =
-        trust::read_trusted(sys, dir, name, MAX_OBJECT_SIZE, policy).map_err(|e| e.to_string())?;
-    integrity
-        .check(name, &bytes)
-        .map_err(|e| format!("{}: {e}", dir.join(name).display()))?;
-    Ok(bytes)
-}
-
+/// Logs one object's outcome: one line, and the verifier log's tail for a
+/// rejected program.
 fn log_outcome(r: &ObjectReport) {
-    let file = r.file.display();
+    let file = crate::logging::shown(&r.file);
     match &r.outcome {
         ObjectOutcome::Loaded {
             maps,
             programs,
             skipped,
+            warnings,
         } => {
+            for w in warnings {
+                log::warn!("{file}: {}", crate::logging::escape(w));
+            }
             let new = maps.iter().chain(programs).filter(|p| !p.reused).count();
             log::info!(
                 "{file}: loaded: {} maps, {} programs ({new} new pins), {} skipped",
@@ -296,19 +398,18 @@ fn log_outcome(r: &ObjectReport) {
             );
         }
         ObjectOutcome::Skipped { reason } => log::info!("{file}: skipped: {reason}"),
-        ObjectOutcome::Failed {
-            error,
-            verifier_log,
-        } => {
-            let crit = if r.critical.is_some() {
-                " (critical)"
-            } else {
-                ""
-            };
-            log::error!("{file}: failed{crit}: {error}");
-            for line in verifier_log.iter().flat_map(|l| l.lines()) {
-                log::error!("  {line}");
+        ObjectOutcome::Failed { error } => {
+            let crit = if r.fatal { " (fatal)" } else { "" };
+            // Some errors (parse, integrity) start with the file already.
+            let text = error.to_string();
+            let own = format!("{}: ", r.file.display());
+            let text = text.strip_prefix(own.as_str()).unwrap_or(&text);
+            let mut msg = format!("{file}: failed{crit}: {}", crate::logging::escape(text));
+            if let Some(l) = error.verifier_log() {
+                msg.push_str("\nverifier log (tail):\n");
+                msg.push_str(l);
             }
+            log::error!("{msg}");
         }
     }
 }
@@ -323,128 +424,79 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
         objects: Vec::new(),
         error: None,
     };
-    match sys.statfs_type(&cfg.bpffs_root) {
-        Ok(BPF_FS_MAGIC) => {}
-        Ok(t) => {
-            let e = LoadError::NotBpffs {
-                dir: cfg.bpffs_root.clone(),
-                f_type: t,
-            };
-            log::error!("{}: {e}", location.dir.display());
-            report.error = Some(e.to_string());
-            return report;
-        }
-        Err(e) => {
-            log::error!("{}: bpffs root: {e}", location.dir.display());
-            report.error = Some(format!("bpffs root: {e}"));
-            return report;
-        }
+    let shown = crate::logging::shown(&location.dir);
+    if cfg.trust.insecure {
+        log::warn!("{shown}: --insecure: owner, mode and symlink checks only warn");
     }
-    // A read-only bpffs (mounted or remounted `ro`) would let every object
-    // create its maps and then fail to pin them: refuse the location once.
-    match sys.is_read_only_fs(&cfg.bpffs_root) {
-        Ok(false) => {}
-        Ok(true) => {
-            let e = LoadError::ReadOnlyBpffs {
-                dir: cfg.bpffs_root.clone(),
-            };
-            log::error!("{}: {e}", location.dir.display());
-            report.error = Some(e.to_string());
-            return report;
-        }
-        Err(e) => {
-            log::error!("{}: bpffs root: {e}", location.dir.display());
-            report.error = Some(format!("bpffs root: {e}"));
-            return report;
-        }
-    }
-    let policy = trust::Policy::from_insecure(cfg.insecure);
-    if cfg.insecure {
-        log::warn!(
-            "{}: --insecure: owner, mode and symlink checks only warn",
-            location.dir.display()
-        );
-    }
-    if let Err(e) = trust::check_location_dir(sys, &location.dir, policy) {
+    if let Err(e) = trust::check_location_dir(sys, &location.dir, cfg.trust) {
         log::error!("{e}");
-        report.error = Some(e.to_string());
+        report.error = Some(LocationError::Untrusted(e));
         return report;
     }
-    let integrity = manifest::for_location(sys, &location.dir, policy, cfg.manifest_key.as_ref());
+    let integrity =
+        manifest::for_location(sys, &location.dir, cfg.trust, cfg.manifest_key.as_ref());
     let names = match sys.read_dir(&location.dir) {
         Ok(n) => n,
         Err(e) => {
             log::error!("{e}");
-            report.error = Some(e.to_string());
+            report.error = Some(LocationError::ReadDir(e));
             return report;
         }
     };
-    let files = names.iter().filter(|n| n.ends_with(".o")).filter(|name| {
-        let file = location.dir.join(name);
-        match sys.lstat(&file) {
+    let mut files: Vec<(OsString, u64)> = Vec::new();
+    for name in names {
+        if !name.as_bytes().ends_with(b".o") {
+            continue;
+        }
+        let path = location.dir.join(&name);
+        match sys.lstat(&path) {
             // Symlinks go on to the trust check, which refuses them by name.
-            Ok(st) if st.is_file() || st.is_symlink() => true,
-            Ok(_) => {
-                log::warn!("{}: not a regular file, ignored", file.display());
-                false
+            Ok(st) if st.is_file() || st.is_symlink() => {
+                files.push((name, st.size));
             }
-            Err(e) => {
-                log::warn!("{e}, ignored");
-                false
-            }
+            Ok(st) => log::warn!(
+                "{}: a {}, not a regular file; ignored",
+                crate::logging::shown(&path),
+                st.kind_name()
+            ),
+            Err(e) => log::warn!("{e}; ignored"),
         }
-    });
-    let read_and_parse = |name: &String| {
-        let file = location.dir.join(name);
-        let spec = read_object(sys, policy, &integrity, &location.dir, name)
-            .and_then(|bytes| crate::parse::parse_object(&file, &bytes).map_err(|e| e.to_string()));
-        parallel::ReadObject { file, spec }
-    };
-    if cfg.parallel {
-        // Read and parse a batch of objects (in readdir order), then load
-        // the batch's independent objects concurrently. Batches run one
-        // after the other, so at most `parallel::BATCH` parsed objects are
-        // held at once, and a batch sees every pin of the earlier ones, as
-        // in sequential mode. Reports stay in readdir order.
-        let files: Vec<&String> = files.collect();
-        let threads = parallel::worker_count();
-        for batch in files.chunks(parallel::BATCH) {
-            let read: Vec<parallel::ReadObject> =
-                batch.iter().map(|name| read_and_parse(name)).collect();
-            let outcomes = parallel::load_all(sys, cfg, &location.prefix, &read, threads);
-            for (r, outcome) in read.into_iter().zip(outcomes) {
-                let r = ObjectReport {
-                    file: r.file,
-                    critical: r.spec.ok().and_then(|s| s.critical),
-                    outcome,
-                };
-                log_outcome(&r);
-                report.objects.push(r);
-            }
-        }
-        return report;
     }
-    for r in files.map(read_and_parse) {
-        let (critical, outcome) = match r.spec {
-            Ok(spec) => (
-                spec.critical.clone(),
-                load_object(sys, cfg, &r.file, &location.prefix, &spec),
-            ),
-            Err(error) => (
-                None,
-                ObjectOutcome::Failed {
-                    error,
-                    verifier_log: None,
-                },
-            ),
-        };
-        let r = ObjectReport {
-            file: r.file,
-            critical,
-            outcome,
-        };
-        log_outcome(&r);
-        report.objects.push(r);
+    let fatal_policy = cfg.rules.failure == FailurePolicy::Any;
+    let mut start = 0;
+    while start < files.len() {
+        // A batch: up to BATCH_OBJECTS files and BATCH_BYTES bytes (at
+        // least one file), read and planned, then applied; the next batch
+        // sees every pin of this one, as sequential loading would.
+        let mut end = start;
+        let mut bytes = 0u64;
+        while end < files.len() && end - start < BATCH_OBJECTS {
+            let size = files.get(end).map_or(0, |f| f.1);
+            if end > start && bytes.saturating_add(size) > BATCH_BYTES {
+                break;
+            }
+            bytes = bytes.saturating_add(size);
+            end += 1;
+        }
+        let batch: Vec<Prepared> = files
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|(name, _)| prepare(sys, cfg, location, &integrity, name))
+            .collect();
+        let outcomes = schedule::run(sys, cfg, location, &batch);
+        for (p, outcome) in batch.into_iter().zip(outcomes) {
+            let r = ObjectReport {
+                fatal: fatal_policy || p.critical.is_some(),
+                file: p.file,
+                object: p.object,
+                critical: p.critical,
+                outcome,
+            };
+            log_outcome(&r);
+            report.objects.push(r);
+        }
+        start = end;
     }
     report
 }

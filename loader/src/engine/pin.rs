@@ -1,205 +1,276 @@
-//! Pinning with rollback: every pin this run creates for an object is
-//! recorded, so a failing object can remove exactly those and nothing else.
+//! The pin tree: what is already at a pin path, and making new pins appear.
+//!
+//! Nothing found at a pin path is trusted. An existing entry is opened with
+//! `O_PATH | O_NOFOLLOW` and must be a regular file on the loader's bpffs
+//! (a pinned object); a symlink, a directory, anything on another mount, or
+//! a pinned object of the other kind is refused with its owner named, and
+//! never touched. The kernel object is then opened through that handle, so
+//! a symlink planted between the check and the open is never followed.
+//!
+//! New pins never appear half-made. Each new map and program is first pinned
+//! under a temporary name unique to this process (`tmp_nbl_<pid>_<n>_…`,
+//! in the `selinux_context` directory when one is given, so that its
+//! genfscon label sticks to the inode, else in its final directory), given
+//! its mode and owner there, and only once every pin of the object exists
+//! and is set up are they renamed into place with `RENAME_NOREPLACE`, maps
+//! first. A failure before the renames leaves no final pin; a failure of a
+//! rename moves the ones already in place back to their temporary names
+//! (except when another loader got there first: then the object is tried
+//! again and completes by reusing what both put in place).
+//! The loader never unlinks (Android's policy forbids it on the boot path).
 
 use super::error::LoadError;
-use crate::sys::{ObjKind, Sys, SysError, BPF_F_RDONLY};
-use std::os::fd::BorrowedFd;
-use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use crate::bpffs::Bpffs;
+use crate::plan::PinPlan;
+use crate::sys::{Credentials, ObjKind, PinHandle, Sys, BPF_F_RDONLY};
+use std::os::fd::{BorrowedFd, OwnedFd};
 
-/// What [`Pins::pin_new`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PinOutcome {
-    /// Our object is now pinned at the final path.
-    Created,
-    /// Someone else pinned the final path first (a concurrent loader); our
-    /// object is not pinned and the caller should reuse theirs.
-    LostRace,
+/// What is at a pin path.
+#[derive(Debug)]
+pub(crate) enum Found {
+    /// Nothing.
+    Absent,
+    /// A pinned object of the expected kind, opened read-only.
+    Pinned {
+        /// The object.
+        fd: OwnedFd,
+        /// The pin itself (for a later repair of its mode and owner).
+        pin: PinHandle,
+    },
 }
 
-/// Pins created for one object in this run.
-pub(crate) struct Pins<'a> {
-    sys: &'a dyn Sys,
-    created: Vec<PathBuf>,
-}
-
-fn is_errno(e: &SysError, errno: i32) -> bool {
-    e.errno() == Some(errno)
-}
-
-impl<'a> Pins<'a> {
-    pub(crate) fn new(sys: &'a dyn Sys) -> Self {
-        Pins {
-            sys,
-            created: Vec::new(),
-        }
-    }
-
-    /// Pins `fd` at `path`. With `tmp` (a `selinux_context` was given), pins
-    /// at `tmp` first, so that the new inode gets the label of the context's
-    /// directory, then moves it with `renameat2(RENAME_NOREPLACE)`. An
-    /// `EEXIST` on the final path means another loader won the race.
-    ///
-    /// The temporary name is the reference's `tmp_<map|prog>_<obj>_<name>`,
-    /// the same in every loader, so the pin and rename run under an
-    /// exclusive `flock` of the context's directory: a concurrent loader
-    /// waits instead of taking (or removing) our temporary pin, and a
-    /// `tmp_*` pin found while holding the lock was left by a killed run
-    /// (the kernel dropped its lock) and is replaced.
-    pub(crate) fn pin_new(
-        &mut self,
-        what: &str,
-        fd: BorrowedFd<'_>,
-        path: &Path,
-        tmp: Option<&Path>,
-    ) -> Result<PinOutcome, LoadError> {
-        let Some(tmp) = tmp else {
-            return match self.sys.obj_pin(fd, path) {
-                Ok(()) => {
-                    self.created.push(path.to_path_buf());
-                    Ok(PinOutcome::Created)
-                }
-                Err(e) if is_errno(&e, libc::EEXIST) => Ok(PinOutcome::LostRace),
-                Err(e) => Err(LoadError::sys(format!("{what}: pin"), e)),
-            };
-        };
-        let dir = tmp.parent().unwrap_or(tmp);
-        let _lock = self.sys.lock_dir(dir).map_err(|e| {
-            LoadError::sys(format!("{what}: lock the temporary pin's directory"), e)
-        })?;
-        match self.sys.obj_pin(fd, tmp) {
-            Ok(()) => {}
-            Err(e) if is_errno(&e, libc::EEXIST) => {
-                // A temporary pin left by an interrupted run: nothing refers
-                // to it by this name, replace it.
-                log::warn!("{what}: removing stale temporary pin {}", tmp.display());
-                self.sys.unlink(tmp).map_err(|e| {
-                    LoadError::sys(format!("{what}: remove stale temporary pin"), e)
-                })?;
-                self.sys
-                    .obj_pin(fd, tmp)
-                    .map_err(|e| LoadError::sys(format!("{what}: pin"), e))?;
-            }
-            Err(e) => return Err(LoadError::sys(format!("{what}: pin"), e)),
-        }
-        self.created.push(tmp.to_path_buf());
-        match self.sys.rename_noreplace(tmp, path) {
-            Ok(()) => {
-                self.created.pop();
-                self.created.push(path.to_path_buf());
-                Ok(PinOutcome::Created)
-            }
-            Err(e) if is_errno(&e, libc::EEXIST) => {
-                self.created.pop();
-                self.sys
-                    .unlink(tmp)
-                    .map_err(|e| LoadError::sys(format!("{what}: remove temporary pin"), e))?;
-                Ok(PinOutcome::LostRace)
-            }
-            Err(e) => Err(LoadError::sys(format!("{what}: move pin into place"), e)),
-        }
-    }
-
-    /// Keeps every pin: the object loaded.
-    pub(crate) fn commit(mut self) {
-        self.created.clear();
-    }
-
-    /// Removes every pin created for this object, newest first.
-    pub(crate) fn rollback(mut self) {
-        self.undo();
-    }
-
-    fn undo(&mut self) {
-        while let Some(p) = self.created.pop() {
-            match self.sys.unlink(&p) {
-                Ok(()) => log::info!("rolled back pin {}", p.display()),
-                Err(e) => log::error!("rollback: {e}"),
-            }
-        }
+fn kind_word(kind: ObjKind) -> &'static str {
+    match kind {
+        ObjKind::Map => "map",
+        ObjKind::Prog => "program",
     }
 }
 
-impl Drop for Pins<'_> {
-    /// An object abandoned without [`Pins::commit`] (early return, panic in a
-    /// caller) leaves nothing behind either.
-    fn drop(&mut self) {
-        self.undo();
-    }
-}
-
-/// Opens an existing pin of `kind` read-only (`BPF_OBJ_GET` with
-/// `BPF_F_RDONLY`); `Ok(None)` if there is none. A pin of the other kind is
-/// an error.
-pub(crate) fn open_existing(
+/// Looks at `rel` and opens what is pinned there, if it is a pin of `kind`.
+pub(crate) fn find(
     sys: &dyn Sys,
-    what: &str,
-    path: &Path,
+    bpffs: &Bpffs,
+    creds: &Credentials,
+    rel: &str,
     kind: ObjKind,
-) -> Result<Option<OwnedFd>, LoadError> {
-    match sys.obj_get(path, BPF_F_RDONLY, kind) {
-        Ok(fd) => Ok(Some(fd)),
-        Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
-        Err(e) => Err(LoadError::sys(format!("{what}: open existing pin"), e)),
+) -> Result<Found, LoadError> {
+    let path = bpffs.path(rel);
+    let what = format!("{} pin {rel}", kind_word(kind));
+    let pin = match sys.open_pin(&path) {
+        Ok(h) => h,
+        Err(e) if e.is(libc::ENOENT) => return Ok(Found::Absent),
+        Err(e) => return Err(LoadError::sys(what, e)),
+    };
+    let refuse = |found: String| LoadError::NotOurPin {
+        pin: rel.to_string(),
+        expected: kind,
+        found,
+        uid: pin.stat.uid,
+    };
+    if !pin.stat.is_file() {
+        return Err(refuse(format!("a {}", pin.stat.kind_name())));
+    }
+    if pin.stat.dev != bpffs.dev() {
+        return Err(refuse("a file of another filesystem".to_string()));
+    }
+    match sys.obj_get_pin(&pin, BPF_F_RDONLY, kind) {
+        Ok(fd) => Ok(Found::Pinned { fd, pin }),
+        Err(e) if e.is(libc::EINVAL) => Err(refuse(format!(
+            "a pinned {}",
+            match kind {
+                ObjKind::Map => "program",
+                ObjKind::Prog => "map",
+            }
+        ))),
+        Err(e) if e.is(libc::EACCES) => {
+            let fd =
+                open_unreadable(sys, creds, &pin, kind).map_err(|e| LoadError::sys(what, e))?;
+            Ok(Found::Pinned { fd, pin })
+        }
+        Err(e) => Err(LoadError::sys(what, e)),
     }
 }
 
-/// Opens the pin a concurrent loader created between our lookup and our own
-/// pin ([`PinOutcome::LostRace`]); it must exist now.
-pub(crate) fn open_race_winner(
+/// Opens a pin whose mode does not let the loader read it: a pin owned by
+/// root with mode 0060 (Android's `DEFINE_BPF_MAP_NO_NETD`), or one whose
+/// owner tightened it. The loader has no `CAP_DAC_OVERRIDE` under Android's
+/// `.rc` (nor under our systemd unit), so it briefly makes itself the owner
+/// (`CAP_CHOWN`) with read permission, opens the object, and puts owner and
+/// mode back as they were.
+fn open_unreadable(
     sys: &dyn Sys,
-    what: &str,
-    path: &Path,
+    creds: &Credentials,
+    pin: &PinHandle,
     kind: ObjKind,
-) -> Result<OwnedFd, LoadError> {
-    open_existing(sys, what, path, kind)?.ok_or_else(|| {
-        LoadError::sys(
-            format!("{what}: open concurrent pin"),
-            SysError::from_errno("BPF_OBJ_GET", Some(path), libc::ENOENT),
-        )
-    })
-}
-
-/// Brings a reused pin to its declared mode and owner if it differs. A pin
-/// is created with mode 0600 root:root and given its mode and owner right
-/// after, so a loader killed in between leaves one that the next run would
-/// otherwise reuse as it is; a concurrent loader may also still be between
-/// its pin and its chmod. Either way the declared values are the contract.
-pub(crate) fn repair_mode_and_owner(
-    sys: &dyn Sys,
-    what: &str,
-    path: &Path,
-    mode: u32,
-    uid: u32,
-    gid: u32,
-) -> Result<(), LoadError> {
-    let st = sys
-        .lstat(path)
-        .map_err(|e| LoadError::sys(format!("{what}: stat existing pin"), e))?;
-    if (st.perm(), st.uid, st.gid) == (mode, uid, gid) {
-        return Ok(());
-    }
+) -> Result<OwnedFd, crate::sys::SysError> {
+    let st = pin.stat;
     log::warn!(
-        "{what}: existing pin {} has mode {:#o} owner {}:{}, setting the declared {mode:#o} {uid}:{gid} (an interrupted or concurrent run)",
-        path.display(),
+        "{}: mode {:04o} owner {}:{} does not let the loader read it; opening it by lending the loader owner read access for the call",
+        pin.path.display(),
         st.perm(),
         st.uid,
         st.gid
     );
-    set_mode_and_owner(sys, what, path, mode, uid, gid)
+    let chowned = st.uid != creds.euid;
+    if chowned {
+        sys.chown_pin(pin, creds.euid, st.gid)?;
+    }
+    let granted = sys.chmod_pin(pin, st.perm() | 0o400);
+    let opened = granted.and_then(|()| sys.obj_get_pin(pin, BPF_F_RDONLY, kind));
+    if chowned {
+        if let Err(e) = sys.chown_pin(pin, st.uid, st.gid) {
+            log::error!(
+                "{}: restoring owner {}:{}: {e}",
+                pin.path.display(),
+                st.uid,
+                st.gid
+            );
+        }
+    }
+    if let Err(e) = sys.chmod_pin(pin, st.perm()) {
+        log::error!(
+            "{}: restoring mode {:04o}: {e}",
+            pin.path.display(),
+            st.perm()
+        );
+    }
+    opened
 }
 
-/// Gives a pin this run created its declared mode and owner.
-pub(crate) fn set_mode_and_owner(
+/// A new kernel object waiting to be pinned.
+pub(crate) struct NewPin<'a> {
+    /// Where and how.
+    pub(crate) plan: &'a PinPlan,
+    /// The object.
+    pub(crate) fd: BorrowedFd<'a>,
+}
+
+/// A reused pin whose mode or owner differs from the declaration.
+pub(crate) struct Repair<'a> {
+    /// Declared mode and owner.
+    pub(crate) plan: &'a PinPlan,
+    /// The pin.
+    pub(crate) pin: &'a PinHandle,
+}
+
+/// Whether a reused pin should be brought to its declared mode and owner:
+/// only when it still has what `BPF_OBJ_PIN` gives a new pin (0600, owned by
+/// the loader), which is what a loader killed between its pin and its chmod
+/// leaves (Android's own loader pins first and chmods after). Any other
+/// difference is someone's decision: Android never re-modes a reused pin,
+/// and neither does this loader (it warns).
+pub(crate) fn needs_repair(creds: &Credentials, pin: &PinHandle, plan: &PinPlan) -> bool {
+    let st = pin.stat;
+    let declared = (plan.mode, plan.uid, plan.gid);
+    let actual = (st.perm(), st.uid, st.gid);
+    if actual == declared {
+        return false;
+    }
+    if actual == (0o600, creds.euid, creds.egid) {
+        return true;
+    }
+    log::warn!(
+        "{}: reused with mode {:04o} owner {}:{} (declared {:04o} {}:{}); left as it is",
+        pin.path.display(),
+        st.perm(),
+        st.uid,
+        st.gid,
+        plan.mode,
+        plan.uid,
+        plan.gid
+    );
+    false
+}
+
+/// Makes the new pins of one object appear (see the module doc), then
+/// repairs the reused pins a killed loader left at the kernel's default.
+pub(crate) fn commit(
     sys: &dyn Sys,
-    what: &str,
-    path: &Path,
-    mode: u32,
-    uid: u32,
-    gid: u32,
+    bpffs: &Bpffs,
+    creds: &Credentials,
+    new: &[NewPin<'_>],
+    repairs: &[Repair<'_>],
 ) -> Result<(), LoadError> {
-    sys.chmod(path, mode)
-        .map_err(|e| LoadError::sys(format!("{what}: set mode"), e))?;
-    sys.chown(path, uid, gid)
-        .map_err(|e| LoadError::sys(format!("{what}: set owner"), e))
+    let needs_chown = |p: &PinPlan| (p.uid, p.gid) != (creds.euid, creds.egid);
+    // Before anything exists: every declared owner must be settable.
+    if let Some(p) = new
+        .iter()
+        .map(|n| n.plan)
+        .find(|p| needs_chown(p) && !creds.may_chown_to(p.uid, p.gid))
+    {
+        return Err(LoadError::Owner {
+            pin: p.rel.clone(),
+            uid: p.uid,
+            gid: p.gid,
+        });
+    }
+    let mut made: Vec<&PinPlan> = Vec::with_capacity(new.len());
+    let staged = new.iter().try_for_each(|n| {
+        let p = n.plan;
+        let tmp = bpffs.path(&p.tmp_rel);
+        sys.obj_pin(n.fd, &tmp).map_err(|e| {
+            LoadError::sys(
+                format!("pin {} (temporary name of {})", p.tmp_rel, p.rel),
+                e,
+            )
+        })?;
+        made.push(p);
+        sys.chmod(&tmp, p.mode)
+            .map_err(|e| LoadError::sys(format!("{}: set mode {:04o}", p.rel, p.mode), e))?;
+        if needs_chown(p) {
+            sys.chown(&tmp, p.uid, p.gid).map_err(|e| {
+                LoadError::sys(format!("{}: set owner {}:{}", p.rel, p.uid, p.gid), e)
+            })?;
+        }
+        Ok(())
+    });
+    if let Err(e) = staged {
+        if !made.is_empty() {
+            log::warn!(
+                "no pin of the object was put in place; temporary pins left unreferenced: {}",
+                made.iter()
+                    .map(|p| p.tmp_rel.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        return Err(e);
+    }
+    for (i, p) in made.iter().enumerate() {
+        let failure = match sys.rename_noreplace(&bpffs.path(&p.tmp_rel), &bpffs.path(&p.rel)) {
+            Ok(()) => continue,
+            // Another loader put this pin in place first: what this object
+            // already put in place stays (it is complete and compatible,
+            // and the other loader may be reusing it); the caller tries the
+            // object again, reusing what is there.
+            Err(e) if e.is(libc::EEXIST) => return Err(LoadError::Raced { pin: p.rel.clone() }),
+            Err(e) => LoadError::sys(format!("move {} into place", p.rel), e),
+        };
+        // Take back what this object already put in place, by renaming it
+        // back to its temporary name (rename, not unlink: all the policy
+        // allows), so that no half of the object stays in place.
+        for q in made.iter().take(i).rev() {
+            if let Err(e) = sys.rename_noreplace(&bpffs.path(&q.rel), &bpffs.path(&q.tmp_rel)) {
+                log::error!("{}: cannot take it back after a failed rename: {e}", q.rel);
+            }
+        }
+        return Err(failure);
+    }
+    for r in repairs {
+        let p = r.plan;
+        log::warn!(
+            "{}: has the kernel's default mode and owner (a loader was interrupted between pinning and chmod); setting the declared {:04o} {}:{}",
+            r.pin.path.display(),
+            p.mode,
+            p.uid,
+            p.gid
+        );
+        sys.chmod_pin(r.pin, p.mode)
+            .map_err(|e| LoadError::sys(format!("{}: set mode", p.rel), e))?;
+        if needs_chown(p) {
+            sys.chown_pin(r.pin, p.uid, p.gid)
+                .map_err(|e| LoadError::sys(format!("{}: set owner", p.rel), e))?;
+        }
+    }
+    Ok(())
 }

@@ -1,135 +1,65 @@
-//! Engine unit tests against [`FakeSys`]: no root needed.
+//! Engine unit tests against the fake kernel: no root needed.
 //!
-//! Expected pin paths, modes and kernel names follow the reference facts
-//! (§3 pin naming, §5 maps, §6 programs), not the code under test.
+//! Expected pin paths, modes and kernel names follow Android's rules
+//! (`docs/android-release-rules.md` §7–§9), not the code under test.
 
 use super::*;
 use crate::gate::{Arch, BuildType};
-use crate::spec::{
-    IgnoreOn, Kver, MapDef, MapRelocation, MapSpec, ProgDef, ProgKind, ProgramSpec,
-    DEFAULT_BPFLOADER_MAX_VER, DEFAULT_MAX_KVER,
-};
+use crate::release::{Release, Role};
+use crate::spec::{Domain, Kver};
 use crate::sys::fake::{FakeSys, Node, ObjKind};
-use crate::sys::MapCreateAttr;
-use aya_obj::generated::{bpf_map_type, bpf_prog_type, BPF_F_RDONLY_PROG};
+use crate::sys::{Files, MapCreateAttr, Op};
+use crate::test_support::{
+    map, obj, prog, AID_NET_BW_ACCT, AID_SYSTEM, ARRAY, HASH, SOCKET_FILTER,
+};
+use aya_obj::generated::{bpf_map_type, BPF_F_RDONLY_PROG};
 
 const ROOT: &str = "/sys/fs/bpf";
-const PREFIX: &str = "tethering/";
-const ARRAY: u32 = bpf_map_type::BPF_MAP_TYPE_ARRAY as u32;
-const HASH: u32 = bpf_map_type::BPF_MAP_TYPE_HASH as u32;
-const SOCKET_FILTER: u32 = bpf_prog_type::BPF_PROG_TYPE_SOCKET_FILTER as u32;
-const AID_NET_BW_ACCT: u32 = 3007;
-const AID_SYSTEM: u32 = 1000;
-
-fn cfg() -> LoadConfig {
-    LoadConfig {
-        bpffs_root: ROOT.into(),
-        gate: GateEnv {
-            loader_ver: 45,
-            kver: Kver::new(6, 18, 0),
-            build_type: BuildType::Userdebug,
-            arch: Arch::X86_64,
-        },
-        parallel: false,
-        insecure: false,
-        manifest_key: crate::manifest::configured_key(),
-    }
-}
+const DIR: &str = "/etc/bpf";
 
 fn fake() -> FakeSys {
     let f = FakeSys::new();
     f.mount_bpffs(ROOT);
-    for d in ["tethering", "net_shared", "netd_shared", "loader"] {
+    for d in [
+        "tethering",
+        "net_shared",
+        "netd_shared",
+        "netd_readonly",
+        "loader",
+    ] {
         f.add_dir(format!("{ROOT}/{d}"));
     }
+    f.add_dir(DIR);
     f
 }
 
-fn map(name: &str, map_type: u32, key_size: u32, value_size: u32, max_entries: u32) -> MapSpec {
-    MapSpec {
-        name: name.into(),
-        def: MapDef {
-            map_type,
-            key_size,
-            value_size,
-            max_entries,
-            map_flags: 0,
-            zero: 0,
-            gid: AID_NET_BW_ACCT,
-            mode: 0o460,
-            bpfloader_min_ver: 0,
-            bpfloader_max_ver: DEFAULT_BPFLOADER_MAX_VER,
-            min_kver: Kver(0),
-            max_kver: Kver(DEFAULT_MAX_KVER),
-            selinux_context: Domain::Unspecified,
-            pin_subdir: Domain::Unspecified,
-            shared: false,
-            ignore_on: IgnoreOn::default(),
-            uid: AID_SYSTEM,
-        },
-    }
+fn cfg_with(f: &FakeSys, rel: Release, kver: Kver) -> LoadConfig {
+    let bpffs = Bpffs::open(f, Path::new(ROOT)).expect("bpffs");
+    let gate = GateEnv {
+        loader_ver: rel.loader_version(35, true),
+        kver,
+        build_type: BuildType::Userdebug,
+        arch: Arch::X86_64,
+    };
+    LoadConfig::new(f, bpffs, rel.rules().role(Role::Mainline), gate)
+        .expect("config")
+        .sequential(true)
 }
 
-/// `r1 = <map> ll; r0 = 0; exit`.
-fn insns() -> Vec<u8> {
-    let mut v = vec![0x18, 0x01, 0, 0, 0, 0, 0, 0];
-    v.extend([0u8; 8]);
-    v.extend([0xb7, 0, 0, 0, 0, 0, 0, 0]);
-    v.extend([0x95, 0, 0, 0, 0, 0, 0, 0]);
-    v
+fn cfg(f: &FakeSys) -> LoadConfig {
+    cfg_with(f, Release::V, Kver::new(6, 18, 0))
 }
 
-fn prog(section: &str, map_index: usize) -> ProgramSpec {
-    ProgramSpec {
-        section: section.into(),
-        kind: ProgKind {
-            prog_type: SOCKET_FILTER,
-            expected_attach_type: 0,
-        },
-        kernel_name: paths::kernel_object_name(section),
-        pin_name: paths::prog_pin_name(section),
-        func_name: "f".into(),
-        def: ProgDef {
-            uid: 0,
-            gid: AID_SYSTEM,
-            min_kver: Kver(0),
-            max_kver: Kver(DEFAULT_MAX_KVER),
-            optional: false,
-            ignore_on: IgnoreOn::default(),
-            bpfloader_min_ver: 0,
-            bpfloader_max_ver: DEFAULT_BPFLOADER_MAX_VER,
-            selinux_context: Domain::Unspecified,
-            pin_subdir: Domain::Unspecified,
-        },
-        insns: insns(),
-        relocations: vec![MapRelocation {
-            insn_index: 0,
-            map_index,
-        }],
-    }
-}
-
-fn obj(maps: Vec<MapSpec>, programs: Vec<ProgramSpec>) -> ObjectSpec {
-    ObjectSpec {
-        name: "obj".into(),
-        license: "Apache 2.0".into(),
-        critical: None,
-        bpfloader_min_ver: 0,
-        bpfloader_max_ver: DEFAULT_BPFLOADER_MAX_VER,
-        size_of_bpf_map_def: 120,
-        size_of_bpf_prog_def: 92,
-        maps,
-        programs,
-        warnings: vec![],
-    }
-}
-
-fn load(f: &FakeSys, spec: &ObjectSpec) -> ObjectOutcome {
-    load_object(f, &cfg(), Path::new("/etc/bpf/obj.o"), PREFIX, spec)
+fn loc() -> Location {
+    Location::new(DIR, "tethering/")
 }
 
 fn load_cfg(f: &FakeSys, c: &LoadConfig, spec: &ObjectSpec) -> ObjectOutcome {
-    load_object(f, c, Path::new("/etc/bpf/obj.o"), PREFIX, spec)
+    load_object(f, c, &loc(), Path::new("/etc/bpf/obj.o"), spec)
+}
+
+fn load(f: &FakeSys, spec: &ObjectSpec) -> ObjectOutcome {
+    load_cfg(f, &cfg(f), spec)
 }
 
 fn p(rel: &str) -> PathBuf {
@@ -150,23 +80,51 @@ fn loaded(o: ObjectOutcome) -> (Vec<PinReport>, Vec<PinReport>, Vec<SkipReport>)
             maps,
             programs,
             skipped,
+            ..
         } => (maps, programs, skipped),
         other => panic!("expected Loaded, got {other:?}"),
     }
 }
 
-fn failed(o: ObjectOutcome) -> (String, Option<String>) {
+fn failed(o: ObjectOutcome) -> ObjectError {
     match o {
-        ObjectOutcome::Failed {
-            error,
-            verifier_log,
-        } => (error, verifier_log),
+        ObjectOutcome::Failed { error } => error,
         other => panic!("expected Failed, got {other:?}"),
+    }
+}
+
+fn load_error(o: ObjectOutcome) -> LoadError {
+    match failed(o) {
+        ObjectError::Load(e) => e,
+        other => panic!("expected a load error, got {other:?}"),
     }
 }
 
 fn count_calls(f: &FakeSys, prefix: &str) -> usize {
     f.calls().iter().filter(|c| c.starts_with(prefix)).count()
+}
+
+/// The loader never locks or unlinks anything (Android's policy forbids
+/// both on the bpffs).
+fn assert_no_lock_no_unlink(f: &FakeSys) {
+    let bad: Vec<String> = f
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with(Op::Unlink.name()) || c.starts_with(Op::Lock.name()))
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+/// Every pin at a final (non-temporary) path.
+fn final_pins(f: &FakeSys) -> Vec<PathBuf> {
+    f.pins()
+        .into_iter()
+        .map(|(p, ..)| p)
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(paths::TMP_PIN_PREFIX))
+        })
+        .collect()
 }
 
 #[test]
@@ -183,44 +141,74 @@ fn loads_pins_with_modes_owners_and_relocations() {
     assert!(!maps[0].reused);
     assert_eq!(progs[0].pin, "tethering/prog_obj_skfilter_count");
 
-    let (kind, map_id, mode, uid, gid) = pin_at(&f, "tethering/map_obj_counters").expect("map pin");
+    let (kind, map_id, mode, uid, gid) = pin_at(&f, &maps[0].pin).expect("map pin");
     assert_eq!(kind, ObjKind::Map);
     assert_eq!((mode, uid, gid), (0o460, AID_SYSTEM, AID_NET_BW_ACCT));
     assert_eq!(map_id, maps[0].id);
-    let m = f.map_by_id(map_id).expect("map");
-    assert_eq!(
-        m.attr,
-        MapCreateAttr {
-            map_type: ARRAY,
-            key_size: 4,
-            value_size: 8,
-            max_entries: 2,
-            map_flags: 0,
-            name: "counters".into()
-        }
-    );
-
-    let (kind, prog_id, mode, uid, gid) =
-        pin_at(&f, "tethering/prog_obj_skfilter_count").expect("prog pin");
+    let (kind, prog_id, mode, uid, gid) = pin_at(&f, &progs[0].pin).expect("prog pin");
     assert_eq!(kind, ObjKind::Prog);
     assert_eq!((mode, uid, gid), (paths::PROG_PIN_MODE, 0, AID_SYSTEM));
     let lp = f.prog_by_id(prog_id).expect("prog");
-    // Kernel name: section with '/' → '_' including the `$` suffix, 15 bytes.
     assert_eq!(lp.name, "skfilter_count_");
     assert_eq!(lp.license, "Apache 2.0");
     assert_eq!(lp.kern_version, Kver::new(6, 18, 0).0);
     assert_eq!(lp.prog_type, SOCKET_FILTER);
-    // The LD_IMM64 now carries BPF_PSEUDO_MAP_FD and the map's fd.
+    // src_reg = BPF_PSEUDO_MAP_FD, dst_reg = r1.
     assert_eq!(lp.insns[1], 0x11);
     assert_eq!(lp.map_ids, vec![map_id]);
-    assert_eq!(lp.insns[8..], insns()[8..]);
+    // Exactly the two pins, no temporary one left.
     assert_eq!(f.pins().len(), 2);
+    assert_no_lock_no_unlink(&f);
+}
+
+#[test]
+fn new_pins_appear_fully_set_up_and_maps_first() {
+    let f = fake();
+    let mut m = map("m", ARRAY, 4, 8, 1);
+    m.def.selinux_context = Domain::NetdShared;
+    let mut pr = prog("skfilter/x", 0);
+    pr.def.selinux_context = Domain::NetdShared;
+    pr.def.pin_subdir = Domain::NetdShared;
+    loaded(load(&f, &obj(vec![m], vec![pr])));
+    let calls = f.calls();
+    let pos = |pat: &str| {
+        calls
+            .iter()
+            .position(|c| c.starts_with(pat))
+            .unwrap_or_else(|| panic!("{pat} not in {calls:#?}"))
+    };
+    // Map: pinned under a temporary name in the selinux_context directory,
+    // given mode and owner there, then renamed to its final path.
+    let pin_tmp = pos(&format!("BPF_OBJ_PIN {ROOT}/netd_shared/tmp_nbl_4242_"));
+    let chmod = pos(&format!("chmod {ROOT}/netd_shared/tmp_nbl_4242_"));
+    let chown = pos(&format!("lchown {ROOT}/netd_shared/tmp_nbl_4242_"));
+    let rename_map = pos(&format!(
+        "renameat2(RENAME_NOREPLACE) {ROOT}/tethering/map_obj_m"
+    ));
+    let rename_prog = pos(&format!(
+        "renameat2(RENAME_NOREPLACE) {ROOT}/netd_shared/prog_obj_skfilter_x"
+    ));
+    assert!(
+        pin_tmp < chmod && chmod < chown && chown < rename_map,
+        "{calls:#?}"
+    );
+    assert!(rename_map < rename_prog, "maps are put in place first");
+    // Nothing is renamed into place before every pin is staged.
+    let last_pin = calls
+        .iter()
+        .rposition(|c| c.starts_with("BPF_OBJ_PIN"))
+        .expect("pins");
+    assert!(last_pin < rename_map, "{calls:#?}");
+    assert!(pin_at(&f, "tethering/map_obj_m").is_some());
+    assert!(pin_at(&f, "netd_shared/prog_obj_skfilter_x").is_some());
+    assert_eq!(f.pins().len(), 2, "{:?}", f.pins());
+    assert_no_lock_no_unlink(&f);
 }
 
 #[test]
 fn shared_map_pin_name_has_no_object_name() {
     let f = fake();
-    let mut m = map("shared_m", HASH, 4, 4, 16);
+    let mut m = map("shared_m", ARRAY, 4, 4, 1);
     m.def.shared = true;
     let (maps, _, _) = loaded(load(&f, &obj(vec![m], vec![])));
     assert_eq!(maps[0].pin, "tethering/map__shared_m");
@@ -230,84 +218,93 @@ fn shared_map_pin_name_has_no_object_name() {
 #[test]
 fn map_gates_skip_without_creating() {
     let f = fake();
-    let mut future = map("future", ARRAY, 4, 4, 1);
-    future.def.min_kver = Kver::new(7, 0, 0);
-    let mut not_here = map("not_on_userdebug", ARRAY, 4, 4, 1);
-    not_here.def.ignore_on = IgnoreOn::from_bits(0x04);
-    let mut not_x86 = map("not_on_x86_64", ARRAY, 4, 4, 1);
-    not_x86.def.ignore_on = IgnoreOn::from_bits(0x40);
-    let mut newer_loader = map("needs_v46", ARRAY, 4, 4, 1);
-    newer_loader.def.bpfloader_min_ver = 46;
-    let kept = map("kept", ARRAY, 4, 4, 1);
-    // The program uses the last map; the skipped ones are not referenced.
+    let mut newer_kernel = map("newer_kernel", ARRAY, 4, 4, 1);
+    newer_kernel.def.min_kver = Kver::new(7, 0, 0);
+    let mut newer_loader = map("newer_loader", ARRAY, 4, 4, 1);
+    newer_loader.def.bpfloader_min_ver = 47;
+    let mut not_userdebug = map("not_userdebug", ARRAY, 4, 4, 1);
+    not_userdebug.def.ignore_on = crate::spec::IgnoreOn::from_bits(0x04);
     let spec = obj(
-        vec![future, not_here, not_x86, newer_loader, kept],
-        vec![prog("skfilter/p", 4)],
+        vec![
+            map("kept", ARRAY, 4, 4, 1),
+            newer_kernel,
+            newer_loader,
+            not_userdebug,
+        ],
+        vec![prog("skfilter/p", 0)],
     );
     let (maps, progs, skipped) = loaded(load(&f, &spec));
     assert_eq!(maps.len(), 1);
     assert_eq!(progs.len(), 1);
-    let reasons: Vec<(&str, &str)> = skipped
+    let reasons: Vec<(String, String)> = skipped
         .iter()
-        .map(|s| (s.name.as_str(), s.reason.as_str()))
+        .map(|s| (s.name.clone(), s.reason.to_string()))
         .collect();
     assert_eq!(
         reasons,
-        vec![
-            ("future", "kernel 6.18.0 not in [7.0.0, inf)"),
+        [
             (
-                "not_on_userdebug",
-                "ignore_on_userdebug on a userdebug build"
+                "newer_kernel".to_string(),
+                "kernel 6.18.0 not in [7.0.0, inf)".to_string()
             ),
-            ("not_on_x86_64", "ignore_on_x86_64 on x86_64"),
-            ("needs_v46", "loader version 45 not in [46, 65536)"),
+            (
+                "newer_loader".to_string(),
+                "loader version 46 not in [47, 65536)".to_string()
+            ),
+            (
+                "not_userdebug".to_string(),
+                "ignore_on_userdebug on a userdebug build".to_string()
+            ),
         ]
     );
-    for gone in ["future", "not_on_userdebug", "not_on_x86_64", "needs_v46"] {
+    for gone in ["newer_kernel", "newer_loader", "not_userdebug"] {
         assert!(pin_at(&f, &format!("tethering/map_obj_{gone}")).is_none());
         assert!(!f.calls().contains(&format!("BPF_MAP_CREATE {gone}")));
     }
 }
 
 #[test]
-fn skipped_map_relocates_to_minus_one_and_kernel_refuses() {
-    // As the reference: a program using a gated-out map gets fd -1, and the
-    // kernel rejects it (EBADF), failing the object.
+fn skipped_map_relocates_to_minus_one_and_the_object_fails_untouched() {
     let f = fake();
     let mut gone = map("gone", ARRAY, 4, 4, 1);
-    gone.def.max_kver = Kver::new(5, 0, 0);
-    let (err, _) = failed(load(&f, &obj(vec![gone], vec![prog("skfilter/p", 0)])));
-    assert!(err.contains("program skfilter/p"), "{err}");
-    assert!(err.contains("Bad file descriptor"), "{err}");
+    gone.def.min_kver = Kver::new(9, 0, 0);
+    let spec = obj(
+        vec![map("kept", ARRAY, 4, 4, 1), gone],
+        vec![prog("skfilter/p", 1)],
+    );
+    let e = load_error(load(&f, &spec));
+    match &e {
+        LoadError::ProgLoad { prog, source, .. } => {
+            assert_eq!(prog, "skfilter/p");
+            assert_eq!(source.errno(), Some(libc::EBADF));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        f.pins().is_empty(),
+        "the kept map was never pinned: {:?}",
+        f.pins()
+    );
+    assert_no_lock_no_unlink(&f);
 }
 
 #[test]
 fn program_gates() {
     let f = fake();
-    let mut old = prog("skfilter/old$4_9", 0);
-    old.def.max_kver = Kver::new(4, 14, 0);
-    let mut eng_only = prog("skfilter/eng", 0);
-    eng_only.def.ignore_on = IgnoreOn::from_bits(0x06); // user + userdebug
-    let mut arm_only = prog("skfilter/arm", 0);
-    arm_only.def.ignore_on = IgnoreOn::from_bits(0x60); // x86_32 + x86_64
     let mut newer = prog("skfilter/newer", 0);
-    newer.def.bpfloader_min_ver = 46;
+    newer.def.min_kver = Kver::new(7, 0, 0);
+    let mut older = prog("skfilter/older", 0);
+    older.def.max_kver = Kver::new(5, 10, 0);
     let spec = obj(
         vec![map("m", ARRAY, 4, 4, 1)],
-        vec![old, eng_only, arm_only, newer, prog("skfilter/ok", 0)],
+        vec![prog("skfilter/ok", 0), newer, older],
     );
     let (_, progs, skipped) = loaded(load(&f, &spec));
     assert_eq!(progs.len(), 1);
     assert_eq!(progs[0].pin, "tethering/prog_obj_skfilter_ok");
-    let reasons: Vec<&str> = skipped.iter().map(|s| s.reason.as_str()).collect();
     assert_eq!(
-        reasons,
-        vec![
-            "kernel 6.18.0 not in [0.0.0, 4.14.0)",
-            "ignore_on_userdebug on a userdebug build",
-            "ignore_on_x86_64 on x86_64",
-            "loader version 45 not in [46, 65536)",
-        ]
+        skipped.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["skfilter/newer", "skfilter/older"]
     );
     assert_eq!(count_calls(&f, "BPF_PROG_LOAD"), 1);
 }
@@ -316,14 +313,14 @@ fn program_gates() {
 fn object_loader_version_gate() {
     let f = fake();
     let mut spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![]);
-    spec.bpfloader_min_ver = 46;
+    spec.bpfloader_min_ver = 47;
     match load(&f, &spec) {
         ObjectOutcome::Skipped { reason } => {
-            assert_eq!(reason, "loader version 45 not in [46, 65536)")
+            assert_eq!(reason.to_string(), "loader version 46 not in [47, 65536)")
         }
-        o => panic!("{o:?}"),
+        other => panic!("{other:?}"),
     }
-    assert!(f.calls().is_empty(), "{:?}", f.calls());
+    assert_eq!(count_calls(&f, "BPF_"), 0, "{:?}", f.calls());
 }
 
 #[test]
@@ -331,11 +328,12 @@ fn ringbuf_raised_to_page_size() {
     let f = fake();
     f.set_page_size(16384);
     let rb = bpf_map_type::BPF_MAP_TYPE_RINGBUF as u32;
-    let (maps, _, _) = loaded(load(&f, &obj(vec![map("rb", rb, 0, 0, 4096)], vec![])));
+    let spec = obj(vec![map("rb", rb, 0, 0, 4096)], vec![]);
+    let (maps, _, _) = loaded(load(&f, &spec));
     let m = f.map_by_id(maps[0].id).expect("map");
     assert_eq!(m.attr.max_entries, 16384);
-    // A second run reuses it: the adjusted size is what is compared.
-    let (maps, _, _) = loaded(load(&f, &obj(vec![map("rb", rb, 0, 0, 4096)], vec![])));
+    // Reused on the next run: the adjusted size is what is compared.
+    let (maps, _, _) = loaded(load(&f, &spec));
     assert!(maps[0].reused);
 }
 
@@ -344,45 +342,44 @@ fn devmap_substitution_on_old_kernels_and_rdonly_prog_tolerated() {
     let devmap = bpf_map_type::BPF_MAP_TYPE_DEVMAP as u32;
     let devmap_hash = bpf_map_type::BPF_MAP_TYPE_DEVMAP_HASH as u32;
     let f = fake();
-    let mut c = cfg();
-    c.gate.kver = Kver::new(4, 9, 0);
-    loaded(load_cfg(
+    let old = cfg_with(&f, Release::V, Kver::new(4, 9, 0));
+    let (maps, _, _) = loaded(load_cfg(
         &f,
-        &c,
+        &old,
         &obj(vec![map("d", devmap, 4, 4, 8)], vec![]),
     ));
-    // No BPF_OBJ_GET_INFO_BY_FD below 4.14: the report has no id, the pin does.
-    let (_, id, _, _, _) = pin_at(&f, "tethering/map_obj_d").expect("pin");
+    // Below 4.14 the loader neither names nor checks maps, so ids are 0:
+    // look the map up by its pin.
+    let id = match f.node(p("tethering/map_obj_d")) {
+        Some(Node::Pin(_, _, id)) => id,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(maps[0].id, 0);
     assert_eq!(f.map_by_id(id).expect("map").attr.map_type, ARRAY);
 
     let f = fake();
-    c.gate.kver = Kver::new(4, 19, 0);
+    let k419 = cfg_with(&f, Release::V, Kver::new(4, 19, 0));
     let (maps, _, _) = loaded(load_cfg(
         &f,
-        &c,
-        &obj(vec![map("dh", devmap_hash, 4, 4, 8)], vec![]),
+        &k419,
+        &obj(vec![map("h", devmap_hash, 4, 4, 8)], vec![]),
     ));
     assert_eq!(f.map_by_id(maps[0].id).expect("map").attr.map_type, HASH);
 
-    // On a new kernel the device map exists and the kernel adds
-    // BPF_F_RDONLY_PROG, which both the new-map and the reuse check accept.
     let f = fake();
-    let spec = obj(vec![map("dh", devmap_hash, 4, 4, 8)], vec![]);
+    let spec = obj(vec![map("h", devmap_hash, 4, 4, 8)], vec![]);
     let (maps, _, _) = loaded(load(&f, &spec));
     let m = f.map_by_id(maps[0].id).expect("map");
     assert_eq!(m.attr.map_type, devmap_hash);
     assert_eq!(m.attr.map_flags, BPF_F_RDONLY_PROG);
     let (maps, _, _) = loaded(load(&f, &spec));
-    assert!(maps[0].reused);
+    assert!(maps[0].reused, "the kernel's RDONLY_PROG is not a mismatch");
 }
 
 #[test]
 fn rerun_reuses_everything_and_creates_nothing() {
     let f = fake();
-    let spec = obj(
-        vec![map("a", ARRAY, 4, 8, 2), map("b", HASH, 8, 8, 64)],
-        vec![prog("skfilter/x", 0), prog("skfilter/y", 1)],
-    );
+    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/p", 0)]);
     let (m1, p1, _) = loaded(load(&f, &spec));
     let pins_before = f.pins();
     f.clear_calls();
@@ -392,308 +389,259 @@ fn rerun_reuses_everything_and_creates_nothing() {
     assert_eq!(ids(&m1), ids(&m2));
     assert_eq!(ids(&p1), ids(&p2));
     assert_eq!(f.pins(), pins_before);
-    assert_eq!(count_calls(&f, "BPF_MAP_CREATE"), 0);
-    assert_eq!(count_calls(&f, "BPF_PROG_LOAD"), 0);
-    assert_eq!(count_calls(&f, "BPF_OBJ_PIN"), 0);
-    // Reuse opens pins read-only (BPF_F_RDONLY = 8).
-    assert!(f
-        .calls()
-        .iter()
-        .filter(|c| c.starts_with("BPF_OBJ_GET"))
-        .all(|c| c.ends_with("flags=0x8")));
+    for op in [
+        "BPF_MAP_CREATE",
+        "BPF_PROG_LOAD",
+        "BPF_OBJ_PIN",
+        "chmod",
+        "lchown",
+    ] {
+        assert_eq!(count_calls(&f, op), 0, "{op}: {:#?}", f.calls());
+    }
 }
 
 #[test]
-fn incompatible_existing_pin_fails_object_and_is_left_intact() {
-    for (field, attr, msg) in [
-        (
-            "value_size",
-            MapCreateAttr {
-                map_type: ARRAY,
-                key_size: 4,
-                value_size: 8,
-                max_entries: 2,
-                map_flags: 0,
-                name: "x".into(),
-            },
-            "tethering/map_obj_b: value_size 8 on the existing pin, 16 in the object",
-        ),
-        (
-            "map_type",
-            MapCreateAttr {
-                map_type: HASH,
-                key_size: 4,
-                value_size: 16,
-                max_entries: 2,
-                map_flags: 0,
-                name: "x".into(),
-            },
-            "tethering/map_obj_b: map_type 1 on the existing pin, 2 in the object",
-        ),
-        (
-            "max_entries",
-            MapCreateAttr {
-                map_type: ARRAY,
-                key_size: 4,
-                value_size: 16,
-                max_entries: 3,
-                map_flags: 0,
-                name: "x".into(),
-            },
-            "tethering/map_obj_b: max_entries 3 on the existing pin, 2 in the object",
-        ),
-        (
-            "map_flags",
-            MapCreateAttr {
-                map_type: ARRAY,
-                key_size: 4,
-                value_size: 16,
-                max_entries: 2,
-                map_flags: 1 << 10, // BPF_F_MMAPABLE
-                name: "x".into(),
-            },
-            "tethering/map_obj_b: map_flags 0x400 on the existing pin, 0x0 in the object",
-        ),
+fn incompatible_existing_pin_fails_the_object_and_is_left_intact() {
+    for (field, attr) in [
+        ("key_size", (ARRAY, 8, 4, 1, 0)),
+        ("value_size", (ARRAY, 4, 8, 1, 0)),
+        ("max_entries", (ARRAY, 4, 4, 2, 0)),
+        ("map_type", (HASH, 4, 4, 1, 0)),
+        ("map_flags", (ARRAY, 4, 4, 1, 1024)),
     ] {
         let f = fake();
         let existing = f
-            .pin_new_map(p("tethering/map_obj_b"), &attr)
-            .expect("pre-existing pin");
-        // Map `a` is created before `b` is checked; it must be rolled back.
+            .pin_new_map(
+                p("tethering/map_obj_b"),
+                &MapCreateAttr {
+                    map_type: attr.0,
+                    key_size: attr.1,
+                    value_size: attr.2,
+                    max_entries: attr.3,
+                    map_flags: attr.4,
+                    name: "b".into(),
+                    btf: None,
+                },
+            )
+            .expect("existing");
         let spec = obj(
-            vec![map("a", ARRAY, 4, 4, 1), map("b", ARRAY, 4, 16, 2)],
-            vec![prog("skfilter/x", 0)],
+            vec![map("a", ARRAY, 4, 4, 1), map("b", ARRAY, 4, 4, 1)],
+            vec![prog("skfilter/p", 0)],
         );
-        let (err, log) = failed(load(&f, &spec));
-        assert_eq!(err, msg, "{field}");
-        assert!(log.is_none());
+        match load_error(load(&f, &spec)) {
+            LoadError::MapMismatch {
+                pin, field: got, ..
+            } => {
+                assert_eq!(pin, "tethering/map_obj_b");
+                assert_eq!(got, field);
+            }
+            other => panic!("{field}: {other:?}"),
+        }
         let pins = f.pins();
         assert_eq!(pins.len(), 1, "{field}: {pins:?}");
-        assert_eq!(pins[0].0, p("tethering/map_obj_b"));
         assert_eq!(pins[0].2, existing, "existing pin untouched");
         assert_eq!(count_calls(&f, "BPF_PROG_LOAD"), 0);
+        assert_no_lock_no_unlink(&f);
+    }
+}
+
+#[test]
+fn nothing_at_a_pin_path_is_trusted() {
+    // A symlink planted (by anyone: the pin directories are world
+    // writable) at B's pin path, pointing at A's private map.
+    let f = fake();
+    let secret = f
+        .pin_new_map(
+            p("tethering/map_a_secret"),
+            &MapCreateAttr {
+                map_type: ARRAY,
+                key_size: 4,
+                value_size: 4,
+                max_entries: 1,
+                name: "secret".into(),
+                ..Default::default()
+            },
+        )
+        .expect("secret");
+    f.set_meta(p("tethering/map_a_secret"), 0o600, 0, 0);
+    f.add_symlink(
+        p("tethering/map_obj_public"),
+        p("tethering/map_a_secret"),
+        65534,
+    );
+    let spec = obj(vec![map("public", ARRAY, 4, 4, 1)], vec![]);
+    match load_error(load(&f, &spec)) {
+        LoadError::NotOurPin {
+            pin, found, uid, ..
+        } => {
+            assert_eq!(pin, "tethering/map_obj_public");
+            assert_eq!(found, "a symlink");
+            assert_eq!(uid, 65534);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The secret map was neither opened nor re-moded.
+    assert!(
+        !f.calls().iter().any(|c| c.starts_with("BPF_OBJ_GET ")),
+        "{:#?}",
+        f.calls()
+    );
+    assert!(!f.calls().iter().any(|c| c.starts_with("chmod")));
+    match f.node(p("tethering/map_a_secret")) {
+        Some(Node::Pin(m, _, id)) => assert_eq!((m.mode, id), (0o600, secret)),
+        other => panic!("{other:?}"),
+    }
+
+    // A directory, or a program where a map belongs: refused by name.
+    let f = fake();
+    f.add_dir(p("tethering/map_obj_m"));
+    match load_error(load(&f, &obj(vec![map("m", ARRAY, 4, 4, 1)], vec![]))) {
+        LoadError::NotOurPin { found, .. } => assert_eq!(found, "a directory"),
+        other => panic!("{other:?}"),
+    }
+    let f = fake();
+    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/p", 0)]);
+    loaded(load(&f, &spec));
+    let moved = obj(vec![map("skfilter_p", ARRAY, 4, 4, 1)], vec![]);
+    // `map_obj_skfilter_p` does not exist; make a program sit there.
+    f.rename_noreplace(
+        &p("tethering/prog_obj_skfilter_p"),
+        &p("tethering/map_obj_skfilter_p"),
+    )
+    .expect("move");
+    match load_error(load(&f, &moved)) {
+        LoadError::NotOurPin {
+            found, expected, ..
+        } => {
+            assert_eq!(found, "a pinned program");
+            assert_eq!(expected, ObjKind::Map);
+        }
+        other => panic!("{other:?}"),
     }
 }
 
 #[test]
 fn existing_program_pin_of_another_type_fails() {
     let f = fake();
-    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/x", 0)]);
+    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/p", 0)]);
     loaded(load(&f, &spec));
     let mut other = spec.clone();
-    other.programs[0].kind.prog_type = bpf_prog_type::BPF_PROG_TYPE_SCHED_CLS as u32;
-    let (err, _) = failed(load(&f, &other));
-    assert_eq!(
-        err,
-        "tethering/prog_obj_skfilter_x: prog_type 1 on the existing pin, 3 in the object"
-    );
-    assert_eq!(f.pins().len(), 2, "reused pins are not rolled back");
+    other.programs[0].section = "schedcls/p".into();
+    other.programs[0].kind = crate::section::prog_kind("schedcls/p").expect("kind");
+    other.programs[0].pin_name = "skfilter_p".into();
+    match load_error(load(&f, &other)) {
+        LoadError::ProgMismatch {
+            actual, expected, ..
+        } => assert_eq!((actual, expected), (1, 3)),
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(f.pins().len(), 2, "reused pins are left as they were");
 }
 
 #[test]
-fn selinux_context_pins_in_context_dir_then_renames() {
+fn a_concurrent_loader_winning_a_pin_is_reused_on_a_second_attempt() {
     let f = fake();
-    let mut m = map("m", ARRAY, 4, 4, 1);
-    m.def.selinux_context = Domain::NetShared;
-    let mut pr = prog("skfilter/x", 0);
-    pr.def.selinux_context = Domain::NetShared;
-    pr.def.pin_subdir = Domain::NetdShared;
-    let (maps, progs, _) = loaded(load(&f, &obj(vec![m], vec![pr])));
-    assert_eq!(maps[0].pin, "tethering/map_obj_m");
-    assert_eq!(progs[0].pin, "netd_shared/prog_obj_skfilter_x");
-    let calls = f.calls();
-    let pos = |c: &str| {
-        calls
-            .iter()
-            .position(|x| x == c)
-            .unwrap_or_else(|| panic!("{c} not in {calls:#?}"))
-    };
-    let pin_tmp = pos(&format!("BPF_OBJ_PIN {ROOT}/net_shared/tmp_map_obj_m"));
-    let rename = pos(&format!(
-        "renameat2 {ROOT}/net_shared/tmp_map_obj_m {ROOT}/tethering/map_obj_m"
-    ));
-    let chmod = pos(&format!("chmod {ROOT}/tethering/map_obj_m 0o460"));
-    // The temporary name is shared by every loader: taken under the lock.
-    let lock = pos(&format!("flock {ROOT}/net_shared"));
-    assert!(lock < pin_tmp && pin_tmp < rename && rename < chmod);
-    pos(&format!(
-        "renameat2 {ROOT}/net_shared/tmp_prog_obj_skfilter_x {ROOT}/netd_shared/prog_obj_skfilter_x"
-    ));
-    let names: Vec<PathBuf> = f.pins().into_iter().map(|p| p.0).collect();
-    assert_eq!(
-        names,
-        vec![
-            p("netd_shared/prog_obj_skfilter_x"),
-            p("tethering/map_obj_m")
-        ]
-    );
-}
-
-#[test]
-fn rename_race_reuses_the_winner() {
-    let f = fake();
-    let mut m = map("m", ARRAY, 4, 4, 1);
-    m.def.selinux_context = Domain::NetShared;
-    let winner = MapCreateAttr {
+    let attr = MapCreateAttr {
         map_type: ARRAY,
         key_size: 4,
         value_size: 4,
         max_entries: 1,
-        map_flags: 0,
         name: "m".into(),
+        btf: None,
+        map_flags: 0,
     };
-    f.concurrent_pin(p("tethering/map_obj_m"), winner);
-    let (maps, _, _) = loaded(load(&f, &obj(vec![m.clone()], vec![])));
-    assert!(maps[0].reused);
-    let (_, id, mode, _, _) = pin_at(&f, "tethering/map_obj_m").expect("winner pin");
+    f.concurrent_pin(p("tethering/map_obj_m"), attr);
+    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/p", 0)]);
+    let (maps, progs, _) = loaded(load(&f, &spec));
+    assert!(maps[0].reused, "the winner's map is used");
+    let (_, id, mode, uid, gid) = pin_at(&f, "tethering/map_obj_m").expect("pin");
     assert_eq!(id, maps[0].id);
-    assert_eq!(mode, 0o600, "the winner's pin is not chmod-ed by the loser");
-    assert!(
-        pin_at(&f, "net_shared/tmp_map_obj_m").is_none(),
-        "tmp pin removed"
-    );
-
-    // An incompatible winner fails the object; the winner stays.
-    let f = fake();
-    f.concurrent_pin(
-        p("tethering/map_obj_m"),
-        MapCreateAttr {
-            map_type: ARRAY,
-            key_size: 4,
-            value_size: 8,
-            max_entries: 1,
-            map_flags: 0,
-            name: "m".into(),
-        },
-    );
-    let (err, _) = failed(load(&f, &obj(vec![m], vec![])));
-    assert!(
-        err.contains("value_size 8 on the existing pin, 4 in the object"),
-        "{err}"
-    );
-    assert_eq!(f.pins().len(), 1);
-    assert!(pin_at(&f, "net_shared/tmp_map_obj_m").is_none());
+    // The winner's pin was still at the kernel's default (0600, root): it
+    // gets the declared mode and owner, as the winner would have given it.
+    assert_eq!((mode, uid, gid), (0o460, AID_SYSTEM, AID_NET_BW_ACCT));
+    // The program of the second attempt uses the winner's map.
+    let prog = f.prog_by_id(progs[0].id).expect("prog");
+    assert_eq!(prog.map_ids, vec![id]);
+    assert_eq!(count_calls(&f, "BPF_PROG_LOAD"), 2, "one load per attempt");
 }
 
 #[test]
-fn direct_pin_race_reuses_the_winner() {
+fn a_failing_program_leaves_no_pin_and_nothing_is_unlinked() {
     let f = fake();
-    f.concurrent_pin(
-        p("tethering/map_obj_m"),
-        MapCreateAttr {
+    f.pin_new_map(
+        p("tethering/map_obj_reused"),
+        &MapCreateAttr {
             map_type: ARRAY,
             key_size: 4,
             value_size: 4,
             max_entries: 1,
-            map_flags: 0,
-            name: "m".into(),
+            name: "reused".into(),
+            ..Default::default()
         },
-    );
-    let (maps, _, _) = loaded(load(&f, &obj(vec![map("m", ARRAY, 4, 4, 1)], vec![])));
-    assert!(maps[0].reused);
-    assert_eq!(f.pins().len(), 1);
-}
-
-#[test]
-fn stale_tmp_pin_is_replaced() {
-    let f = fake();
-    let stale = MapCreateAttr {
-        map_type: HASH,
-        key_size: 1,
-        value_size: 1,
-        max_entries: 1,
-        map_flags: 0,
-        name: "stale".into(),
-    };
-    let stale_id = f
-        .pin_new_map(p("net_shared/tmp_map_obj_m"), &stale)
-        .expect("stale");
-    let mut m = map("m", ARRAY, 4, 4, 1);
-    m.def.selinux_context = Domain::NetShared;
-    let (maps, _, _) = loaded(load(&f, &obj(vec![m], vec![])));
-    assert!(!maps[0].reused);
-    assert_ne!(maps[0].id, stale_id);
-    assert!(pin_at(&f, "net_shared/tmp_map_obj_m").is_none());
-    assert!(pin_at(&f, "tethering/map_obj_m").is_some());
-}
-
-#[test]
-fn failing_program_rolls_back_new_pins_only() {
-    let f = fake();
-    // A compatible pre-existing map: reused, must survive the rollback.
-    let pre = f
-        .pin_new_map(
-            p("tethering/map_obj_old"),
-            &MapCreateAttr {
-                map_type: ARRAY,
-                key_size: 4,
-                value_size: 4,
-                max_entries: 1,
-                map_flags: 0,
-                name: "old".into(),
-            },
-        )
-        .expect("pre");
-    f.fail_prog_load(
-        "skfilter_bad",
-        libc::EACCES,
-        "0: (b7) r0 = 0\nR1 invalid mem access 'map_ptr'\n",
-    );
-    let mut with_ctx = prog("skfilter/good2", 1);
-    with_ctx.def.selinux_context = Domain::NetShared;
+    )
+    .expect("existing");
+    f.fail_prog_load("skfilter_bad", libc::EACCES, "0: R0 !read_ok\n");
     let spec = obj(
-        vec![map("old", ARRAY, 4, 4, 1), map("new", HASH, 4, 4, 4)],
-        vec![prog("skfilter/good", 0), with_ctx, prog("skfilter/bad", 1)],
+        vec![map("reused", ARRAY, 4, 4, 1), map("fresh", ARRAY, 4, 4, 1)],
+        vec![prog("skfilter/good", 1), prog("skfilter/bad", 0)],
     );
-    let (err, log) = failed(load(&f, &spec));
-    assert!(
-        err.starts_with("program skfilter/bad: BPF_PROG_LOAD"),
-        "{err}"
-    );
-    assert!(err.contains("Permission denied"), "errno kept: {err}");
+    let e = failed(load(&f, &spec));
+    assert_eq!(e.kind(), crate::error::ErrorKind::Load);
+    assert_eq!(e.reason(), "prog_load");
+    assert_eq!(e.errno(), Some(libc::EACCES));
+    assert_eq!(e.verifier_log(), Some("0: R0 !read_ok"));
+    // Only the pin that existed before; nothing of this run was pinned.
+    let pins = final_pins(&f);
+    assert_eq!(pins, [p("tethering/map_obj_reused")]);
     assert_eq!(
-        log.as_deref(),
-        Some("0: (b7) r0 = 0\nR1 invalid mem access 'map_ptr'")
+        count_calls(&f, "BPF_OBJ_PIN"),
+        1,
+        "only the pre-existing one"
     );
-    let pins = f.pins();
-    assert_eq!(pins.len(), 1, "{pins:?}");
-    assert_eq!(
-        (pins[0].0.clone(), pins[0].2),
-        (p("tethering/map_obj_old"), pre)
-    );
-    // The good programs were loaded and pinned, then unlinked.
-    assert!(f
-        .calls()
-        .contains(&format!("unlink {ROOT}/tethering/prog_obj_skfilter_good")));
-    assert!(f
-        .calls()
-        .contains(&format!("unlink {ROOT}/tethering/prog_obj_skfilter_good2")));
-    assert!(f
-        .calls()
-        .contains(&format!("unlink {ROOT}/tethering/map_obj_new")));
+    assert_no_lock_no_unlink(&f);
 }
 
 #[test]
-fn failing_chown_rolls_back_that_pin_too() {
+fn an_owner_the_loader_cannot_set_fails_before_anything_is_pinned() {
     let f = fake();
-    f.fail_op("lchown", p("tethering/prog_obj_skfilter_x"), libc::EPERM);
-    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/x", 0)]);
-    let (err, _) = failed(load(&f, &spec));
-    assert!(
-        err.contains("program skfilter/x: set owner: lchown"),
-        "{err}"
-    );
+    f.set_credentials(crate::sys::Credentials {
+        pid: 4242,
+        euid: 0,
+        egid: 0,
+        groups: vec![],
+        cap_effective: 0,
+    });
+    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/p", 0)]);
+    match load_error(load(&f, &spec)) {
+        LoadError::Owner { pin, uid, gid } => {
+            assert_eq!(pin, "tethering/map_obj_m");
+            assert_eq!((uid, gid), (AID_SYSTEM, AID_NET_BW_ACCT));
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(f.pins().is_empty(), "{:?}", f.pins());
+    assert_no_lock_no_unlink(&f);
+}
+
+#[test]
+fn a_failing_chown_leaves_no_final_pin() {
+    let f = fake();
+    f.fail_all(Op::Chown, libc::EPERM);
+    let spec = obj(
+        vec![map("a", ARRAY, 4, 4, 1), map("b", ARRAY, 4, 4, 1)],
+        vec![],
+    );
+    let e = load_error(load(&f, &spec));
+    assert_eq!(e.errno(), Some(libc::EPERM));
+    assert!(final_pins(&f).is_empty(), "{:?}", f.pins());
+    assert_eq!(count_calls(&f, Op::Rename.name()), 0);
+    assert_no_lock_no_unlink(&f);
 }
 
 #[test]
 fn optional_program_failure_is_tolerated() {
     let f = fake();
-    f.fail_prog_load(
-        "skfilter_opt_op",
-        libc::EINVAL,
-        "unknown func bpf_foo#999\n",
-    );
+    f.fail_prog_load("skfilter_opt_op", libc::EINVAL, "bad\n");
     let mut opt = prog("skfilter/opt$opt", 0);
     opt.def.optional = true;
     let spec = obj(
@@ -703,14 +651,12 @@ fn optional_program_failure_is_tolerated() {
     let (_, progs, skipped) = loaded(load(&f, &spec));
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].name, "skfilter/opt$opt");
-    assert!(
-        skipped[0]
-            .reason
-            .starts_with("optional program failed to load: BPF_PROG_LOAD"),
-        "{}",
-        skipped[0].reason
+    assert_eq!(
+        skipped[0].reason,
+        crate::gate::SkipReason::OptionalFailed {
+            errno: libc::EINVAL
+        }
     );
-    // The mandatory fallback variant takes the same pin name.
     assert_eq!(progs.len(), 1);
     assert_eq!(progs[0].pin, "tethering/prog_obj_skfilter_opt");
     assert!(!progs[0].reused);
@@ -721,26 +667,26 @@ fn later_variant_reuses_the_pinned_one() {
     let f = fake();
     let spec = obj(
         vec![map("m", ARRAY, 4, 4, 1)],
-        vec![prog("skfilter/v$5_4", 0), prog("skfilter/v$4_14", 0)],
+        vec![prog("skfilter/v$a", 0), prog("skfilter/v$b", 0)],
     );
     let (_, progs, _) = loaded(load(&f, &spec));
     assert_eq!(progs.len(), 2);
     assert!(!progs[0].reused && progs[1].reused);
     assert_eq!(progs[0].id, progs[1].id);
     assert_eq!(count_calls(&f, "BPF_PROG_LOAD"), 1);
+    assert_eq!(count_calls(&f, "BPF_OBJ_PIN"), 2, "one map, one program");
 }
 
 #[test]
-fn verifier_log_grows_on_enospc_and_keeps_real_errno() {
+fn a_program_is_verified_at_most_twice() {
+    // EACCES: a second load with a 1 MiB log explains it; no third.
     let f = fake();
-    // 100 KiB of log: does not fit 64 KiB (ENOSPC), fits 256 KiB.
-    let line = "42: (85) call bpf_map_lookup_elem#1 ; R0_w=map_value_or_null\n";
-    let text = line.repeat(100 * 1024 / line.len() + 1);
-    f.fail_prog_load("skfilter_x", libc::EACCES, &text);
-    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/x", 0)]);
-    let (err, log) = failed(load(&f, &spec));
-    assert!(err.contains("Permission denied"), "{err}");
-    assert_eq!(log.as_deref(), Some(text.trim_end()));
+    let text = "0: (b7) r0 = 0\n1: (95) exit\nR0 !read_ok\n";
+    f.fail_prog_load("skfilter_p", libc::EACCES, text);
+    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/p", 0)]);
+    let e = load_error(load(&f, &spec));
+    assert_eq!(e.errno(), Some(libc::EACCES));
+    assert_eq!(e.verifier_log(), Some(text.trim_end()));
     let sizes: Vec<String> = f
         .calls()
         .into_iter()
@@ -748,35 +694,57 @@ fn verifier_log_grows_on_enospc_and_keeps_real_errno() {
         .collect();
     assert_eq!(
         sizes,
-        vec![
-            "BPF_PROG_LOAD skfilter_x log_size=0",
-            "BPF_PROG_LOAD skfilter_x log_size=65536",
-            "BPF_PROG_LOAD skfilter_x log_size=262144",
+        [
+            "BPF_PROG_LOAD skfilter_p log_size=0",
+            "BPF_PROG_LOAD skfilter_p log_size=1048576"
         ]
     );
+
+    // A log that does not fit: no growing retry, the first errno stays.
+    let f = fake();
+    f.fail_prog_load("skfilter_p", libc::EACCES, &"x".repeat(2 << 20));
+    let e = load_error(load(&f, &spec));
+    assert_eq!(e.errno(), Some(libc::EACCES));
+    assert!(e
+        .verifier_log()
+        .is_some_and(|l| l.ends_with("(verifier log cut at 1 MiB)")));
+    assert!(e
+        .verifier_log()
+        .is_some_and(|l| l.len() < verify::LOG_TAIL_MAX + 200));
+    assert_eq!(count_calls(&f, "BPF_PROG_LOAD"), 2);
+
+    // E2BIG (too large or too complex): verified once, no log attempt.
+    let f = fake();
+    f.fail_prog_load("skfilter_p", libc::E2BIG, "BPF program is too large\n");
+    let e = load_error(load(&f, &spec));
+    assert_eq!(e.errno(), Some(libc::E2BIG));
+    assert_eq!(e.verifier_log(), None);
+    assert_eq!(count_calls(&f, "BPF_PROG_LOAD"), 1);
 }
 
 #[test]
-fn verifier_log_capped_at_16_mib() {
+fn a_spent_verification_budget_stops_further_attempts() {
     let f = fake();
-    let text = "x".repeat(LOG_SIZE_MAX + 10);
-    f.fail_prog_load("skfilter_x", libc::E2BIG, &text);
-    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/x", 0)]);
-    let (err, log) = failed(load(&f, &spec));
-    // ENOSPC at the largest buffer: the first attempt's errno is reported.
-    assert!(err.contains("Argument list too long"), "{err}");
-    let log = log.expect("log");
-    assert!(log.ends_with("... (verifier log truncated)"));
-    let sizes: Vec<String> = f
-        .calls()
-        .into_iter()
-        .filter(|c| c.starts_with("BPF_PROG_LOAD"))
-        .collect();
-    assert_eq!(sizes.len(), 6, "0, 64K, 256K, 1M, 4M, 16M: {sizes:?}");
-    assert_eq!(
-        sizes.last().map(String::as_str),
-        Some("BPF_PROG_LOAD skfilter_x log_size=16777215")
+    let mut c = cfg(&f);
+    c.verify_budget = Duration::ZERO;
+    let mut a = prog("skfilter/a", 0);
+    a.def.optional = true;
+    let mut b = prog("skfilter/b", 0);
+    b.def.optional = true;
+    f.fail_prog_load("skfilter_a", libc::EACCES, "no\n");
+    let spec = obj(
+        vec![map("m", ARRAY, 4, 4, 1)],
+        vec![a, b, prog("skfilter/c", 0)],
     );
+    match load_error(load_cfg(&f, &c, &spec)) {
+        LoadError::VerifyBudget { prog, failed, .. } => {
+            assert_eq!(prog, "skfilter/b");
+            assert_eq!(failed, 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(count_calls(&f, "BPF_PROG_LOAD"), 1, "{:#?}", f.calls());
+    assert!(f.pins().is_empty());
 }
 
 #[test]
@@ -784,121 +752,221 @@ fn map_create_failure_names_map_and_errno() {
     let f = fake();
     f.fail_map_create("big", libc::ENOMEM);
     let spec = obj(
-        vec![
-            map("first", ARRAY, 4, 4, 1),
-            map("big", HASH, 4, 4, 1 << 20),
-        ],
+        vec![map("ok", ARRAY, 4, 4, 1), map("big", ARRAY, 4, 4, 1)],
         vec![],
     );
-    let (err, _) = failed(load(&f, &spec));
-    assert!(
-        err.starts_with("map big: create: BPF_MAP_CREATE: "),
-        "{err}"
-    );
-    assert!(err.contains("Cannot allocate memory"), "{err}");
+    match load_error(load(&f, &spec)) {
+        LoadError::Sys { what, source } => {
+            assert_eq!(what, "map big: create");
+            assert_eq!(source.op, Op::MapCreate);
+            assert_eq!(source.errno(), Some(libc::ENOMEM));
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(f.pins().is_empty());
 }
 
 #[test]
-fn refuses_non_bpffs_before_creating_anything() {
+fn pin_directories_must_be_bpffs_directories() {
+    // Missing.
     let f = FakeSys::new();
-    f.add_dir(format!("{ROOT}/tethering")); // a plain directory, no bpffs
-    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/x", 0)]);
-    let (err, _) = failed(load(&f, &spec));
-    assert_eq!(
-        err,
-        format!("{ROOT}/tethering is not on a bpf filesystem (statfs f_type 0x1021994); refusing to pin there")
-    );
+    f.mount_bpffs(ROOT);
+    f.add_dir(DIR);
+    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![]);
+    match load_error(load(&f, &spec)) {
+        LoadError::PinDir { dir, problem } => {
+            assert_eq!(dir, p("tethering"));
+            assert_eq!(problem.to_string(), "does not exist");
+            assert_eq!(problem.errno(), libc::ENOENT);
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(count_calls(&f, "BPF_MAP_CREATE"), 0);
-
-    let loc = Location::new("/etc/bpf", PREFIX);
-    f.add_file("/etc/bpf/a.o", b"\0\0\0\0".to_vec());
-    let r = load_location(&f, &cfg(), &loc);
-    assert!(r.objects.is_empty());
-    assert!(
-        r.error
-            .as_deref()
-            .is_some_and(|e| e.contains("not on a bpf filesystem")),
-        "{r:?}"
-    );
+    // A symlink in its place.
+    f.add_symlink(p("tethering"), "/tmp", 0);
+    match load_error(load(&f, &spec)) {
+        LoadError::PinDir { problem, .. } => {
+            assert_eq!(
+                problem.to_string(),
+                "is a symlink owned by uid 0, not a directory"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // Created on demand when the caller asks for it (`load`).
+    let f = FakeSys::new();
+    f.mount_bpffs(ROOT);
+    let mut c = cfg(&f);
+    c.create_pin_dirs = true;
+    loaded(load_cfg(&f, &c, &spec));
+    match f.node(p("tethering")) {
+        Some(Node::Dir(m)) => assert_eq!(m.mode, 0o1777),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
-fn missing_pin_directory_is_reported_before_creating() {
+fn bpffs_root_is_checked_once() {
     let f = FakeSys::new();
+    f.add_dir("/tmp/notbpf");
+    assert!(matches!(
+        Bpffs::open(&f, Path::new("/tmp/notbpf")),
+        Err(crate::bpffs::BpffsError::NotBpffs { .. })
+    ));
     f.mount_bpffs(ROOT);
-    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![]);
-    let (err, _) = failed(load(&f, &spec));
-    assert!(
-        err.starts_with(&format!("pin directory: statfs {ROOT}/tethering")),
-        "{err}"
-    );
-    assert_eq!(count_calls(&f, "BPF_MAP_CREATE"), 0);
+    f.set_read_only(ROOT);
+    assert!(matches!(
+        Bpffs::open(&f, Path::new(ROOT)),
+        Err(crate::bpffs::BpffsError::ReadOnly { .. })
+    ));
 }
 
 #[test]
 fn location_reads_only_regular_o_files_and_survives_bad_ones() {
     let f = fake();
-    f.add_file("/etc/bpf/zero.o", vec![0u8; 4096]);
-    f.add_file("/etc/bpf/trunc.o", b"\x7fELF\x02\x01".to_vec());
-    f.add_file("/etc/bpf/readme.txt", b"not an object".to_vec());
-    f.add_dir("/etc/bpf/dir.o");
-    let r = load_location(&f, &cfg(), &Location::new("/etc/bpf", "tethering"));
+    f.add_file(format!("{DIR}/zero.o"), vec![0u8; 4096]);
+    f.add_file(format!("{DIR}/readme"), "hi");
+    f.add_dir(format!("{DIR}/dir.o"));
+    f.add_file(format!("{DIR}/trunc.o"), b"\x7fELF\x02\x01".to_vec());
+    let r = load_location(&f, &cfg(&f), &loc());
     assert_eq!(r.prefix, "tethering/");
     assert!(r.error.is_none());
-    let files: Vec<&Path> = r.objects.iter().map(|o| o.file.as_path()).collect();
-    assert_eq!(
-        files,
-        vec![Path::new("/etc/bpf/trunc.o"), Path::new("/etc/bpf/zero.o")]
-    );
+    let names: Vec<_> = r
+        .objects
+        .iter()
+        .map(|o| o.file.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
     for o in &r.objects {
-        match &o.outcome {
-            ObjectOutcome::Failed { error, .. } => {
-                assert!(
-                    error.starts_with(&format!("{}: ", o.file.display())),
-                    "error names the file: {error}"
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(o.critical.is_none());
+        let e = o.error().expect("failed");
+        assert_eq!(e.kind(), crate::error::ErrorKind::Parse, "{e}");
+        assert!(e.to_string().contains(&o.file.display().to_string()), "{e}");
+        assert!(o.critical.is_none() && !o.fatal);
     }
-    assert_eq!(r.critical_failures().count(), 0);
+    assert_eq!(r.fatal_failures().count(), 0);
     assert!(!f.calls().iter().any(|c| c.contains("readme")));
     assert!(f.pins().is_empty());
 }
 
 #[test]
-fn oversized_object_is_refused() {
+fn oversized_object_is_refused_without_reading_it() {
     let f = fake();
-    f.add_file("/etc/bpf/huge.o", vec![0u8; MAX_OBJECT_SIZE as usize + 1]);
-    let r = load_location(&f, &cfg(), &Location::new("/etc/bpf", PREFIX));
-    match &r.objects[0].outcome {
-        ObjectOutcome::Failed { error, .. } => {
-            assert!(error.contains("/etc/bpf/huge.o"), "{error}");
-            assert!(error.contains("File too large"), "{error}");
-        }
-        o => panic!("{o:?}"),
+    f.add_file(
+        format!("{DIR}/huge.o"),
+        vec![0u8; MAX_OBJECT_SIZE as usize + 1],
+    );
+    let r = load_location(&f, &cfg(&f), &loc());
+    let e = r.objects[0].error().expect("failed");
+    assert_eq!(e.kind(), crate::error::ErrorKind::Read);
+    assert_eq!(e.errno(), Some(libc::EFBIG));
+    assert!(e.to_string().contains("/etc/bpf/huge.o"), "{e}");
+}
+
+#[test]
+fn every_failure_is_fatal_on_25q2_only_critical_ones_on_v() {
+    for (rel, fatal) in [(Release::V, false), (Release::R25Q2, true)] {
+        let f = fake();
+        f.add_file(format!("{DIR}/zero.o"), vec![0u8; 64]);
+        let r = load_location(&f, &cfg_with(&f, rel, Kver::new(6, 1, 57)), &loc());
+        assert_eq!(r.objects[0].fatal, fatal, "{rel:?}");
+        assert_eq!(r.fatal_failures().count(), usize::from(fatal));
     }
+}
+
+#[test]
+fn reused_pins_are_not_re_moded_unless_left_at_the_kernel_default() {
+    let f = fake();
+    let spec = obj(
+        vec![map("a", ARRAY, 4, 4, 1), map("b", ARRAY, 4, 4, 1)],
+        vec![],
+    );
+    loaded(load(&f, &spec));
+    // Someone decided `a` is 0640; a killed loader left `b` at 0600 root.
+    f.set_meta(p("tethering/map_obj_a"), 0o640, AID_SYSTEM, AID_NET_BW_ACCT);
+    f.set_meta(p("tethering/map_obj_b"), 0o600, 0, 0);
+    f.clear_calls();
+    let (maps, _, _) = loaded(load(&f, &spec));
+    assert!(maps.iter().all(|m| m.reused));
+    assert_eq!(pin_at(&f, "tethering/map_obj_a").map(|x| x.2), Some(0o640));
+    let b = pin_at(&f, "tethering/map_obj_b").expect("b");
+    assert_eq!((b.2, b.3, b.4), (0o460, AID_SYSTEM, AID_NET_BW_ACCT));
+    assert!(!f
+        .calls()
+        .iter()
+        .any(|c| c.contains("map_obj_a") && c.starts_with("chmod")));
+}
+
+#[test]
+fn an_unreadable_reused_pin_is_opened_and_left_as_it_was() {
+    // Mode 0060 owned by root (Android's NO_NETD maps): root without
+    // CAP_DAC_OVERRIDE cannot open it for reading.
+    let f = fake();
+    let spec = obj(
+        vec![map("cfg", ARRAY, 4, 4, 1)],
+        vec![prog("skfilter/p", 0)],
+    );
+    let mut s = spec.clone();
+    s.maps[0].def.mode = 0o060;
+    s.maps[0].def.uid = 0;
+    loaded(load(&f, &s));
+    // The capabilities Android's .rc grants: CHOWN, NET_ADMIN, SYS_ADMIN.
+    f.set_credentials(crate::sys::Credentials {
+        pid: 4242,
+        euid: 0,
+        egid: 0,
+        groups: vec![],
+        cap_effective: (1 << 0) | (1 << 12) | (1 << 21),
+    });
+    f.clear_calls();
+    let (maps, _, _) = loaded(load(&f, &s));
+    assert!(maps[0].reused);
+    let m = pin_at(&f, "tethering/map_obj_cfg").expect("pin");
+    assert_eq!((m.2, m.3, m.4), (0o060, 0, AID_NET_BW_ACCT), "restored");
+    let chmods: Vec<String> = f
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("chmod"))
+        .collect();
+    assert_eq!(chmods.len(), 2, "{chmods:?}");
+    assert!(
+        chmods[0].ends_with("0o460") && chmods[1].ends_with("0o60"),
+        "{chmods:?}"
+    );
+}
+
+#[test]
+fn an_object_needing_more_fds_than_the_budget_fails_alone() {
+    let f = fake();
+    let mut c = cfg(&f);
+    c.fd_budget = 6;
+    let big = obj(
+        (0..5)
+            .map(|i| map(&format!("m{i}"), ARRAY, 4, 4, 1))
+            .collect(),
+        vec![],
+    );
+    match load_error(load_cfg(&f, &c, &big)) {
+        LoadError::FdBudget { need, budget } => assert_eq!((need, budget), (9, 6)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(count_calls(&f, "BPF_MAP_CREATE"), 0);
+    let small = obj(vec![map("x", ARRAY, 4, 4, 1)], vec![]);
+    loaded(load_cfg(&f, &c, &small));
 }
 
 #[test]
 fn old_kernels_get_no_names_and_no_info_checks() {
     let f = fake();
-    let mut c = cfg();
-    c.gate.kver = Kver::new(4, 9, 0);
-    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/x", 0)]);
+    let c = cfg_with(&f, Release::V, Kver::new(4, 9, 0));
+    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], vec![prog("skfilter/p", 0)]);
     loaded(load_cfg(&f, &c, &spec));
     let calls = f.calls();
-    // map_name/prog_name appeared in 4.15: an older kernel would say E2BIG.
-    assert!(calls.contains(&"BPF_MAP_CREATE ".to_string()), "{calls:#?}");
+    assert!(calls.contains(&"BPF_MAP_CREATE".to_string()), "{calls:#?}");
     assert!(
-        calls.contains(&"BPF_PROG_LOAD  log_size=0".to_string()),
+        !calls.iter().any(|c| c.starts_with("BPF_OBJ_GET_INFO")),
         "{calls:#?}"
     );
-    let mut c = cfg();
-    c.gate.kver = Kver::new(4, 15, 0);
     let f = fake();
-    loaded(load_cfg(&f, &c, &spec));
+    loaded(load(&f, &spec));
     assert!(f.calls().contains(&"BPF_MAP_CREATE m".to_string()));
 }

@@ -3,36 +3,42 @@
 
 use super::elf::{Elf, Symbol};
 use super::error::ParseErrorKind;
-use super::{ParseError, MAX_DEF_SIZE, MAX_MAPS, MAX_PROG_DEFS};
+use super::names;
+use super::{work, ParseError, MAX_DEF_SIZE};
 use crate::spec::{
-    Domain, IgnoreOn, Kver, MapDef, ProgDef, BPF_MAP_DEF_SIZE, BPF_PROG_DEF_SIZE,
+    Domain, IgnoreOn, Kver, MapDef, MapSpec, ProgDef, BPF_MAP_DEF_SIZE, BPF_PROG_DEF_SIZE,
     DEFAULT_BPFLOADER_MAX_VER, DEFAULT_MAX_KVER,
 };
-use object::elf;
+use std::collections::HashMap;
 
 /// Length of the `selinux_context` / `pin_subdir` char arrays.
 const DOMAIN_STR_LEN: usize = 32;
 
-/// Reads a NUL-terminated string section. `Ok(None)` if the section is absent.
-pub(super) fn string_section(elf: &Elf<'_>, name: &str) -> Result<Option<String>, ParseError> {
-    let Some(index) = elf.find_section(name) else {
+/// Reads the NUL-terminated string section `index`. `Ok(None)` if absent.
+pub(super) fn string_section(
+    elf: &Elf<'_>,
+    index: Option<usize>,
+) -> Result<Option<String>, ParseError> {
+    let Some(index) = index else {
         return Ok(None);
     };
     let data = elf.section_data(index)?;
-    let end = data
-        .iter()
-        .position(|&b| b == 0)
+    let end = memchr::memchr(0, data)
         .ok_or_else(|| elf.error_in(index, ParseErrorKind::UnterminatedString))?;
+    work::add(end);
     let bytes = data.get(..end).unwrap_or_default();
     let s =
         std::str::from_utf8(bytes).map_err(|_| elf.error_in(index, ParseErrorKind::InvalidUtf8))?;
     Ok(Some(s.to_string()))
 }
 
-/// Reads the first `N` bytes of a section as a little-endian integer.
+/// Reads the first `N` bytes of section `index` as a little-endian integer.
 /// `Ok(None)` if the section is absent.
-fn int_section<const N: usize>(elf: &Elf<'_>, name: &str) -> Result<Option<[u8; N]>, ParseError> {
-    let Some(index) = elf.find_section(name) else {
+fn int_section<const N: usize>(
+    elf: &Elf<'_>,
+    index: Option<usize>,
+) -> Result<Option<[u8; N]>, ParseError> {
+    let Some(index) = index else {
         return Ok(None);
     };
     let data = elf.section_data(index)?;
@@ -50,55 +56,59 @@ fn int_section<const N: usize>(elf: &Elf<'_>, name: &str) -> Result<Option<[u8; 
         })
 }
 
-/// Reads a `u32` section (`bpfloader_min_ver`, ...), `default` when absent.
-pub(super) fn u32_section(elf: &Elf<'_>, name: &str, default: u32) -> Result<u32, ParseError> {
-    Ok(int_section::<4>(elf, name)?.map_or(default, u32::from_le_bytes))
+/// Reads a `u32` section (`bpfloader_min_ver`, ...); `None` when absent.
+pub(super) fn u32_section(elf: &Elf<'_>, index: Option<usize>) -> Result<Option<u32>, ParseError> {
+    Ok(int_section::<4>(elf, index)?.map(u32::from_le_bytes))
 }
 
 /// Reads a `size_of_bpf_*_def` section (an 8-byte `size_t` on BPF), `default`
 /// when absent, bounded to `[min, MAX_DEF_SIZE]`.
 pub(super) fn def_size_section(
     elf: &Elf<'_>,
-    name: &str,
+    index: Option<usize>,
     default: usize,
     min: usize,
 ) -> Result<usize, ParseError> {
-    let Some(bytes) = int_section::<8>(elf, name)? else {
+    let (Some(index), Some(bytes)) = (index, int_section::<8>(elf, index)?) else {
         return Ok(default);
     };
     let size = u64::from_le_bytes(bytes);
-    let in_section = |kind| {
-        let index = elf.find_section(name).unwrap_or_default();
-        elf.error_in(index, kind)
-    };
     if size < min as u64 {
-        return Err(in_section(ParseErrorKind::DefSizeTooSmall { size, min }));
+        return Err(elf.error_in(index, ParseErrorKind::DefSizeTooSmall { size, min }));
     }
     match usize::try_from(size) {
         Ok(s) if s <= MAX_DEF_SIZE => Ok(s),
-        _ => Err(in_section(ParseErrorKind::DefSizeTooLarge {
-            size,
-            max: MAX_DEF_SIZE,
-        })),
+        _ => Err(elf.error_in(
+            index,
+            ParseErrorKind::DefSizeTooLarge {
+                size,
+                max: MAX_DEF_SIZE,
+            },
+        )),
     }
 }
 
-/// The records of a `maps`/`progs` section, each paired with its symbol.
-struct Records<'a> {
+/// A `maps`/`progs` section split into records of `stride` bytes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Layout<'a> {
+    pub(super) index: usize,
     data: &'a [u8],
     stride: usize,
-    symbols: Vec<Symbol<'a>>,
+    pub(super) count: usize,
 }
 
-/// Splits section `index` into records of `stride` bytes and pairs record
-/// `i` with the `i`-th symbol of the section by address (facts §3).
-fn records<'a>(
+/// Checks that section `index` (if present) is a whole number of records,
+/// at most `max` of them.
+pub(super) fn layout<'a>(
     elf: &Elf<'a>,
-    index: usize,
+    index: Option<usize>,
     stride: usize,
     max: usize,
     what: &'static str,
-) -> Result<Records<'a>, ParseError> {
+) -> Result<Option<Layout<'a>>, ParseError> {
+    let Some(index) = index else {
+        return Ok(None);
+    };
     let err = |kind| elf.error_in(index, kind);
     let data = elf.section_data(index)?;
     // `stride` is at least MIN_BPF_PROG_DEF_SIZE (checked by the caller).
@@ -116,31 +126,44 @@ fn records<'a>(
             max,
         }));
     }
-    // Section and file symbols carry no name; the reference never sees them
-    // because the build strips local symbols, so they are not counted here.
-    let mut symbols: Vec<Symbol<'a>> = elf
-        .symbols_in(index)?
-        .into_iter()
-        .filter(|s| s.kind != elf::STT_SECTION && s.kind != elf::STT_FILE)
-        .collect();
-    symbols.sort_by_key(|s| s.value);
-    if symbols.len() != count {
+    Ok(Some(Layout {
+        index,
+        data,
+        stride,
+        count,
+    }))
+}
+
+/// Pairs record `i` with the `i`-th symbol of the section by address
+/// (facts §3). `symbols` holds at most `layout.count` of the section's
+/// `total` symbols (see `index::symbols`). Returns each record's name.
+fn named_records<'a>(
+    elf: &Elf<'a>,
+    layout: &Layout<'a>,
+    symbols: &mut [Symbol],
+    total: usize,
+    rule: fn(&str) -> Result<(), &'static str>,
+) -> Result<Vec<&'a str>, ParseError> {
+    let err = |kind| elf.error_in(layout.index, kind);
+    if total != layout.count {
         return Err(err(ParseErrorKind::SymbolCountMismatch {
-            symbols: symbols.len(),
-            records: count,
+            symbols: total,
+            records: layout.count,
         }));
     }
+    symbols.sort_by_key(|s| s.value);
+    let mut names = Vec::with_capacity(symbols.len());
     for (i, sym) in symbols.iter().enumerate() {
-        let name = symbol_name(elf, sym)?;
+        let name = names::symbol(elf, sym.index, rule)?;
         let end = sym.value.checked_add(sym.size);
-        if end.is_none_or(|end| end > data.len() as u64) {
+        if end.is_none_or(|end| end > layout.data.len() as u64) {
             return Err(err(ParseErrorKind::SymbolOutOfSection {
                 symbol: name.to_string(),
                 value: sym.value,
                 size: sym.size,
             }));
         }
-        let expected = (i as u64).saturating_mul(stride as u64);
+        let expected = (i as u64).saturating_mul(layout.stride as u64);
         if sym.value != expected {
             return Err(err(ParseErrorKind::SymbolMisplaced {
                 symbol: name.to_string(),
@@ -148,15 +171,12 @@ fn records<'a>(
                 expected,
             }));
         }
+        names.push(name);
     }
-    Ok(Records {
-        data,
-        stride,
-        symbols,
-    })
+    Ok(names)
 }
 
-impl<'a> Records<'a> {
+impl Layout<'_> {
     /// Record `i` laid over `defaults`: at most `N` bytes are copied, so an
     /// older, shorter record keeps the defaults of the fields it lacks and a
     /// newer, longer one is truncated.
@@ -169,18 +189,8 @@ impl<'a> Records<'a> {
         if let (Some(src), Some(dst)) = (src, rec.get_mut(..len)) {
             dst.copy_from_slice(src);
         }
+        work::add(len);
         rec
-    }
-}
-
-/// A symbol's name as UTF-8, rejecting names that cannot be a path component.
-pub(super) fn symbol_name<'a>(elf: &Elf<'a>, sym: &Symbol<'a>) -> Result<&'a str, ParseError> {
-    match std::str::from_utf8(sym.name) {
-        Ok(s) if !s.is_empty() && !s.contains('/') => Ok(s),
-        _ => Err(elf.error(ParseErrorKind::BadSymbolName {
-            index: sym.index,
-            name: String::from_utf8_lossy(sym.name).into_owned(),
-        })),
     }
 }
 
@@ -244,16 +254,36 @@ fn put_u32(rec: &mut [u8], off: usize, v: u32) {
     }
 }
 
-/// Decodes the `maps` section (if any) into `(name, def)` pairs in record order.
-pub(super) fn maps(elf: &Elf<'_>, stride: usize) -> Result<Vec<(String, MapDef)>, ParseError> {
-    let Some(index) = elf.find_section("maps") else {
-        return Ok(Vec::new());
+/// Map index by name (raw bytes of the file).
+pub(super) type MapIndex<'a> = HashMap<&'a [u8], usize>;
+
+/// Decodes the `maps` section (if any) in record order; also returns the
+/// index of each map name (first map of a name wins, as the reference's
+/// name lookup does).
+pub(super) fn maps<'a>(
+    elf: &Elf<'a>,
+    obj: &str,
+    layout: Option<&Layout<'a>>,
+    symbols: &mut [Symbol],
+    total: usize,
+) -> Result<(Vec<MapSpec>, MapIndex<'a>), ParseError> {
+    let Some(layout) = layout else {
+        return Ok((Vec::new(), HashMap::new()));
     };
-    let recs = records(elf, index, stride, MAX_MAPS, "maps")?;
-    let mut out = Vec::with_capacity(recs.symbols.len());
-    for (i, sym) in recs.symbols.iter().enumerate() {
-        let name = symbol_name(elf, sym)?;
-        let rec = recs.record(i, map_defaults());
+    let index = layout.index;
+    let names = named_records(elf, layout, symbols, total, names::component)?;
+    let mut out = Vec::with_capacity(names.len());
+    let mut by_name = HashMap::with_capacity(names.len());
+    for (i, name) in names.into_iter().enumerate() {
+        names::map_pin_fits(obj, name).map_err(|reason| {
+            elf.error(ParseErrorKind::BadSymbolName {
+                index: symbols.get(i).map_or(0, |s| s.index),
+                name: name.to_string(),
+                reason,
+            })
+        })?;
+        by_name.entry(name.as_bytes()).or_insert(i);
+        let rec = layout.record(i, map_defaults());
         let zero = le_u32(&rec, 20);
         if zero != 0 {
             return Err(elf.error_in(
@@ -299,24 +329,29 @@ pub(super) fn maps(elf: &Elf<'_>, stride: usize) -> Result<Vec<(String, MapDef)>
             ignore_on: IgnoreOn::from_bits(byte(&rec, 113)),
             uid: le_u32(&rec, 116),
         };
-        out.push((name.to_string(), def));
+        out.push(MapSpec {
+            name: name.to_string(),
+            def,
+        });
     }
-    Ok(out)
+    Ok((out, by_name))
 }
 
 /// Decodes the `progs` section (if any) into `(symbol name, def)` pairs.
-pub(super) fn prog_defs(
-    elf: &Elf<'_>,
-    stride: usize,
-) -> Result<Vec<(String, ProgDef)>, ParseError> {
-    let Some(index) = elf.find_section("progs") else {
+pub(super) fn prog_defs<'a>(
+    elf: &Elf<'a>,
+    layout: Option<&Layout<'a>>,
+    symbols: &mut [Symbol],
+    total: usize,
+) -> Result<Vec<(&'a str, ProgDef)>, ParseError> {
+    let Some(layout) = layout else {
         return Ok(Vec::new());
     };
-    let recs = records(elf, index, stride, MAX_PROG_DEFS, "program definitions")?;
-    let mut out = Vec::with_capacity(recs.symbols.len());
-    for (i, sym) in recs.symbols.iter().enumerate() {
-        let name = symbol_name(elf, sym)?;
-        let rec = recs.record(i, prog_defaults());
+    let index = layout.index;
+    let names = named_records(elf, layout, symbols, total, names::label)?;
+    let mut out = Vec::with_capacity(names.len());
+    for (i, name) in names.into_iter().enumerate() {
+        let rec = layout.record(i, prog_defaults());
         let def = ProgDef {
             uid: le_u32(&rec, 0),
             gid: le_u32(&rec, 4),
@@ -345,7 +380,7 @@ pub(super) fn prog_defs(
                 Domain::from_pin_subdir,
             )?,
         };
-        out.push((name.to_string(), def));
+        out.push((name, def));
     }
     Ok(out)
 }

@@ -82,14 +82,80 @@ pub enum ParseErrorKind {
     /// The symbol table could not be read.
     #[error("bad symbol table: {0}")]
     SymbolTable(object::read::Error),
-    /// A symbol's name could not be read, is empty, is not UTF-8, or
-    /// contains `/` (it would escape the pin directory).
-    #[error("symbol {index} has an invalid name {name:?}")]
+    /// A symbol's name could not be read, is not UTF-8, or breaks the
+    /// name rules: empty, `/`, a control character, or (for a map, whose
+    /// name is a pin-path component) a `.`.
+    #[error("symbol {index} has an invalid name {name:?}: {reason}")]
     BadSymbolName {
         /// Symbol table index.
         index: usize,
         /// The name as far as it could be read (lossy).
         name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A name the parser needs is longer than
+    /// [`MAX_NAME_LEN`](super::MAX_NAME_LEN) bytes.
+    #[error("{what} {index}: name is longer than {max} bytes")]
+    NameTooLong {
+        /// `section` or `symbol`.
+        what: &'static str,
+        /// Section or symbol index.
+        index: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The object name (from the file name) cannot be a pin-path component.
+    #[error("object name {name:?} (from the file name) {reason}")]
+    BadObjectName {
+        /// The object name.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A program section name has a control character, or its pin name
+    /// (cut at the last `$`) cannot be a pin-path component.
+    #[error("program section name {name:?} {reason}")]
+    BadProgramName {
+        /// The section name.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// Two sections the parser reads share bytes of the file (the aliased
+    /// ranges would be copied or expanded once per header).
+    #[error("data (bytes {}..{}) overlaps section {} (bytes {}..{})", .range.0, .range.1, .other.escape_debug(), .other_range.0, .other_range.1)]
+    SectionsOverlap {
+        /// The other section's name.
+        other: String,
+        /// This section's file range.
+        range: (u64, u64),
+        /// The other section's file range.
+        other_range: (u64, u64),
+    },
+    /// Two `SHT_REL` sections name the same code section in `sh_info`.
+    #[error("two relocation sections apply to it: {} and {}", .first.escape_debug(), .second.escape_debug())]
+    DuplicateRelocationSection {
+        /// The first one.
+        first: String,
+        /// The second one.
+        second: String,
+    },
+    /// An `LD_IMM64` with a non-zero `src_reg` that no relocation of the
+    /// object rewrites: its `imm` would reach the kernel as written, and for
+    /// the map kinds that is some other object's map fd.
+    #[error("instruction {insn}: LD_IMM64 with src_reg {src_reg} is not covered by a map relocation; its immediate would reach the kernel unchecked")]
+    UncoveredPseudoLoad {
+        /// Instruction index.
+        insn: usize,
+        /// `src_reg` of the instruction.
+        src_reg: u8,
+    },
+    /// The code ends in the first half of an `LD_IMM64`.
+    #[error("instruction {insn}: LD_IMM64 without its second half at the end of the code")]
+    TruncatedLdImm64 {
+        /// Instruction index.
+        insn: usize,
     },
     /// A program section's name is not UTF-8.
     #[error("section name is not UTF-8")]
@@ -145,7 +211,7 @@ pub enum ParseErrorKind {
         records: usize,
     },
     /// A symbol's value and size reach past the end of its section.
-    #[error("symbol {symbol} (offset {value}, size {size}) lies outside the section")]
+    #[error("symbol {} (offset {value}, size {size}) lies outside the section", .symbol.escape_debug())]
     SymbolOutOfSection {
         /// Symbol name.
         symbol: String,
@@ -156,7 +222,7 @@ pub enum ParseErrorKind {
     },
     /// The i-th symbol (by address) does not start the i-th record, so the
     /// name-to-record pairing would be wrong.
-    #[error("symbol {symbol} is at offset {value}, but its record starts at {expected}")]
+    #[error("symbol {} is at offset {value}, but its record starts at {expected}", .symbol.escape_debug())]
     SymbolMisplaced {
         /// Symbol name.
         symbol: String,
@@ -166,7 +232,7 @@ pub enum ParseErrorKind {
         expected: u64,
     },
     /// `bpf_map_def.zero` (offset 20, the old `uid`) is not zero.
-    #[error("map {map}: field `zero` (offset 20) is {value}, must be 0")]
+    #[error("map {}: field `zero` (offset 20) is {value}, must be 0", .map.escape_debug())]
     NonZeroField {
         /// Map name.
         map: String,
@@ -174,7 +240,7 @@ pub enum ParseErrorKind {
         value: u32,
     },
     /// A `selinux_context` or `pin_subdir` names no known domain.
-    #[error("{owner}: unknown {field} {value:?}")]
+    #[error("{}: unknown {field} {value:?}", .owner.escape_debug())]
     UnknownDomain {
         /// Map name or program def symbol name.
         owner: String,
@@ -184,7 +250,7 @@ pub enum ParseErrorKind {
         value: String,
     },
     /// No `<func>_def` symbol in `progs` for a program's function.
-    #[error("no program definition {func}_def in the progs section")]
+    #[error("no program definition {}_def in the progs section", .func.escape_debug())]
     MissingProgDef {
         /// The function symbol name.
         func: String,
@@ -264,9 +330,11 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.file.display())?;
+        write!(f, "{}: ", self.file.display().to_string().escape_debug())?;
+        // Names come from the file: escaped, so that a newline in one
+        // cannot start a forged line in the log.
         if let Some(s) = &self.section {
-            write!(f, "section {s}: ")?;
+            write!(f, "section {}: ", s.escape_debug())?;
         }
         write!(f, "{}", self.kind)
     }

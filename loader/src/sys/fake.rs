@@ -16,17 +16,23 @@
 //! with `EEXIST`; device maps get `BPF_F_RDONLY_PROG`; ring buffers need a
 //! power-of-two multiple of the page size; an `LD_IMM64` with
 //! `src_reg = BPF_PSEUDO_MAP_FD` must carry the fd of a live map (`EBADF`);
-//! a verifier log that does not fit the buffer gives `ENOSPC`.
+//! a verifier log that does not fit the buffer gives `ENOSPC`;
+//! `BPF_BTF_LOAD` refuses a malformed blob and one whose DATASECs were not
+//! sized (`EINVAL`); `BPF_MAP_CREATE` with BTF needs a live BTF fd and type
+//! ids within it, and an SK_STORAGE map needs BTF, `max_entries` 0, a 4-byte
+//! key and `BPF_F_NO_PREALLOC` (`EINVAL`).
 
 use super::{
-    FileStat, MapCreateAttr, MapInfo, ProgInfo, ProgLoadAttr, Sys, SysError, SysResult,
-    BPF_FS_MAGIC,
+    Bpf, Credentials, FileStat, Files, FsInfo, MapCreateAttr, MapInfo, Op, PinHandle, Process,
+    ProgInfo, ProgLoadAttr, SysError, SysResult, BPF_FS_MAGIC,
 };
-use aya_obj::generated::{bpf_map_type, BPF_F_RDONLY_PROG, BPF_PSEUDO_MAP_FD};
+use aya_obj::generated::{bpf_map_type, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_PSEUDO_MAP_FD};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 /// `statfs().f_type` reported for paths outside any bpffs (tmpfs).
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;
@@ -40,6 +46,9 @@ pub enum Node {
     File(Meta, Vec<u8>),
     /// A pinned map or program (shows as a regular file, like on bpffs).
     Pin(Meta, ObjKind, u32),
+    /// A symbolic link to the path it holds (bpffs allows them, and any
+    /// user may create one in a sticky world-writable pin directory).
+    Symlink(Meta, PathBuf),
 }
 
 /// Owner and permission bits of a node.
@@ -66,6 +75,19 @@ pub struct FakeMap {
     pub attr: MapCreateAttr,
     /// Elements.
     pub elems: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Id of the BTF object the map was created with, 0 without BTF.
+    pub btf_id: u32,
+}
+
+/// A BTF object in the fake kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeBtf {
+    /// BTF id.
+    pub id: u32,
+    /// The blob as loaded.
+    pub data: Vec<u8>,
+    /// Number of types, void excluded.
+    pub types: usize,
 }
 
 /// A program in the fake kernel.
@@ -93,6 +115,7 @@ pub struct FakeProg {
 enum Obj {
     Map(FakeMap),
     Prog(FakeProg),
+    Btf(FakeBtf),
 }
 
 #[derive(Debug)]
@@ -121,8 +144,13 @@ struct State {
     page_size: u32,
     fail_map_create: HashMap<String, i32>,
     fail_prog_load: HashMap<String, ProgFailure>,
-    fail_ops: HashMap<(String, PathBuf), i32>,
+    /// Injected failures: `(op, path)`; a `None` path matches every path.
+    fail_ops: HashMap<(Op, Option<PathBuf>), i32>,
+    credentials: Credentials,
+    nofile: u64,
     concurrent: HashMap<PathBuf, MapCreateAttr>,
+    reject_btf_func_linkage: bool,
+    btf_loads: Vec<Vec<u8>>,
     calls: Vec<String>,
 }
 
@@ -138,7 +166,7 @@ impl Default for FakeSys {
     }
 }
 
-fn err(op: &'static str, path: &Path, errno: i32) -> SysError {
+fn err(op: Op, path: &Path, errno: i32) -> SysError {
     SysError::from_errno(op, Some(path), errno)
 }
 
@@ -186,7 +214,17 @@ impl FakeSys {
                 fail_map_create: HashMap::new(),
                 fail_prog_load: HashMap::new(),
                 fail_ops: HashMap::new(),
+                credentials: Credentials {
+                    pid: 4242,
+                    euid: 0,
+                    egid: 0,
+                    groups: Vec::new(),
+                    cap_effective: u64::MAX >> 23,
+                },
+                nofile: 1024,
                 concurrent: HashMap::new(),
+                reject_btf_func_linkage: false,
+                btf_loads: Vec::new(),
                 calls: Vec::new(),
             }),
         }
@@ -255,6 +293,34 @@ impl FakeSys {
         );
     }
 
+    /// Adds a symlink at `path` pointing to `target`, owned by `uid`.
+    pub fn add_symlink(&self, path: impl AsRef<Path>, target: impl AsRef<Path>, uid: u32) {
+        let mut s = self.lock();
+        let ino = s.ino();
+        s.tree.insert(
+            path.as_ref().to_path_buf(),
+            Node::Symlink(
+                Meta {
+                    mode: 0o777,
+                    uid,
+                    gid: uid,
+                    ino,
+                },
+                target.as_ref().to_path_buf(),
+            ),
+        );
+    }
+
+    /// Sets the mode and owner of an existing node.
+    pub fn set_meta(&self, path: impl AsRef<Path>, mode: u32, uid: u32, gid: u32) {
+        let mut s = self.lock();
+        if let Some(m) = s.meta_mut(path.as_ref()) {
+            m.mode = mode;
+            m.uid = uid;
+            m.gid = gid;
+        }
+    }
+
     /// Sets what `uname()` returns.
     pub fn set_uname(&self, release: &str, machine: &str) {
         self.lock().uname = (release.into(), machine.into());
@@ -283,12 +349,44 @@ impl FakeSys {
         );
     }
 
-    /// Makes operation `op` (the [`SysError::op`] string, e.g. `BPF_OBJ_PIN`,
-    /// `chmod`, `lchown`, `renameat2`) on `path` fail with `errno`.
-    pub fn fail_op(&self, op: &str, path: impl AsRef<Path>, errno: i32) {
+    /// Makes operation `op` on `path` fail with `errno` (every operation
+    /// of the fake honours it: each one passes through the same gate). For
+    /// [`Op::Rename`] the path is the destination.
+    pub fn fail_op(&self, op: Op, path: impl AsRef<Path>, errno: i32) {
         self.lock()
             .fail_ops
-            .insert((op.into(), path.as_ref().to_path_buf()), errno);
+            .insert((op, Some(path.as_ref().to_path_buf())), errno);
+    }
+
+    /// Makes every call of `op`, whatever its path, fail with `errno`.
+    pub fn fail_all(&self, op: Op, errno: i32) {
+        self.lock().fail_ops.insert((op, None), errno);
+    }
+
+    /// Behaves like a kernel before 5.6: `BPF_BTF_LOAD` of a blob with a
+    /// FUNC carrying linkage bits fails with `EINVAL`.
+    pub fn reject_btf_func_linkage(&self) {
+        self.lock().reject_btf_func_linkage = true;
+    }
+
+    /// Every blob passed to `BPF_BTF_LOAD` so far (loaded or refused), in
+    /// call order.
+    pub fn btf_loads(&self) -> Vec<Vec<u8>> {
+        self.lock().btf_loads.clone()
+    }
+
+    /// The BTF object with id `id`.
+    pub fn btf_by_id(&self, id: u32) -> Option<FakeBtf> {
+        self.lock().objects.values().find_map(|e| match &e.obj {
+            Obj::Btf(b) if b.id == id => Some(b.clone()),
+            _ => None,
+        })
+    }
+
+    /// Sets the credentials [`Process::credentials`] reports (default: root
+    /// with every capability).
+    pub fn set_credentials(&self, c: Credentials) {
+        self.lock().credentials = c;
     }
 
     /// Simulates a concurrent loader: just before the first `BPF_OBJ_PIN`
@@ -343,21 +441,6 @@ impl FakeSys {
         })
     }
 
-    /// Every program loaded so far, in load order.
-    pub fn progs(&self) -> Vec<FakeProg> {
-        let mut v: Vec<FakeProg> = self
-            .lock()
-            .objects
-            .values()
-            .filter_map(|e| match &e.obj {
-                Obj::Prog(p) => Some(p.clone()),
-                _ => None,
-            })
-            .collect();
-        v.sort_by_key(|p| p.id);
-        v
-    }
-
     /// Creates a map and pins it at `path` (a pre-existing pin for tests),
     /// returning its id.
     pub fn pin_new_map(&self, path: impl AsRef<Path>, attr: &MapCreateAttr) -> SysResult<u32> {
@@ -403,10 +486,26 @@ impl State {
         self.calls.push(line);
     }
 
-    fn injected(&self, op: &str, path: &Path) -> Option<i32> {
-        self.fail_ops
-            .get(&(op.to_string(), path.to_path_buf()))
-            .copied()
+    /// The one gate every operation passes: logs `op path extra` and
+    /// returns an injected failure, if any.
+    fn gate(&mut self, op: Op, path: Option<&Path>, extra: &str) -> SysResult<()> {
+        let mut line = op.name().to_string();
+        if let Some(p) = path {
+            line.push(' ');
+            line.push_str(&p.display().to_string());
+        }
+        if !extra.is_empty() {
+            line.push(' ');
+            line.push_str(extra);
+        }
+        self.log(line);
+        let hit = path
+            .and_then(|p| self.fail_ops.get(&(op, Some(p.to_path_buf()))))
+            .or_else(|| self.fail_ops.get(&(op, None)));
+        match hit {
+            Some(&errno) => Err(SysError::from_errno(op, path, errno)),
+            None => Ok(()),
+        }
     }
 
     fn in_bpffs(&self, path: &Path) -> bool {
@@ -422,8 +521,51 @@ impl State {
 
     fn meta_mut(&mut self, path: &Path) -> Option<&mut Meta> {
         match self.tree.get_mut(path)? {
-            Node::Dir(m) | Node::File(m, _) | Node::Pin(m, _, _) => Some(m),
+            Node::Dir(m) | Node::File(m, _) | Node::Pin(m, _, _) | Node::Symlink(m, _) => Some(m),
         }
+    }
+
+    /// The permission check `BPF_OBJ_GET` makes on a pin: read (and write
+    /// unless `BPF_F_RDONLY`) through the owner, group or other bits, unless
+    /// the caller has `CAP_DAC_OVERRIDE`.
+    fn may_access(&self, m: &Meta, file_flags: u32) -> bool {
+        const CAP_DAC_OVERRIDE: u32 = 1;
+        let c = &self.credentials;
+        if c.has_cap(CAP_DAC_OVERRIDE) {
+            return true;
+        }
+        let bits = if m.uid == c.euid {
+            m.mode >> 6
+        } else if m.gid == c.egid || c.groups.contains(&m.gid) {
+            m.mode >> 3
+        } else {
+            m.mode
+        } & 0o7;
+        let want = if file_flags & super::BPF_F_RDONLY != 0 {
+            0o4
+        } else {
+            0o6
+        };
+        bits & want == want
+    }
+
+    fn stat(&self, path: &Path) -> Option<FileStat> {
+        let (m, ty) = match self.tree.get(path)? {
+            Node::Dir(m) => (m, super::S_IFDIR),
+            Node::File(m, _) | Node::Pin(m, _, _) => (m, super::S_IFREG),
+            Node::Symlink(m, _) => (m, super::S_IFLNK),
+        };
+        Some(FileStat {
+            uid: m.uid,
+            gid: m.gid,
+            mode: ty | m.mode,
+            dev: if self.in_bpffs(path) { 2 } else { 1 },
+            ino: m.ino,
+            size: match self.tree.get(path) {
+                Some(Node::File(_, d)) => d.len() as u64,
+                _ => 0,
+            },
+        })
     }
 
     fn new_object(&mut self, obj: Obj) -> SysResult<OwnedFd> {
@@ -431,14 +573,12 @@ impl State {
             c"fake-bpf-object",
             nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
         )
-        .map_err(|e| SysError::from_errno("memfd_create", None, e as i32))?;
+        .map_err(|e| SysError::from_errno(Op::MapCreate, None, e as i32))?;
         let ino = inode_of(memfd.as_fd())
-            .ok_or_else(|| SysError::from_errno("fstat", None, libc::EBADF))?;
-        let fd = memfd.try_clone().map_err(|e| SysError {
-            op: "dup",
-            path: None,
-            source: e,
-        })?;
+            .ok_or_else(|| SysError::from_errno(Op::MapCreate, None, libc::EBADF))?;
+        let fd = memfd
+            .try_clone()
+            .map_err(|e| SysError::io(Op::MapCreate, None, e))?;
         self.objects.insert(ino, Entry { obj, memfd });
         Ok(fd)
     }
@@ -453,6 +593,7 @@ impl State {
             id,
             attr,
             elems: BTreeMap::new(),
+            btf_id: 0,
         }))?;
         drop(fd);
         let ino = self.ino();
@@ -473,6 +614,34 @@ impl State {
         Ok(())
     }
 
+    /// The kernel's checks of the BTF part of `BPF_MAP_CREATE`; the BTF id.
+    fn map_btf(&self, attr: &MapCreateAttr) -> Result<u32, i32> {
+        let sk_storage = attr.map_type == SK_STORAGE;
+        if sk_storage
+            && (attr.max_entries != 0
+                || attr.key_size != 4
+                || attr.value_size == 0
+                || attr.map_flags & BPF_F_NO_PREALLOC == 0)
+        {
+            return Err(libc::EINVAL);
+        }
+        let Some(btf) = attr.btf else {
+            // bpf_local_storage_map_alloc_check: no BTF key/value ids.
+            return if sk_storage { Err(libc::EINVAL) } else { Ok(0) };
+        };
+        let b = inode_of_raw(btf.fd)
+            .and_then(|ino| self.objects.get(&ino))
+            .ok_or(libc::EBADF)?;
+        let Obj::Btf(b) = &b.obj else {
+            return Err(libc::EINVAL);
+        };
+        let in_range = |id: u32| id != 0 && (id as usize) <= b.types;
+        if !in_range(btf.key_type_id) || !in_range(btf.value_type_id) {
+            return Err(libc::EINVAL);
+        }
+        Ok(b.id)
+    }
+
     fn entry(&self, fd: BorrowedFd<'_>) -> Option<&Entry> {
         self.objects.get(&inode_of(fd)?)
     }
@@ -487,12 +656,13 @@ impl State {
 }
 
 const RINGBUF: u32 = bpf_map_type::BPF_MAP_TYPE_RINGBUF as u32;
+const SK_STORAGE: u32 = bpf_map_type::BPF_MAP_TYPE_SK_STORAGE as u32;
 
-impl Sys for FakeSys {
+impl Bpf for FakeSys {
     fn map_create(&self, attr: &MapCreateAttr) -> SysResult<OwnedFd> {
-        const OP: &str = "BPF_MAP_CREATE";
+        const OP: Op = Op::MapCreate;
         let mut s = self.lock();
-        s.log(format!("{OP} {}", attr.name));
+        s.gate(OP, None, &attr.name)?;
         if let Some(&e) = s.fail_map_create.get(&attr.name) {
             return Err(SysError::from_errno(OP, None, e));
         }
@@ -505,6 +675,9 @@ impl Sys for FakeSys {
         {
             return Err(SysError::from_errno(OP, None, libc::EINVAL));
         }
+        let btf_id = s
+            .map_btf(attr)
+            .map_err(|e| SysError::from_errno(OP, None, e))?;
         let mut attr = attr.clone();
         if crate::gate::is_devmap(attr.map_type) {
             attr.map_flags |= BPF_F_RDONLY_PROG;
@@ -514,13 +687,14 @@ impl Sys for FakeSys {
             id,
             attr,
             elems: BTreeMap::new(),
+            btf_id,
         }))
     }
 
     fn prog_load(&self, attr: &ProgLoadAttr<'_>, log: &mut [u8]) -> SysResult<OwnedFd> {
-        const OP: &str = "BPF_PROG_LOAD";
+        const OP: Op = Op::ProgLoad;
         let mut s = self.lock();
-        s.log(format!("{OP} {} log_size={}", attr.name, log.len()));
+        s.gate(OP, None, &format!("{} log_size={}", attr.name, log.len()))?;
         if let Some(f) = s.fail_prog_load.get(attr.name).cloned() {
             if !log.is_empty() {
                 let text = f.log.as_bytes();
@@ -549,7 +723,7 @@ impl Sys for FakeSys {
                         .and_then(|ino| s.objects.get(&ino))
                         .and_then(|e| match &e.obj {
                             Obj::Map(m) => Some(m.id),
-                            Obj::Prog(_) => None,
+                            Obj::Prog(_) | Obj::Btf(_) => None,
                         });
                     match id {
                         Some(id) => map_ids.push(id),
@@ -571,17 +745,57 @@ impl Sys for FakeSys {
         }))
     }
 
-    fn obj_pin(&self, fd: BorrowedFd<'_>, path: &Path) -> SysResult<()> {
-        const OP: &str = "BPF_OBJ_PIN";
+    fn btf_load(&self, data: &[u8], log: &mut [u8]) -> SysResult<OwnedFd> {
+        const OP: Op = Op::BtfLoad;
         let mut s = self.lock();
-        s.log(format!("{OP} {}", path.display()));
-        if let Some(e) = s.injected(OP, path) {
-            return Err(err(OP, path, e));
+        s.btf_loads.push(data.to_vec());
+        s.gate(
+            OP,
+            None,
+            &format!("size={} log_size={}", data.len(), log.len()),
+        )?;
+        let refuse = |log: &mut [u8], errno: i32, why: &str| {
+            let text = why.as_bytes();
+            let n = text.len().min(log.len().saturating_sub(1));
+            if let (Some(dst), Some(src)) = (log.get_mut(..n), text.get(..n)) {
+                dst.copy_from_slice(src);
+            }
+            if let Some(b) = log.get_mut(n) {
+                *b = 0;
+            }
+            SysError::from_errno(OP, None, errno)
+        };
+        if !log.is_empty() && log.len() < 128 {
+            return Err(SysError::from_errno(OP, None, libc::EINVAL));
         }
+        let summary = match crate::btf::summary(data) {
+            Ok(sum) => sum,
+            Err(e) => return Err(refuse(log, libc::EINVAL, &format!("{e}\n"))),
+        };
+        if summary.unsized_datasecs > 0 {
+            return Err(refuse(log, libc::EINVAL, "DATASEC: Invalid offset\n"));
+        }
+        if s.reject_btf_func_linkage && summary.funcs_with_linkage > 0 {
+            return Err(refuse(log, libc::EINVAL, "FUNC: Invalid func linkage\n"));
+        }
+        let id = s.id();
+        s.new_object(Obj::Btf(FakeBtf {
+            id,
+            data: data.to_vec(),
+            types: summary.types,
+        }))
+    }
+
+    fn obj_pin(&self, fd: BorrowedFd<'_>, path: &Path) -> SysResult<()> {
+        const OP: Op = Op::ObjPin;
+        let mut s = self.lock();
+        s.gate(OP, Some(path), "")?;
         s.race(path)?;
         let (kind, id) = match s.entry(fd).map(|e| &e.obj) {
             Some(Obj::Map(m)) => (ObjKind::Map, m.id),
             Some(Obj::Prog(p)) => (ObjKind::Prog, p.id),
+            // The kernel pins maps, programs and links only.
+            Some(Obj::Btf(_)) => return Err(err(OP, path, libc::EINVAL)),
             None => return Err(err(OP, path, libc::EBADF)),
         };
         if !s.parent_is_dir(path) {
@@ -594,13 +808,14 @@ impl Sys for FakeSys {
             return Err(err(OP, path, libc::EEXIST));
         }
         let ino = s.ino();
+        let (uid, gid) = (s.credentials.euid, s.credentials.egid);
         s.tree.insert(
             path.to_path_buf(),
             Node::Pin(
                 Meta {
                     mode: 0o600,
-                    uid: 0,
-                    gid: 0,
+                    uid,
+                    gid,
                     ino,
                 },
                 kind,
@@ -611,14 +826,21 @@ impl Sys for FakeSys {
     }
 
     fn obj_get(&self, path: &Path, file_flags: u32, want: ObjKind) -> SysResult<OwnedFd> {
-        const OP: &str = "BPF_OBJ_GET";
+        const OP: Op = Op::ObjGet;
         let mut s = self.lock();
-        s.log(format!("{OP} {} flags={file_flags:#x}", path.display()));
-        if let Some(e) = s.injected(OP, path) {
-            return Err(err(OP, path, e));
-        }
-        let (kind, id) = match s.tree.get(path) {
-            Some(Node::Pin(_, k, id)) => (*k, *id),
+        s.gate(OP, Some(path), &format!("flags={file_flags:#x}"))?;
+        // Like the kernel (LOOKUP_FOLLOW), a symlink is followed.
+        let target = match s.tree.get(path) {
+            Some(Node::Symlink(_, t)) => t.clone(),
+            _ => path.to_path_buf(),
+        };
+        let (kind, id) = match s.tree.get(&target) {
+            Some(Node::Pin(m, k, id)) => {
+                if !s.may_access(m, file_flags) {
+                    return Err(err(OP, path, libc::EACCES));
+                }
+                (*k, *id)
+            }
             Some(_) => return Err(err(OP, path, libc::EINVAL)),
             None => return Err(err(OP, path, libc::ENOENT)),
         };
@@ -628,16 +850,28 @@ impl Sys for FakeSys {
         let entry = s
             .entry_by_id(kind, id)
             .ok_or_else(|| err(OP, path, libc::ENOENT))?;
-        entry.memfd.try_clone().map_err(|e| SysError {
-            op: "dup",
-            path: Some(path.to_path_buf()),
-            source: e,
-        })
+        entry
+            .memfd
+            .try_clone()
+            .map_err(|e| SysError::io(OP, Some(path), e))
+    }
+
+    /// The fake's handles are paths: the node must still be the inode the
+    /// handle was opened on.
+    fn obj_get_pin(&self, pin: &PinHandle, file_flags: u32, kind: ObjKind) -> SysResult<OwnedFd> {
+        {
+            let s = self.lock();
+            if s.stat(&pin.path).map(|st| st.ino) != Some(pin.stat.ino) {
+                return Err(err(Op::ObjGet, &pin.path, libc::ESTALE));
+            }
+        }
+        self.obj_get(&pin.path, file_flags, kind)
     }
 
     fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
-        const OP: &str = "BPF_OBJ_GET_INFO_BY_FD(map)";
-        let s = self.lock();
+        const OP: Op = Op::MapInfo;
+        let mut s = self.lock();
+        s.gate(OP, None, "")?;
         match s.entry(fd).map(|e| &e.obj) {
             Some(Obj::Map(m)) => Ok(MapInfo {
                 id: m.id,
@@ -646,26 +880,31 @@ impl Sys for FakeSys {
                 value_size: m.attr.value_size,
                 max_entries: m.attr.max_entries,
                 map_flags: m.attr.map_flags,
+                btf_id: m.btf_id,
+                btf_key_type_id: m.attr.btf.map_or(0, |b| b.key_type_id),
+                btf_value_type_id: m.attr.btf.map_or(0, |b| b.value_type_id),
             }),
-            Some(Obj::Prog(_)) => Err(SysError::from_errno(OP, None, libc::EINVAL)),
+            Some(_) => Err(SysError::from_errno(OP, None, libc::EINVAL)),
             None => Err(SysError::from_errno(OP, None, libc::EBADF)),
         }
     }
 
     fn prog_info(&self, fd: BorrowedFd<'_>) -> SysResult<ProgInfo> {
-        const OP: &str = "BPF_OBJ_GET_INFO_BY_FD(prog)";
-        let s = self.lock();
+        const OP: Op = Op::ProgInfo;
+        let mut s = self.lock();
+        s.gate(OP, None, "")?;
         match s.entry(fd).map(|e| &e.obj) {
             Some(Obj::Prog(p)) => {
                 let len = u32::try_from(p.insns.len()).unwrap_or(u32::MAX);
                 Ok(ProgInfo {
                     id: p.id,
                     prog_type: p.prog_type,
+                    tag: fake_tag(&p.insns),
                     jited_prog_len: len,
                     xlated_prog_len: len,
                 })
             }
-            Some(Obj::Map(_)) => Err(SysError::from_errno(OP, None, libc::EINVAL)),
+            Some(_) => Err(SysError::from_errno(OP, None, libc::EINVAL)),
             None => Err(SysError::from_errno(OP, None, libc::EBADF)),
         }
     }
@@ -677,9 +916,9 @@ impl Sys for FakeSys {
         value: &[u8],
         _flags: u64,
     ) -> SysResult<()> {
-        const OP: &str = "BPF_MAP_UPDATE_ELEM";
+        const OP: Op = Op::MapUpdate;
         let mut s = self.lock();
-        s.log(OP.to_string());
+        s.gate(OP, None, "")?;
         let ino = inode_of(fd).ok_or_else(|| SysError::from_errno(OP, None, libc::EBADF))?;
         match s.objects.get_mut(&ino).map(|e| &mut e.obj) {
             Some(Obj::Map(m))
@@ -695,8 +934,9 @@ impl Sys for FakeSys {
     }
 
     fn map_lookup(&self, fd: BorrowedFd<'_>, key: &[u8], value: &mut [u8]) -> SysResult<()> {
-        const OP: &str = "BPF_MAP_LOOKUP_ELEM";
-        let s = self.lock();
+        const OP: Op = Op::MapLookup;
+        let mut s = self.lock();
+        s.gate(OP, None, "")?;
         match s.entry(fd).map(|e| &e.obj) {
             Some(Obj::Map(m)) => {
                 let v = m
@@ -713,14 +953,13 @@ impl Sys for FakeSys {
             None => Err(SysError::from_errno(OP, None, libc::EBADF)),
         }
     }
+}
 
+impl Files for FakeSys {
     fn chmod(&self, path: &Path, mode: u32) -> SysResult<()> {
-        const OP: &str = "chmod";
+        const OP: Op = Op::Chmod;
         let mut s = self.lock();
-        s.log(format!("{OP} {} {mode:#o}", path.display()));
-        if let Some(e) = s.injected(OP, path) {
-            return Err(err(OP, path, e));
-        }
+        s.gate(OP, Some(path), &format!("{mode:#o}"))?;
         let m = s
             .meta_mut(path)
             .ok_or_else(|| err(OP, path, libc::ENOENT))?;
@@ -729,11 +968,11 @@ impl Sys for FakeSys {
     }
 
     fn chown(&self, path: &Path, uid: u32, gid: u32) -> SysResult<()> {
-        const OP: &str = "lchown";
+        const OP: Op = Op::Chown;
         let mut s = self.lock();
-        s.log(format!("{OP} {} {uid}:{gid}", path.display()));
-        if let Some(e) = s.injected(OP, path) {
-            return Err(err(OP, path, e));
+        s.gate(OP, Some(path), &format!("{uid}:{gid}"))?;
+        if !s.credentials.may_chown_to(uid, gid) {
+            return Err(err(OP, path, libc::EPERM));
         }
         let m = s
             .meta_mut(path)
@@ -744,12 +983,9 @@ impl Sys for FakeSys {
     }
 
     fn rename_noreplace(&self, from: &Path, to: &Path) -> SysResult<()> {
-        const OP: &str = "renameat2(RENAME_NOREPLACE)";
+        const OP: Op = Op::Rename;
         let mut s = self.lock();
-        s.log(format!("renameat2 {} {}", from.display(), to.display()));
-        if let Some(e) = s.injected("renameat2", to) {
-            return Err(err(OP, to, e));
-        }
+        s.gate(OP, Some(to), &format!("from {}", from.display()))?;
         s.race(to)?;
         if !s.tree.contains_key(from) {
             return Err(err(OP, from, libc::ENOENT));
@@ -769,35 +1005,10 @@ impl Sys for FakeSys {
         Ok(())
     }
 
-    /// Checks that `path` is a directory and logs the call; the returned fd
-    /// is a fresh memfd and excludes nothing (the real lock is exercised by
-    /// the root tier's concurrent-loader test).
-    fn lock_dir(&self, path: &Path) -> SysResult<OwnedFd> {
-        const OP: &str = "flock";
-        let mut s = self.lock();
-        s.log(format!("{OP} {}", path.display()));
-        if let Some(e) = s.injected(OP, path) {
-            return Err(err(OP, path, e));
-        }
-        match s.tree.get(path) {
-            Some(Node::Dir(_)) => {}
-            Some(_) => return Err(err(OP, path, libc::ENOTDIR)),
-            None => return Err(err(OP, path, libc::ENOENT)),
-        }
-        nix::sys::memfd::memfd_create(
-            c"netbpfload-fake-lock",
-            nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
-        )
-        .map_err(|e| err(OP, path, e as i32))
-    }
-
     fn unlink(&self, path: &Path) -> SysResult<()> {
-        const OP: &str = "unlink";
+        const OP: Op = Op::Unlink;
         let mut s = self.lock();
-        s.log(format!("{OP} {}", path.display()));
-        if let Some(e) = s.injected(OP, path) {
-            return Err(err(OP, path, e));
-        }
+        s.gate(OP, Some(path), "")?;
         match s.tree.get(path) {
             Some(Node::Dir(_)) => Err(err(OP, path, libc::EISDIR)),
             Some(_) => {
@@ -809,12 +1020,9 @@ impl Sys for FakeSys {
     }
 
     fn mkdir(&self, path: &Path, mode: u32) -> SysResult<()> {
-        const OP: &str = "mkdir";
+        const OP: Op = Op::Mkdir;
         let mut s = self.lock();
-        s.log(format!("{OP} {} {mode:#o}", path.display()));
-        if let Some(e) = s.injected(OP, path) {
-            return Err(err(OP, path, e));
-        }
+        s.gate(OP, Some(path), &format!("{mode:#o}"))?;
         if s.tree.contains_key(path) {
             return Err(err(OP, path, libc::EEXIST));
         }
@@ -835,113 +1043,115 @@ impl Sys for FakeSys {
     }
 
     fn lstat(&self, path: &Path) -> SysResult<FileStat> {
-        let s = self.lock();
-        let (m, ty) = match s.tree.get(path) {
-            Some(Node::Dir(m)) => (m, libc::S_IFDIR),
-            Some(Node::File(m, _)) | Some(Node::Pin(m, _, _)) => (m, libc::S_IFREG),
-            None => return Err(err("lstat", path, libc::ENOENT)),
-        };
-        Ok(FileStat {
-            uid: m.uid,
-            gid: m.gid,
-            mode: ty | m.mode,
-            dev: if s.in_bpffs(path) { 2 } else { 1 },
-            ino: m.ino,
-        })
-    }
-
-    fn statfs_type(&self, path: &Path) -> SysResult<i64> {
+        const OP: Op = Op::Lstat;
         let mut s = self.lock();
-        s.log(format!("statfs {}", path.display()));
-        if !s.tree.contains_key(path) {
-            return Err(err("statfs", path, libc::ENOENT));
-        }
-        Ok(if s.in_bpffs(path) {
-            BPF_FS_MAGIC
-        } else {
-            TMPFS_MAGIC
+        s.gate(OP, Some(path), "")?;
+        s.stat(path).ok_or_else(|| err(OP, path, libc::ENOENT))
+    }
+
+    fn open_pin(&self, path: &Path) -> SysResult<PinHandle> {
+        const OP: Op = Op::OpenPin;
+        let mut s = self.lock();
+        s.gate(OP, Some(path), "")?;
+        let stat = s.stat(path).ok_or_else(|| err(OP, path, libc::ENOENT))?;
+        let fd =
+            nix::sys::memfd::memfd_create(c"fake-opath", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .map_err(|e| err(OP, path, e as i32))?;
+        Ok(PinHandle {
+            fd,
+            stat,
+            path: path.to_path_buf(),
         })
     }
 
-    fn is_read_only_fs(&self, path: &Path) -> SysResult<bool> {
-        let s = self.lock();
-        if !s.tree.contains_key(path) {
-            return Err(err("statvfs", path, libc::ENOENT));
-        }
-        Ok(path.ancestors().any(|a| s.read_only.contains(a)))
+    fn chmod_pin(&self, pin: &PinHandle, mode: u32) -> SysResult<()> {
+        self.chmod(&pin.path, mode)
     }
 
-    fn read_dir(&self, path: &Path) -> SysResult<Vec<String>> {
-        let s = self.lock();
+    fn chown_pin(&self, pin: &PinHandle, uid: u32, gid: u32) -> SysResult<()> {
+        self.chown(&pin.path, uid, gid)
+    }
+
+    fn statfs(&self, path: &Path) -> SysResult<FsInfo> {
+        const OP: Op = Op::Statfs;
+        let mut s = self.lock();
+        s.gate(OP, Some(path), "")?;
+        if !s.tree.contains_key(path) {
+            return Err(err(OP, path, libc::ENOENT));
+        }
+        Ok(FsInfo {
+            f_type: if s.in_bpffs(path) {
+                BPF_FS_MAGIC
+            } else {
+                TMPFS_MAGIC
+            },
+            read_only: path.ancestors().any(|a| s.read_only.contains(a)),
+        })
+    }
+
+    fn read_dir(&self, path: &Path) -> SysResult<Vec<OsString>> {
+        const OP: Op = Op::ReadDir;
+        let mut s = self.lock();
+        s.gate(OP, Some(path), "")?;
         match s.tree.get(path) {
             Some(Node::Dir(_)) => {}
-            Some(_) => return Err(err("opendir", path, libc::ENOTDIR)),
-            None => return Err(err("opendir", path, libc::ENOENT)),
+            Some(_) => return Err(err(OP, path, libc::ENOTDIR)),
+            None => return Err(err(OP, path, libc::ENOENT)),
         }
         Ok(s.tree
             .keys()
             .filter(|p| p.parent() == Some(path))
             .filter_map(|p| p.file_name())
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| n.to_os_string())
             .collect())
     }
 
     fn read_file(&self, path: &Path, max_len: u64) -> SysResult<(Vec<u8>, FileStat)> {
-        let st = self.lstat(path).map_err(|e| SysError { op: "open", ..e })?;
+        const OP: Op = Op::ReadFile;
         let mut s = self.lock();
-        s.log(format!("read {}", path.display()));
-        if let Some(e) = s.injected("read", path) {
-            return Err(err("read", path, e));
-        }
+        s.gate(OP, Some(path), "")?;
+        let st = s.stat(path).ok_or_else(|| err(OP, path, libc::ENOENT))?;
         match s.tree.get(path) {
+            Some(Node::Symlink(..)) => Err(err(OP, path, libc::ELOOP)),
             Some(Node::File(_, data)) if data.len() as u64 > max_len => {
-                Err(err("read", path, libc::EFBIG))
+                Err(err(OP, path, libc::EFBIG))
             }
             Some(Node::File(_, data)) => Ok((data.clone(), st)),
-            _ => Err(err("open", path, libc::EINVAL)),
+            _ => Err(err(OP, path, libc::EINVAL)),
         }
     }
 
     fn write_file(&self, path: &Path, data: &[u8]) -> SysResult<()> {
+        const OP: Op = Op::WriteFile;
         let mut s = self.lock();
-        s.log(format!(
-            "write {} {}",
-            path.display(),
-            String::from_utf8_lossy(data).trim_end()
-        ));
-        if let Some(e) = s.injected("write", path) {
-            return Err(err("write", path, e));
-        }
+        s.gate(OP, Some(path), String::from_utf8_lossy(data).trim_end())?;
         match s.tree.get_mut(path) {
             Some(Node::File(_, d)) => {
                 *d = data.to_vec();
                 Ok(())
             }
-            Some(_) => Err(err("open", path, libc::EISDIR)),
-            None => Err(err("open", path, libc::ENOENT)),
+            Some(_) => Err(err(OP, path, libc::EISDIR)),
+            None => Err(err(OP, path, libc::ENOENT)),
         }
     }
 
     fn create_file(&self, path: &Path, data: &[u8], mode: u32) -> SysResult<()> {
+        const OP: Op = Op::CreateFile;
         let mut s = self.lock();
-        s.log(format!(
-            "create {} {:o} {}",
-            path.display(),
-            mode,
-            String::from_utf8_lossy(data).trim_end()
-        ));
-        if let Some(e) = s.injected("create", path) {
-            return Err(err("create", path, e));
-        }
+        s.gate(
+            OP,
+            Some(path),
+            &format!("{mode:o} {}", String::from_utf8_lossy(data).trim_end()),
+        )?;
         if !s.parent_is_dir(path) {
-            return Err(err("open", path, libc::ENOENT));
+            return Err(err(OP, path, libc::ENOENT));
         }
         match s.tree.get_mut(path) {
             Some(Node::File(_, d)) => {
                 *d = data.to_vec();
                 Ok(())
             }
-            Some(_) => Err(err("open", path, libc::EISDIR)),
+            Some(_) => Err(err(OP, path, libc::EISDIR)),
             None => {
                 let ino = s.ino();
                 let meta = Meta {
@@ -957,36 +1167,74 @@ impl Sys for FakeSys {
         }
     }
 
-    /// The fake kernel's caller is root.
-    fn euid(&self) -> u32 {
-        0
+    /// Checks that the parent is a directory outside any bpffs and logs the
+    /// call; the returned fd excludes nothing (real exclusion is a root-tier
+    /// test).
+    fn lock_file(&self, path: &Path, _timeout: Duration) -> SysResult<OwnedFd> {
+        const OP: Op = Op::Lock;
+        let mut s = self.lock();
+        s.gate(OP, Some(path), "")?;
+        if !s.parent_is_dir(path) {
+            return Err(err(OP, path, libc::ENOENT));
+        }
+        if s.in_bpffs(path) {
+            return Err(err(OP, path, libc::EPERM));
+        }
+        nix::sys::memfd::memfd_create(c"fake-lock", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| err(OP, path, e as i32))
+    }
+}
+
+impl Process for FakeSys {
+    fn uname(&self) -> SysResult<(String, String)> {
+        let mut s = self.lock();
+        s.gate(Op::Uname, None, "")?;
+        Ok(s.uname.clone())
+    }
+
+    fn credentials(&self) -> SysResult<Credentials> {
+        let mut s = self.lock();
+        s.gate(Op::Credentials, None, "")?;
+        Ok(s.credentials.clone())
+    }
+
+    fn raise_nofile_limit(&self) -> SysResult<u64> {
+        let mut s = self.lock();
+        s.gate(Op::Rlimit, None, "")?;
+        Ok(s.nofile)
+    }
+
+    fn page_size(&self) -> SysResult<u32> {
+        let mut s = self.lock();
+        s.gate(Op::PageSize, None, "")?;
+        Ok(s.page_size)
     }
 
     /// Logged as `execve <path> <argv...>`; the fake cannot replace the
     /// process, so it reports `ENOEXEC` (after the log line tests look for).
-    fn exec(&self, path: &Path, argv: &[String]) -> SysError {
+    fn set_umask(&self, _mask: u32) -> u32 {
+        0
+    }
+
+    fn exec(&self, path: &Path, argv: &[OsString]) -> SysError {
         let mut s = self.lock();
-        s.log(format!("execve {} {}", path.display(), argv.join(" ")));
-        match s.injected("execve", path) {
-            Some(e) => err("execve", path, e),
-            None => err("execve", path, libc::ENOEXEC),
+        let argv: Vec<String> = argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        match s.gate(Op::Exec, Some(path), &argv.join(" ")) {
+            Err(e) => e,
+            Ok(()) => err(Op::Exec, path, libc::ENOEXEC),
         }
-    }
-
-    fn uname(&self) -> SysResult<(String, String)> {
-        Ok(self.lock().uname.clone())
-    }
-
-    fn page_size(&self) -> SysResult<u32> {
-        Ok(self.lock().page_size)
     }
 }
 
-impl FakeSys {
-    /// The raw fd number of `fd`, for building instructions in tests.
-    pub fn raw(fd: &OwnedFd) -> i32 {
-        fd.as_raw_fd()
-    }
+/// A stand-in for the kernel's program tag: a hash of the instructions.
+fn fake_tag(insns: &[u8]) -> [u8; 8] {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    insns.hash(&mut h);
+    h.finish().to_le_bytes()
 }
 
 #[cfg(test)]
@@ -1001,6 +1249,44 @@ mod tests {
             max_entries: 2,
             map_flags: 0,
             name: name.into(),
+            btf: None,
+        }
+    }
+
+    #[test]
+    fn every_op_passes_the_injection_gate() {
+        // Injecting into any operation takes effect: one gate serves all.
+        let f = FakeSys::new();
+        f.mount_bpffs("/bpf");
+        f.add_file("/f", "x");
+        for op in Op::ALL {
+            f.fail_all(op, libc::EIO);
+        }
+        let p = Path::new("/bpf/m");
+        let fd = std::fs::File::open("/dev/null").expect("null");
+        let checks: Vec<(Op, Option<i32>)> = vec![
+            (
+                Op::MapCreate,
+                f.map_create(&array("m")).err().and_then(|e| e.errno()),
+            ),
+            (Op::Lstat, f.lstat(p).err().and_then(|e| e.errno())),
+            (Op::Statfs, f.statfs(p).err().and_then(|e| e.errno())),
+            (
+                Op::ReadFile,
+                f.read_file(Path::new("/f"), 10)
+                    .err()
+                    .and_then(|e| e.errno()),
+            ),
+            (
+                Op::ObjPin,
+                f.obj_pin(fd.as_fd(), p).err().and_then(|e| e.errno()),
+            ),
+            (Op::Chmod, f.chmod(p, 0).err().and_then(|e| e.errno())),
+            (Op::Uname, f.uname().err().and_then(|e| e.errno())),
+            (Op::Exec, f.exec(p, &[]).errno()),
+        ];
+        for (op, errno) in checks {
+            assert_eq!(errno, Some(libc::EIO), "{op:?}");
         }
     }
 
@@ -1041,11 +1327,11 @@ mod tests {
         let e = f.obj_pin(fd.as_fd(), Path::new("/bpf/m")).unwrap_err();
         assert_eq!(e.errno(), Some(libc::EEXIST));
         assert_eq!(
-            f.statfs_type(Path::new("/bpf")).expect("statfs"),
+            f.statfs(Path::new("/bpf")).expect("statfs").f_type,
             BPF_FS_MAGIC
         );
         assert_eq!(
-            f.statfs_type(Path::new("/tmp")).expect("statfs"),
+            f.statfs(Path::new("/tmp")).expect("statfs").f_type,
             TMPFS_MAGIC
         );
     }

@@ -8,17 +8,19 @@
 //! because every attr starts zeroed.
 
 use super::{
-    FileStat, MapCreateAttr, MapInfo, ObjKind, ProgInfo, ProgLoadAttr, Sys, SysError, SysResult,
+    Bpf, Credentials, FileStat, Files, FsInfo, MapCreateAttr, MapInfo, ObjKind, Op, PinHandle,
+    Process, ProgInfo, ProgLoadAttr, SysError, SysResult,
 };
 use aya_obj::generated::{bpf_attr, bpf_cmd, bpf_map_info, bpf_prog_info};
 use nix::errno::Errno;
 use nix::sys::stat::{FchmodatFlags, Mode};
-use std::ffi::{CString, OsStr};
+use std::ffi::{CString, OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// The running kernel.
 #[derive(Debug, Default, Clone, Copy)]
@@ -31,19 +33,15 @@ impl LinuxSys {
     }
 }
 
-fn nix_err(op: &'static str, path: Option<&Path>, e: Errno) -> SysError {
+fn nix_err(op: Op, path: Option<&Path>, e: Errno) -> SysError {
     SysError::from_errno(op, path, e as i32)
 }
 
-fn io_err(op: &'static str, path: &Path, e: std::io::Error) -> SysError {
-    SysError {
-        op,
-        path: Some(path.to_path_buf()),
-        source: e,
-    }
+fn io_err(op: Op, path: &Path, e: std::io::Error) -> SysError {
+    SysError::io(op, Some(path), e)
 }
 
-fn cpath(op: &'static str, path: &Path) -> SysResult<CString> {
+fn cpath(op: Op, path: &Path) -> SysResult<CString> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| SysError::from_errno(op, Some(path), libc::EINVAL))
 }
@@ -87,7 +85,7 @@ fn sys_bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> Result<libc::c_long, Errno> {
 
 /// A `bpf()` command that returns a new file descriptor.
 fn sys_bpf_fd(
-    op: &'static str,
+    op: Op,
     path: Option<&Path>,
     cmd: bpf_cmd,
     attr: &mut bpf_attr,
@@ -100,7 +98,7 @@ fn sys_bpf_fd(
 }
 
 /// `BPF_OBJ_GET_INFO_BY_FD` into a `T` (`bpf_map_info` / `bpf_prog_info`).
-fn obj_info<T: Copy>(op: &'static str, fd: BorrowedFd<'_>, info: &mut T) -> SysResult<()> {
+fn obj_info<T: Copy>(op: Op, fd: BorrowedFd<'_>, info: &mut T) -> SysResult<()> {
     let mut attr = zeroed_attr();
     let len = u32::try_from(std::mem::size_of::<T>())
         .map_err(|_| SysError::from_errno(op, None, libc::EINVAL))?;
@@ -118,12 +116,7 @@ fn obj_info<T: Copy>(op: &'static str, fd: BorrowedFd<'_>, info: &mut T) -> SysR
 /// (`anon_inode:bpf-map`, `anon_inode:bpf-prog`); if `/proc` is not
 /// available the check is skipped and the caller's field comparison still
 /// fails. Only fds from pins need it: the loader knows what it created.
-fn check_fd_kind(
-    op: &'static str,
-    path: &Path,
-    fd: BorrowedFd<'_>,
-    kind: ObjKind,
-) -> SysResult<()> {
+fn check_fd_kind(op: Op, path: &Path, fd: BorrowedFd<'_>, kind: ObjKind) -> SysResult<()> {
     let want: &[u8] = match kind {
         ObjKind::Map => b"anon_inode:bpf-map",
         ObjKind::Prog => b"anon_inode:bpf-prog",
@@ -143,10 +136,11 @@ fn to_filestat(st: &libc::stat) -> FileStat {
         mode: st.st_mode,
         dev: st.st_dev,
         ino: st.st_ino,
+        size: u64::try_from(st.st_size).unwrap_or(0),
     }
 }
 
-impl Sys for LinuxSys {
+impl Bpf for LinuxSys {
     fn map_create(&self, a: &MapCreateAttr) -> SysResult<OwnedFd> {
         let mut attr = zeroed_attr();
         // SAFETY: writing plain integer fields of the map-create member of a
@@ -159,12 +153,17 @@ impl Sys for LinuxSys {
             m.max_entries = a.max_entries;
             m.map_flags = a.map_flags;
             copy_name(&mut m.map_name, &a.name);
+            if let Some(btf) = &a.btf {
+                m.btf_fd = btf.fd as u32;
+                m.btf_key_type_id = btf.key_type_id;
+                m.btf_value_type_id = btf.value_type_id;
+            }
         }
-        sys_bpf_fd("BPF_MAP_CREATE", None, bpf_cmd::BPF_MAP_CREATE, &mut attr)
+        sys_bpf_fd(Op::MapCreate, None, bpf_cmd::BPF_MAP_CREATE, &mut attr)
     }
 
     fn prog_load(&self, a: &ProgLoadAttr<'_>, log: &mut [u8]) -> SysResult<OwnedFd> {
-        const OP: &str = "BPF_PROG_LOAD";
+        const OP: Op = Op::ProgLoad;
         let license =
             CString::new(a.license).map_err(|_| SysError::from_errno(OP, None, libc::EINVAL))?;
         let insn_cnt = u32::try_from(a.insns.len() / 8)
@@ -192,8 +191,29 @@ impl Sys for LinuxSys {
         sys_bpf_fd(OP, None, bpf_cmd::BPF_PROG_LOAD, &mut attr)
     }
 
+    fn btf_load(&self, data: &[u8], log: &mut [u8]) -> SysResult<OwnedFd> {
+        const OP: Op = Op::BtfLoad;
+        let size =
+            u32::try_from(data.len()).map_err(|_| SysError::from_errno(OP, None, libc::E2BIG))?;
+        let log_size = u32::try_from(log.len()).unwrap_or(u32::MAX);
+        let mut attr = zeroed_attr();
+        // SAFETY: writing plain integer fields of the BTF-load member of a
+        // zeroed union; `data` and `log` outlive the syscall below.
+        unsafe {
+            let b = &mut attr.__bindgen_anon_7;
+            b.btf = data.as_ptr() as u64;
+            b.btf_size = size;
+            if !log.is_empty() {
+                b.btf_log_level = 1;
+                b.btf_log_size = log_size;
+                b.btf_log_buf = log.as_mut_ptr() as u64;
+            }
+        }
+        sys_bpf_fd(OP, None, bpf_cmd::BPF_BTF_LOAD, &mut attr)
+    }
+
     fn obj_pin(&self, fd: BorrowedFd<'_>, path: &Path) -> SysResult<()> {
-        const OP: &str = "BPF_OBJ_PIN";
+        const OP: Op = Op::ObjPin;
         let c = cpath(OP, path)?;
         let mut attr = zeroed_attr();
         // `c` outlives the syscall below.
@@ -204,7 +224,7 @@ impl Sys for LinuxSys {
     }
 
     fn obj_get(&self, path: &Path, file_flags: u32, kind: ObjKind) -> SysResult<OwnedFd> {
-        const OP: &str = "BPF_OBJ_GET";
+        const OP: Op = Op::ObjGet;
         let c = cpath(OP, path)?;
         let mut attr = zeroed_attr();
         // `c` outlives the syscall below.
@@ -215,10 +235,35 @@ impl Sys for LinuxSys {
         Ok(fd)
     }
 
+    fn obj_get_pin(&self, pin: &PinHandle, file_flags: u32, kind: ObjKind) -> SysResult<OwnedFd> {
+        // The magic link reaches the O_PATH-opened inode itself; without
+        // /proc, fall back to the path and check it still is that inode.
+        match self.obj_get(&proc_fd_path(&pin.fd), file_flags, kind) {
+            Err(e) if e.is(libc::ENOENT) && !Path::new("/proc/self/fd").exists() => {
+                let fd = self.obj_get(&pin.path, file_flags, kind)?;
+                let now = self.lstat(&pin.path)?;
+                if (now.dev, now.ino) != (pin.stat.dev, pin.stat.ino) || !now.is_file() {
+                    return Err(SysError::from_errno(
+                        Op::ObjGet,
+                        Some(&pin.path),
+                        libc::ESTALE,
+                    ));
+                }
+                Ok(fd)
+            }
+            Err(e) => Err(SysError::from_errno(
+                Op::ObjGet,
+                Some(&pin.path),
+                e.errno().unwrap_or(libc::EIO),
+            )),
+            Ok(fd) => Ok(fd),
+        }
+    }
+
     fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
         // SAFETY: `bpf_map_info` is a plain C struct; all-zero is valid.
         let mut info: bpf_map_info = unsafe { std::mem::zeroed() };
-        obj_info("BPF_OBJ_GET_INFO_BY_FD(map)", fd, &mut info)?;
+        obj_info(Op::MapInfo, fd, &mut info)?;
         Ok(MapInfo {
             id: info.id,
             map_type: info.type_,
@@ -226,6 +271,9 @@ impl Sys for LinuxSys {
             value_size: info.value_size,
             max_entries: info.max_entries,
             map_flags: info.map_flags,
+            btf_id: info.btf_id,
+            btf_key_type_id: info.btf_key_type_id,
+            btf_value_type_id: info.btf_value_type_id,
         })
     }
 
@@ -233,10 +281,11 @@ impl Sys for LinuxSys {
         // SAFETY: `bpf_prog_info` is a plain C struct; all-zero is valid (its
         // pointer fields are null, so the kernel copies no arrays out).
         let mut info: bpf_prog_info = unsafe { std::mem::zeroed() };
-        obj_info("BPF_OBJ_GET_INFO_BY_FD(prog)", fd, &mut info)?;
+        obj_info(Op::ProgInfo, fd, &mut info)?;
         Ok(ProgInfo {
             id: info.id,
             prog_type: info.type_,
+            tag: info.tag,
             jited_prog_len: info.jited_prog_len,
             xlated_prog_len: info.xlated_prog_len,
         })
@@ -249,7 +298,7 @@ impl Sys for LinuxSys {
         value: &[u8],
         flags: u64,
     ) -> SysResult<()> {
-        const OP: &str = "BPF_MAP_UPDATE_ELEM";
+        const OP: Op = Op::MapUpdate;
         // The kernel reads key_size/value_size bytes; it cannot know our slice
         // lengths, so check them against the map first.
         let info = self.map_info(fd)?;
@@ -271,7 +320,7 @@ impl Sys for LinuxSys {
     }
 
     fn map_lookup(&self, fd: BorrowedFd<'_>, key: &[u8], value: &mut [u8]) -> SysResult<()> {
-        const OP: &str = "BPF_MAP_LOOKUP_ELEM";
+        const OP: Op = Op::MapLookup;
         let info = self.map_info(fd)?;
         // Per-CPU maps return value_size * ncpus bytes; refuse them rather than
         // let the kernel write past `value`.
@@ -293,7 +342,9 @@ impl Sys for LinuxSys {
         sys_bpf(bpf_cmd::BPF_MAP_LOOKUP_ELEM, &mut attr).map_err(|e| nix_err(OP, None, e))?;
         Ok(())
     }
+}
 
+impl Files for LinuxSys {
     fn chmod(&self, path: &Path, mode: u32) -> SysResult<()> {
         nix::sys::stat::fchmodat(
             nix::fcntl::AT_FDCWD,
@@ -301,7 +352,7 @@ impl Sys for LinuxSys {
             Mode::from_bits_truncate(mode as libc::mode_t),
             FchmodatFlags::FollowSymlink,
         )
-        .map_err(|e| nix_err("chmod", Some(path), e))
+        .map_err(|e| nix_err(Op::Chmod, Some(path), e))
     }
 
     fn chown(&self, path: &Path, uid: u32, gid: u32) -> SysResult<()> {
@@ -312,11 +363,11 @@ impl Sys for LinuxSys {
             Some(nix::unistd::Gid::from_raw(gid)),
             nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
         )
-        .map_err(|e| nix_err("lchown", Some(path), e))
+        .map_err(|e| nix_err(Op::Chown, Some(path), e))
     }
 
     fn rename_noreplace(&self, from: &Path, to: &Path) -> SysResult<()> {
-        const OP: &str = "renameat2(RENAME_NOREPLACE)";
+        const OP: Op = Op::Rename;
         let f = cpath(OP, from)?;
         let t = cpath(OP, to)?;
         // nix only wraps renameat2 for glibc; the raw syscall also works with
@@ -340,77 +391,114 @@ impl Sys for LinuxSys {
         Ok(())
     }
 
-    fn lock_dir(&self, path: &Path) -> SysResult<OwnedFd> {
-        const OP: &str = "flock";
-        let dir = std::fs::File::open(path).map_err(|e| io_err(OP, path, e))?;
-        loop {
-            // SAFETY: flock on an fd we own.
-            if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(dir.into());
-            }
-            let e = SysError::last(OP, Some(path));
-            if e.errno() != Some(libc::EINTR) {
-                return Err(e);
-            }
-        }
-    }
-
     fn unlink(&self, path: &Path) -> SysResult<()> {
-        nix::unistd::unlink(path).map_err(|e| nix_err("unlink", Some(path), e))
+        nix::unistd::unlink(path).map_err(|e| nix_err(Op::Unlink, Some(path), e))
     }
 
     fn mkdir(&self, path: &Path, mode: u32) -> SysResult<()> {
         let m = Mode::from_bits_truncate(mode as libc::mode_t);
-        nix::unistd::mkdir(path, m).map_err(|e| nix_err("mkdir", Some(path), e))?;
-        // mkdir applies the process umask; set the mode explicitly instead of
-        // changing the (process-wide, thread-unsafe) umask.
-        self.chmod(path, mode)
+        nix::unistd::mkdir(path, m).map_err(|e| nix_err(Op::Mkdir, Some(path), e))?;
+        // mkdir applies the process umask: only if it took bits away (the
+        // boot flow runs with umask 0), set the mode explicitly.
+        if self.lstat(path)?.perm() != mode & 0o7777 {
+            self.chmod(path, mode)?;
+        }
+        Ok(())
     }
 
     fn lstat(&self, path: &Path) -> SysResult<FileStat> {
-        let st = nix::sys::stat::lstat(path).map_err(|e| nix_err("lstat", Some(path), e))?;
+        let st = nix::sys::stat::lstat(path).map_err(|e| nix_err(Op::Lstat, Some(path), e))?;
         Ok(to_filestat(&st))
     }
 
-    fn statfs_type(&self, path: &Path) -> SysResult<i64> {
-        let st = nix::sys::statfs::statfs(path).map_err(|e| nix_err("statfs", Some(path), e))?;
-        Ok(st.filesystem_type().0 as i64)
+    fn open_pin(&self, path: &Path) -> SysResult<PinHandle> {
+        const OP: Op = Op::OpenPin;
+        let c = cpath(OP, path)?;
+        // SAFETY: `c` is a valid NUL-terminated path; the returned fd (if
+        // any) is new and owned by nobody else.
+        let raw = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if raw < 0 {
+            return Err(nix_err(OP, Some(path), Errno::last()));
+        }
+        // SAFETY: `raw` is a new descriptor nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let st = nix::sys::stat::fstat(&fd).map_err(|e| nix_err(OP, Some(path), e))?;
+        Ok(PinHandle {
+            fd,
+            stat: to_filestat(&st),
+            path: path.to_path_buf(),
+        })
     }
 
-    fn is_read_only_fs(&self, path: &Path) -> SysResult<bool> {
-        let st = nix::sys::statvfs::statvfs(path).map_err(|e| nix_err("statvfs", Some(path), e))?;
-        Ok(st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+    fn chmod_pin(&self, pin: &PinHandle, mode: u32) -> SysResult<()> {
+        // An O_PATH fd cannot be fchmod'ed; its magic link can be chmod'ed
+        // and reaches the inode itself (a symlink at the path is never
+        // followed: the handle was opened with O_NOFOLLOW and is a file).
+        self.chmod(&proc_fd_path(&pin.fd), mode).map_err(|e| {
+            SysError::from_errno(Op::Chmod, Some(&pin.path), e.errno().unwrap_or(libc::EIO))
+        })
     }
 
-    fn read_dir(&self, path: &Path) -> SysResult<Vec<String>> {
-        let rd = std::fs::read_dir(path).map_err(|e| io_err("opendir", path, e))?;
+    fn chown_pin(&self, pin: &PinHandle, uid: u32, gid: u32) -> SysResult<()> {
+        nix::unistd::fchownat(
+            pin.fd.as_fd(),
+            "",
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+            nix::fcntl::AtFlags::AT_EMPTY_PATH,
+        )
+        .map_err(|e| nix_err(Op::Chown, Some(&pin.path), e))
+    }
+
+    fn statfs(&self, path: &Path) -> SysResult<FsInfo> {
+        let st = nix::sys::statfs::statfs(path).map_err(|e| nix_err(Op::Statfs, Some(path), e))?;
+        // Mount flags through statvfs: bionic's statfs has no f_flags accessor.
+        let vfs =
+            nix::sys::statvfs::statvfs(path).map_err(|e| nix_err(Op::Statfs, Some(path), e))?;
+        Ok(FsInfo {
+            f_type: st.filesystem_type().0 as i64,
+            read_only: vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY),
+        })
+    }
+
+    fn read_dir(&self, path: &Path) -> SysResult<Vec<OsString>> {
+        let rd = std::fs::read_dir(path).map_err(|e| io_err(Op::ReadDir, path, e))?;
         let mut names = Vec::new();
         for entry in rd {
-            let entry = entry.map_err(|e| io_err("readdir", path, e))?;
-            names.push(entry.file_name().to_string_lossy().into_owned());
+            let entry = entry.map_err(|e| io_err(Op::ReadDir, path, e))?;
+            names.push(entry.file_name());
         }
         Ok(names)
     }
 
     fn read_file(&self, path: &Path, max_len: u64) -> SysResult<(Vec<u8>, FileStat)> {
+        const OP: Op = Op::ReadFile;
         // O_NONBLOCK: a FIFO swapped in for the file must not hang the boot;
         // it is refused by the regular-file check below.
         let f = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
             .open(path)
-            .map_err(|e| io_err("open", path, e))?;
-        let st = nix::sys::stat::fstat(&f).map_err(|e| nix_err("fstat", Some(path), e))?;
+            .map_err(|e| io_err(OP, path, e))?;
+        let st = nix::sys::stat::fstat(&f).map_err(|e| nix_err(OP, Some(path), e))?;
         let st = to_filestat(&st);
         if !st.is_file() {
-            return Err(SysError::from_errno("open", Some(path), libc::EINVAL));
+            return Err(SysError::from_errno(OP, Some(path), libc::EINVAL));
+        }
+        if st_size_exceeds(&f, max_len) {
+            return Err(SysError::from_errno(OP, Some(path), libc::EFBIG));
         }
         let mut data = Vec::new();
         f.take(max_len.saturating_add(1))
             .read_to_end(&mut data)
-            .map_err(|e| io_err("read", path, e))?;
+            .map_err(|e| io_err(OP, path, e))?;
         if data.len() as u64 > max_len {
-            return Err(SysError::from_errno("read", Some(path), libc::EFBIG));
+            return Err(SysError::from_errno(OP, Some(path), libc::EFBIG));
         }
         Ok((data, st))
     }
@@ -420,12 +508,14 @@ impl Sys for LinuxSys {
             .write(true)
             .custom_flags(libc::O_CLOEXEC)
             .open(path)
-            .map_err(|e| io_err("open", path, e))?;
-        f.write_all(data).map_err(|e| io_err("write", path, e))
+            .map_err(|e| io_err(Op::WriteFile, path, e))?;
+        f.write_all(data)
+            .map_err(|e| io_err(Op::WriteFile, path, e))
     }
 
     fn create_file(&self, path: &Path, data: &[u8], mode: u32) -> SysResult<()> {
         use std::os::unix::fs::PermissionsExt;
+        const OP: Op = Op::CreateFile;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -433,48 +523,154 @@ impl Sys for LinuxSys {
             .mode(mode)
             .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
             .open(path)
-            .map_err(|e| io_err("open", path, e))?;
+            .map_err(|e| io_err(OP, path, e))?;
         // The umask applied at creation; the mode must be exactly `mode`.
         f.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| io_err("fchmod", path, e))?;
-        f.write_all(data).map_err(|e| io_err("write", path, e))
+            .map_err(|e| io_err(OP, path, e))?;
+        f.write_all(data).map_err(|e| io_err(OP, path, e))
     }
 
-    fn euid(&self) -> u32 {
-        nix::unistd::geteuid().as_raw()
+    fn lock_file(&self, path: &Path, timeout: Duration) -> SysResult<OwnedFd> {
+        const OP: Op = Op::Lock;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|e| io_err(OP, path, e))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            // SAFETY: flock on an fd we own.
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(f.into());
+            }
+            let e = Errno::last();
+            if e != Errno::EWOULDBLOCK && e != Errno::EINTR {
+                return Err(nix_err(OP, Some(path), e));
+            }
+            if Instant::now() >= deadline {
+                return Err(nix_err(OP, Some(path), Errno::EWOULDBLOCK));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Process for LinuxSys {
+    fn uname(&self) -> SysResult<(String, String)> {
+        let u = nix::sys::utsname::uname().map_err(|e| nix_err(Op::Uname, None, e))?;
+        let s = |o: &OsStr| o.to_string_lossy().into_owned();
+        Ok((s(u.release()), s(u.machine())))
     }
 
-    fn exec(&self, path: &Path, argv: &[String]) -> SysError {
-        let einval = || SysError::from_errno("execve", Some(path), libc::EINVAL);
+    fn credentials(&self) -> SysResult<Credentials> {
+        const OP: Op = Op::Credentials;
+        let groups = supplementary_groups().map_err(|e| SysError::io(OP, None, e))?;
+        Ok(Credentials {
+            pid: std::process::id(),
+            euid: nix::unistd::geteuid().as_raw(),
+            egid: nix::unistd::getegid().as_raw(),
+            groups,
+            cap_effective: capget_effective().map_err(|e| nix_err(OP, None, e))?,
+        })
+    }
+
+    #[allow(
+        clippy::useless_conversion,
+        reason = "rlim_t is u32 on 32-bit bionic, u64 elsewhere"
+    )]
+    fn raise_nofile_limit(&self) -> SysResult<u64> {
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        let (soft, hard) =
+            getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| nix_err(Op::Rlimit, None, e))?;
+        if soft < hard {
+            setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+                .map_err(|e| nix_err(Op::Rlimit, None, e))?;
+            return Ok(u64::from(hard));
+        }
+        Ok(u64::from(soft))
+    }
+
+    fn page_size(&self) -> SysResult<u32> {
+        const OP: Op = Op::PageSize;
+        let v = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+            .map_err(|e| nix_err(OP, None, e))?
+            .ok_or_else(|| SysError::from_errno(OP, None, libc::EINVAL))?;
+        u32::try_from(v).map_err(|_| SysError::from_errno(OP, None, libc::ERANGE))
+    }
+
+    fn set_umask(&self, mask: u32) -> u32 {
+        nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t)).bits() as u32
+    }
+
+    fn exec(&self, path: &Path, argv: &[OsString]) -> SysError {
+        let einval = || SysError::from_errno(Op::Exec, Some(path), libc::EINVAL);
         let Ok(cpath) = CString::new(path.as_os_str().as_bytes()) else {
             return einval();
         };
         let Ok(cargs) = argv
             .iter()
-            .map(|a| CString::new(a.as_bytes()))
+            .map(|a| CString::new(a.as_os_str().as_bytes()))
             .collect::<Result<Vec<_>, _>>()
         else {
             return einval();
         };
         // execv passes the current environment on.
         match nix::unistd::execv(&cpath, &cargs) {
-            Err(e) => nix_err("execve", Some(path), e),
+            Err(e) => nix_err(Op::Exec, Some(path), e),
         }
     }
+}
 
-    fn uname(&self) -> SysResult<(String, String)> {
-        let u = nix::sys::utsname::uname().map_err(|e| nix_err("uname", None, e))?;
-        let s = |o: &OsStr| o.to_string_lossy().into_owned();
-        Ok((s(u.release()), s(u.machine())))
-    }
+/// `/proc/self/fd/<fd>`.
+fn proc_fd_path(fd: &OwnedFd) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
 
-    fn page_size(&self) -> SysResult<u32> {
-        let v = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-            .map_err(|e| nix_err("sysconf(_SC_PAGESIZE)", None, e))?
-            .ok_or_else(|| SysError::from_errno("sysconf(_SC_PAGESIZE)", None, libc::EINVAL))?;
-        u32::try_from(v)
-            .map_err(|_| SysError::from_errno("sysconf(_SC_PAGESIZE)", None, libc::ERANGE))
+/// Whether the open file is already larger than `max_len` (so a 4 GB file
+/// is refused without reading it).
+fn st_size_exceeds(f: &std::fs::File, max_len: u64) -> bool {
+    f.metadata().map(|m| m.len() > max_len).unwrap_or(false)
+}
+
+/// The effective capability set of the calling thread (`capget(2)`, ABI
+/// version 3: two 32-bit words).
+fn capget_effective() -> Result<u64, Errno> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
     }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: `header` and `data` are valid, writable and laid out as the
+    // kernel's `__user_cap_header_struct` and two `__user_cap_data_struct`s
+    // (what version 3 writes).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut Header,
+            data.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    Ok(u64::from(data[0].effective) | (u64::from(data[1].effective) << 32))
 }
 
 /// Per-CPU map types, whose lookups return one value per possible CPU.
@@ -487,4 +683,28 @@ fn is_percpu(map_type: u32) -> bool {
         t::BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE as u32,
     ]
     .contains(&map_type)
+}
+
+/// The supplementary groups, asked of the kernel alone. (`nix`'s
+/// `getgroups` sizes its buffer with `sysconf(_SC_NGROUPS_MAX)`, which glibc
+/// answers by reading `/proc/sys/kernel/ngroups_max`: a read the
+/// `bpfloader` SELinux domain is not granted.)
+fn supplementary_groups() -> std::io::Result<Vec<u32>> {
+    loop {
+        // SAFETY: size 0 with a null list only returns the count.
+        let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+        let n = usize::try_from(n).map_err(|_| std::io::Error::last_os_error())?;
+        let mut groups: Vec<libc::gid_t> = vec![0; n];
+        // SAFETY: `groups` has room for `n` entries, the size passed.
+        let got = unsafe { libc::getgroups(n as libc::c_int, groups.as_mut_ptr()) };
+        match usize::try_from(got) {
+            Ok(got) => {
+                groups.truncate(got);
+                return Ok(groups);
+            }
+            // The set grew between the calls: ask again.
+            Err(_) if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) => {}
+            Err(_) => return Err(std::io::Error::last_os_error()),
+        }
+    }
 }

@@ -347,6 +347,8 @@ pub struct Sample {
     pub progs: Vec<u8>,
     pub prog_syms: Vec<(String, u64, u64)>,
     pub rels: Vec<(u64, RelSym)>,
+    /// More `SHT_PROGBITS` sections, added after `progs`.
+    pub extra: Vec<(String, Vec<u8>)>,
 }
 
 impl Default for Sample {
@@ -382,6 +384,7 @@ impl Default for Sample {
             progs: ProgRec::default().bytes(),
             prog_syms: vec![("prog_test_def".into(), 0, 92)],
             rels: vec![(0, RelSym::Map(0)), (16, RelSym::Map(1))],
+            extra: Vec::new(),
         }
     }
 }
@@ -410,6 +413,9 @@ impl Sample {
         }
         let maps = b.section("maps", &self.maps);
         let progs = b.section("progs", &self.progs);
+        for (name, data) in &self.extra {
+            b.section(name, data);
+        }
         if let Some(f) = &self.func {
             b.symbol(f, text, 0, self.code.len() as u64, STT_FUNC);
         }

@@ -149,6 +149,7 @@ impl Domain {
             Domain::NetdReadonly => "fs_bpf_netd_readonly",
             Domain::NetdShared => "fs_bpf_netd_shared",
             Domain::Loader => "fs_bpf_loader",
+            Domain::Unknown => "",
         }
     }
 
@@ -162,6 +163,7 @@ impl Domain {
             Domain::NetdReadonly => "netd_readonly/",
             Domain::NetdShared => "netd_shared/",
             Domain::Loader => "loader/",
+            Domain::Unknown => "",
         }
     }
 
@@ -226,7 +228,7 @@ pub fn kernel_object_name(name: &str) -> String {
 /// `pin_subdir` domain's directory, or the location prefix when unspecified.
 pub fn pin_dir(pin_subdir: Domain, location_prefix: &str) -> &str {
     match pin_subdir {
-        Domain::Unspecified => location_prefix,
+        Domain::Unspecified | Domain::Unknown => location_prefix,
         d => d.pin_subdir(),
     }
 }

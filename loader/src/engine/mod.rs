@@ -330,7 +330,7 @@ fn prepare(
                 file: file.clone(),
                 source,
             })?;
-        let spec = crate::parse::parse_object(&file, &bytes)?;
+        let spec = crate::parse::parse_object_as(&file, &bytes, cfg.rules.record_sizes.records())?;
         drop(bytes);
         let plan = plan_for(cfg, location, &spec)?;
         Ok((spec, plan))

@@ -42,13 +42,13 @@ pub enum Kind {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TrustError {
     /// The path is a symbolic link.
-    #[error("{}: is a symlink", path.display())]
+    #[error("{}: is a symlink", crate::logging::shown(path))]
     Symlink {
         /// The path.
         path: PathBuf,
     },
     /// The path is not of the expected type.
-    #[error("{}: is not a {}", path.display(), if *expected == Kind::Dir { "directory" } else { "regular file" })]
+    #[error("{}: is not a {}", crate::logging::shown(path), if *expected == Kind::Dir { "directory" } else { "regular file" })]
     WrongType {
         /// The path.
         path: PathBuf,
@@ -56,7 +56,7 @@ pub enum TrustError {
         expected: Kind,
     },
     /// The owner is not the trusted uid (root).
-    #[error("{}: owned by uid {uid}, must be {}", path.display(), uid_name(*trusted))]
+    #[error("{}: owned by uid {uid}, must be {}", crate::logging::shown(path), uid_name(*trusted))]
     Owner {
         /// The path.
         path: PathBuf,
@@ -66,7 +66,7 @@ pub enum TrustError {
         trusted: u32,
     },
     /// Group or others may write the path.
-    #[error("{}: mode {mode:04o} is writable by {by}", path.display())]
+    #[error("{}: mode {mode:04o} is writable by {by}", crate::logging::shown(path))]
     Writable {
         /// The path.
         path: PathBuf,
@@ -76,7 +76,10 @@ pub enum TrustError {
         by: &'static str,
     },
     /// The file opened is not the one checked (replaced in between).
-    #[error("{}: replaced between check and open (inode {checked} became {opened})", path.display())]
+    #[error(
+        "{}: replaced between check and open (inode {checked} became {opened})",
+        crate::logging::shown(path)
+    )]
     Swapped {
         /// The path.
         path: PathBuf,
@@ -86,7 +89,7 @@ pub enum TrustError {
         opened: u64,
     },
     /// The name is not a plain file name.
-    #[error("{}: {name:?} is not a plain file name", dir.display())]
+    #[error("{}: {name:?} is not a plain file name", crate::logging::shown(dir))]
     BadName {
         /// The directory.
         dir: PathBuf,
@@ -94,7 +97,7 @@ pub enum TrustError {
         name: String,
     },
     /// `lstat` or the read failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", crate::logging::shown(path))]
     Io {
         /// The path.
         path: PathBuf,

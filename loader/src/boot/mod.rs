@@ -129,7 +129,7 @@ pub enum BootError {
     #[error("cannot parse kernel release {0:?}")]
     KernelRelease(String),
     /// Not exactly one of the platform's `bpfloader.rc` / `netbpfload.rc`.
-    #[error("{} of {} and {} exist; exactly one is expected", if *.both { "both" } else { "neither" }, .bpfloader_rc.display(), .netbpfload_rc.display())]
+    #[error("{} of {} and {} exist; exactly one is expected", if *.both { "both" } else { "neither" }, crate::logging::shown(.bpfloader_rc), crate::logging::shown(.netbpfload_rc))]
     PlatformRc {
         /// The T/U init file.
         bpfloader_rc: PathBuf,
@@ -139,7 +139,7 @@ pub enum BootError {
         both: bool,
     },
     /// The platform's `netbpfload.rc` header is not this release's.
-    #[error("{}: first line {found:?} is not the {release} header `# {} #`", .path.display(), .want.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" "))]
+    #[error("{}: first line {found:?} is not the {release} header `# {} #`", crate::logging::shown(.path), .want.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" "))]
     RcHeader {
         /// The file.
         path: PathBuf,

@@ -247,19 +247,26 @@ pub fn run(a: LoadArgs, g: &GlobalArgs) -> i32 {
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = if a.json || a.compact {
         let doc = LoadJson::new(rel, a.role, &cfg, &report);
-        let r = if a.compact {
-            serde_json::to_writer(&mut out, &doc)
+        // Serialized whole before any byte is written: a document is
+        // printed complete or not at all.
+        let text = if a.compact {
+            serde_json::to_vec(&doc)
         } else {
-            serde_json::to_writer_pretty(&mut out, &doc)
+            serde_json::to_vec_pretty(&doc)
         };
-        r.map_err(io::Error::from).and_then(|()| writeln!(out))
+        text.map_err(io::Error::from)
+            .and_then(|t| out.write_all(&t))
+            .and_then(|()| writeln!(out))
     } else {
         write_human(&mut out, &report, &cfg)
     };
     // The kernel state is what it is whether or not the summary could be
     // printed: report the write error, keep the load's exit status.
+    let code = exit_code(&report);
     if let Err(e) = written.and_then(|()| out.flush()) {
         eprintln!("netbpfload load: writing the summary: {e}");
+        // A caller reading the summary must not take silence for success.
+        return code.max(1);
     }
-    exit_code(&report)
+    code
 }

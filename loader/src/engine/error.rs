@@ -19,7 +19,7 @@ pub enum LoadError {
         source: SysError,
     },
     /// A pin directory is missing, not a directory, or not on the bpffs.
-    #[error("pin directory {}: {problem}", dir.display())]
+    #[error("pin directory {}: {problem}", crate::logging::shown(dir))]
     PinDir {
         /// The directory.
         dir: PathBuf,

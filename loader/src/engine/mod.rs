@@ -144,6 +144,7 @@ impl LoadConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectReport {
     /// The `.o` file.
+    #[serde(serialize_with = "crate::report::path")]
     pub file: PathBuf,
     /// The object name its pins carry (`offload@mainline.o` → `offload`).
     pub object: String,
@@ -250,6 +251,7 @@ impl Serialize for LocationError {
 #[derive(Debug, Clone, Serialize)]
 pub struct LocationReport {
     /// Directory scanned.
+    #[serde(serialize_with = "crate::report::path")]
     pub dir: PathBuf,
     /// Prefix under the bpffs root.
     pub prefix: String,
@@ -402,7 +404,7 @@ fn log_outcome(r: &ObjectReport) {
             let crit = if r.fatal { " (fatal)" } else { "" };
             // Some errors (parse, integrity) start with the file already.
             let text = error.to_string();
-            let own = format!("{}: ", r.file.display());
+            let own = format!("{file}: ");
             let text = text.strip_prefix(own.as_str()).unwrap_or(&text);
             let mut msg = format!("{file}: failed{crit}: {}", crate::logging::escape(text));
             if let Some(l) = error.verifier_log() {

@@ -320,7 +320,7 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.file.display().to_string().escape_debug())?;
+        write!(f, "{}: ", crate::logging::shown(&self.file))?;
         // Names come from the file: escaped, so that a newline in one
         // cannot start a forged line in the log.
         if let Some(s) = &self.section {

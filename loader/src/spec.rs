@@ -5,8 +5,8 @@
 //! decisions that depend on it live in [`crate::gate`] and [`crate::engine`].
 //!
 //! Field layouts follow `struct bpf_map_def` (120 bytes) and
-//! `struct bpf_prog_def` (92 bytes) of Android's `bpf_map_def.h`; see
-//! `shared/reference/android-bpf-loader-facts.md` §1 for offsets.
+//! `struct bpf_prog_def` (92 bytes) of Android's `bpf_map_def.h`; offsets in
+//! `docs/object-format.md#map-record` and `docs/object-format.md#program-record`.
 
 use serde::Serialize;
 

@@ -8,8 +8,9 @@
 //!   rename or swap entries in it;
 //! * each object must be a regular file (not a symlink), owned by root and
 //!   not writable by group or others;
-//! * the object is opened with `O_NOFOLLOW` ([`Sys::read_file`]) and the
-//!   `fstat` of the opened fd must be the same inode that `lstat` checked and
+//! * the object is opened with `O_NOFOLLOW`
+//!   ([`Files::read_file`](crate::sys::Files::read_file)) and the `fstat` of
+//!   the opened fd must be the same inode that `lstat` checked and
 //!   must pass the same rules, so a swap between the check and the open is
 //!   caught.
 //!
@@ -18,11 +19,11 @@
 //! (`/apex/...`, `/vendor` which is a symlink on some devices) belong to the
 //! platform and are not checked here.
 //!
-//! [`Policy::insecure`] (`--insecure`, `LoadConfig.insecure`) turns the
+//! [`Policy::insecure`] (`--insecure`, `LoadConfig::insecure`) turns the
 //! ownership, mode and symlink violations into warnings. Even then a
 //! symlinked object cannot be read, because the one open path
-//! ([`Sys::read_file`]) always uses `O_NOFOLLOW`; a symlinked *location
-//! directory* is followed.
+//! ([`Files::read_file`](crate::sys::Files::read_file)) always uses
+//! `O_NOFOLLOW`; a symlinked *location directory* is followed.
 
 use crate::sys::{FileStat, Sys, SysError};
 use std::ffi::OsStr;

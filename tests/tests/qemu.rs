@@ -8,7 +8,7 @@
 //!
 //! Expected pins, modes and owners are read off the corpus C sources in
 //! `bpf-progs/src/progs/` (the DEFINE_BPF_* lines) and the reference's pin
-//! naming (facts §3); AIDs: system 1000, network_stack 1073, net_admin 3005,
+//! naming (`docs/object-format.md#pin-paths`); AIDs: system 1000, network_stack 1073, net_admin 3005,
 //! net_bw_stats 3006, net_bw_acct 3007.
 
 use netbpfload_tests::qemu::{Boot, Image};

@@ -135,7 +135,7 @@ pub(super) fn layout<'a>(
 }
 
 /// Pairs record `i` with the `i`-th symbol of the section by address
-/// (facts §3). `symbols` holds at most `layout.count` of the section's
+/// (`docs/object-format.md#record-names`). `symbols` holds at most `layout.count` of the section's
 /// `total` symbols (see `index::symbols`). Returns each record's name.
 fn named_records<'a>(
     elf: &Elf<'a>,

@@ -16,9 +16,9 @@
 //!   relocation entries expanded add up to at most the file size;
 //! * instructions, relocations, programs, maps and warnings are capped.
 //!
-//! The format is described in `shared/reference/android-bpf-loader-facts.md`
-//! §1 (sections and structs), §2 (program sections), §3 (names) and §6
-//! (relocations). Record sizes follow the Android 15 compatibility rules:
+//! The format is described in `docs/object-format.md` (sections, records,
+//! program sections, names, relocations). Record sizes follow the Android 15
+//! compatibility rules (`docs/object-format.md#legacy-record-sizes`):
 //! the stride is the declared `size_of_bpf_*_def`, shorter (older) records
 //! keep defaults for the fields they lack, longer (newer) ones are truncated.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]

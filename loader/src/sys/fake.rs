@@ -254,7 +254,8 @@ impl FakeSys {
         s.bpffs_mounts.insert(p);
     }
 
-    /// Marks the filesystem at `path` read-only for [`Sys::is_read_only_fs`].
+    /// Marks the filesystem at `path` read-only (`FsInfo::read_only` of
+    /// `statfs`).
     pub fn set_read_only(&self, path: impl AsRef<Path>) {
         self.lock().read_only.insert(path.as_ref().to_path_buf());
     }

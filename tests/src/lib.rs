@@ -3,5 +3,6 @@
 
 pub mod bpffs;
 pub mod cfg;
+pub mod gen;
 pub mod qemu;
 pub mod selinux;

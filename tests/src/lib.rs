@@ -3,6 +3,7 @@
 
 pub mod bpffs;
 pub mod cfg;
+pub mod gen;
 pub mod qemu;
 pub mod selinux;
 pub mod stage;

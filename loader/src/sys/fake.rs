@@ -961,9 +961,16 @@ impl Files for FakeSys {
         const OP: Op = Op::Chmod;
         let mut s = self.lock();
         s.gate(OP, Some(path), &format!("{mode:#o}"))?;
+        // As the kernel: only the owner, or a holder of CAP_FOWNER, may
+        // change the mode.
+        const CAP_FOWNER: u32 = 3;
+        let (euid, fowner) = (s.credentials.euid, s.credentials.has_cap(CAP_FOWNER));
         let m = s
             .meta_mut(path)
             .ok_or_else(|| err(OP, path, libc::ENOENT))?;
+        if m.uid != euid && !fowner {
+            return Err(err(OP, path, libc::EPERM));
+        }
         m.mode = mode & 0o7777;
         Ok(())
     }

@@ -45,5 +45,15 @@ for c in $worst; do
     $gen "$c" 1M "$out/hostile-$c-1M.o" >/dev/null
     n=$((n + 1))
 done
-printf '%s  a.o\n# comment\n' "$(printf abc | sha256sum | cut -d' ' -f1)" > fuzz/corpus/manifest/sample
+# fuzz/corpus/manifest/: both formats (docs/manifest.md), for the location
+# the target binds to, and one with a 64-byte signature in front.
+h=$(printf abc | sha256sum | cut -d' ' -f1)
+loc=/apex/com.android.tethering/etc/bpf/net_shared
+printf '%s  a.o\n# comment\n' "$h" > fuzz/corpus/manifest/sample
+printf 'netbpfload-manifest 2\nlocation %s\nversion 7\ncritical a.o\n%s  a.o\n%s *b.o\n' \
+    "$loc" "$h" "$h" > fuzz/corpus/manifest/format2
+printf '# made by hand\r\nnetbpfload-manifest 2\r\n%s  a.o\r\nversion 18446744073709551615\r\nlocation %s/\r\n' \
+    "$h" "$loc" > fuzz/corpus/manifest/format2-crlf
+printf 'netbpfload-manifest 3\nlocation %s\n' "$loc" > fuzz/corpus/manifest/format3
+{ head -c 64 /dev/zero; cat fuzz/corpus/manifest/format2; } > fuzz/corpus/manifest/signed
 echo "seeded $n objects into $out, $(ls fuzz/corpus/btf | wc -l) .BTF sections into fuzz/corpus/btf"

@@ -4,10 +4,10 @@
  * `maps` and `progs` sections, kernel and loader version constants, and the
  * SELinux / pin-directory domain strings.
  *
- * Written for netbpfload-rs from the layout description in
- * shared/reference/android-bpf-loader-facts.md §1 (which was checked against
- * Android's bpf_map_def.h by compiling it). Every field offset is pinned by a
- * _Static_assert below, so a layout drift is a compile error, not a loader bug.
+ * Written for netbpfload-rs from the record layouts in
+ * docs/object-format.md#map-record and docs/object-format.md#program-record.
+ * Every field offset is pinned by a _Static_assert below, so a layout drift
+ * is a compile error, not a loader bug.
  *
  * Layout selection: BPF_DEF_ABI is the size of struct bpf_map_def to build:
  *   120 (default) U and later: 120-byte map def, 92-byte prog def
@@ -193,7 +193,8 @@ struct bpf_prog_def {
 #endif
 };
 
-/* ---- Layout pins. Offsets from the facts file §1. */
+/* ---- Layout pins. Offsets from docs/object-format.md#map-record and
+ * docs/object-format.md#program-record. */
 #define BPF_ASSERT_OFF(type, field, off) \
     _Static_assert(offsetof(struct type, field) == (off), #type "." #field " must be at " #off)
 

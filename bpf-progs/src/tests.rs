@@ -1,5 +1,6 @@
 //! Unit tests: the compiled objects are well-formed ELF for EM_BPF, carry
-//! the records the C sources declare at the offsets of the facts file §1,
+//! the records the C sources declare at the offsets of
+//! `docs/object-format.md#map-record` and `docs/object-format.md#program-record`,
 //! and `install_tree` lays them out the way the loader's locations expect.
 //!
 //! Expected values below are copied from `src/progs/*.c` and

@@ -1,5 +1,6 @@
 //! The Android object format on top of [`crate::elf`]: instructions, the
-//! `bpf_map_def` / `bpf_prog_def` records (facts §1) with the reference
+//! `bpf_map_def` / `bpf_prog_def` records (`docs/object-format.md#map-record`,
+//! `docs/object-format.md#program-record`) with the reference
 //! defaults, and the object-level sections every valid object carries.
 
 use crate::elf::{Writer, STT_FUNC, STT_OBJECT};

@@ -673,8 +673,9 @@ fn named(size: usize, map: &[u8], section: &[u8], func: &[u8]) -> Vec<u8> {
     w.build()
 }
 
-/// `skfilter/` and 240 more bytes: 249 bytes, under the name cap, but
-/// `tmp_prog_hostile_skfilter_...` is 266.
+/// `skfilter/` padded to [`PROG_NAME_MAX`]` + 1` = 243 bytes: under the name
+/// cap, but its pin name `prog_hostile_skfilter_...` is 256 bytes, one over
+/// `NAME_MAX`.
 fn pin_too_long() -> Vec<u8> {
     let mut v = b"skfilter/".to_vec();
     v.resize(PROG_NAME_MAX + 1, b'p');

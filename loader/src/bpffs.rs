@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BpffsError {
     /// `statfs`/`lstat` of the root failed.
-    #[error("bpffs root {}: {source}", .root.display())]
+    #[error("bpffs root {}: {source}", crate::logging::shown(.root))]
     Stat {
         /// The root.
         root: PathBuf,
@@ -23,7 +23,7 @@ pub enum BpffsError {
         source: SysError,
     },
     /// The root is not a bpf filesystem.
-    #[error("{} is not a bpf filesystem (statfs f_type {f_type:#x}, want {BPF_FS_MAGIC:#x}); mount it with `mount -t bpf bpf {}`", .root.display(), .root.display())]
+    #[error("{} is not a bpf filesystem (statfs f_type {f_type:#x}, want {BPF_FS_MAGIC:#x}); mount it with `mount -t bpf bpf {}`", crate::logging::shown(.root), crate::logging::shown(.root))]
     NotBpffs {
         /// The root.
         root: PathBuf,
@@ -31,13 +31,13 @@ pub enum BpffsError {
         f_type: i64,
     },
     /// The root is mounted read-only: nothing could be pinned.
-    #[error("bpf filesystem {} is mounted read-only; nothing can be pinned", .root.display())]
+    #[error("bpf filesystem {} is mounted read-only; nothing can be pinned", crate::logging::shown(.root))]
     ReadOnly {
         /// The root.
         root: PathBuf,
     },
     /// The root is not a directory (a symlink, a file).
-    #[error("bpffs root {} is a {kind}, not a directory", .root.display())]
+    #[error("bpffs root {} is a {kind}, not a directory", crate::logging::shown(.root))]
     NotADirectory {
         /// The root.
         root: PathBuf,

@@ -3,7 +3,7 @@
 //!
 //! What 25Q2 does on kernels ≥ 5.10 for an object with a `maps` section
 //! (`bpf/loader/NetBpfLoad.cpp`, `createMaps` / `loadBtf` /
-//! `getKeyValueTids`; facts §5):
+//! `getKeyValueTids`; `docs/object-format.md#btf`):
 //!
 //! 1. reads `.BTF` (missing: the object fails) and parses it (`btf__new`);
 //! 2. for every DATASEC, in type-id order: its size becomes the size of the
@@ -649,7 +649,8 @@ pub fn fixup_names(data: &[u8]) -> Result<FixupNames<'_>, BtfError> {
 }
 
 /// Counts over a well-formed blob, for diagnostics and for the fake kernel
-/// ([`crate::sys::fake::FakeSys`]), which refuses what a kernel refuses.
+/// (`sys::fake::FakeSys`, test builds only), which refuses what a kernel
+/// refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
     /// Types, void excluded.

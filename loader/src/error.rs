@@ -36,7 +36,7 @@ pub enum ObjectError {
     #[error(transparent)]
     Read(#[from] TrustError),
     /// Manifest check.
-    #[error("{}: {source}", .file.display())]
+    #[error("{}: {source}", crate::logging::shown(.file))]
     Integrity {
         /// The object (or manifest) file.
         file: PathBuf,

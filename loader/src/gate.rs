@@ -385,6 +385,7 @@ mod tests {
             max_kver: Kver(DEFAULT_MAX_KVER),
             selinux_context: Domain::Unspecified,
             pin_subdir: Domain::Unspecified,
+            raw_domains: Default::default(),
             shared: false,
             ignore_on: IgnoreOn::default(),
             uid: 0,
@@ -403,6 +404,7 @@ mod tests {
             bpfloader_max_ver: DEFAULT_BPFLOADER_MAX_VER,
             selinux_context: Domain::Unspecified,
             pin_subdir: Domain::Unspecified,
+            raw_domains: Default::default(),
         }
     }
 

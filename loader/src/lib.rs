@@ -2,16 +2,20 @@
 //!
 //! The crate is layered so that each layer can be tested on its own:
 //!
-//! * [`spec`], [`parse`], [`section`]: pure parsing. Bytes in, an
+//! * [`spec`], [`parse`], [`section`], [`btf`]: pure parsing. Bytes in, an
 //!   [`spec::ObjectSpec`] out. No syscalls, no knowledge of the running kernel.
+//!   The format is described in `docs/object-format.md`.
+//! * [`release`]: one table of rules per Android release and loader role.
 //! * [`paths`]: the single home of every path, mode and naming rule.
-//! * [`gate`], [`reloc`]: pure decisions (which map/program is skipped on this
-//!   kernel/build/arch, and how map fds are patched into instructions).
+//! * [`plan`], [`gate`], [`reloc`]: pure decisions. [`plan::plan_object`] is
+//!   the one place deciding what loading an object does (gating, pin paths,
+//!   modes, owners, kernel attributes); [`reloc`] patches map fds into
+//!   instructions.
 //! * [`sys`]: the only module that performs syscalls (`bpf(2)`, pinning,
 //!   chmod/chown, rename, statfs, mkdir). Everything above it talks to the
-//!   [`sys::Sys`] trait, so unit tests run against a fake kernel.
-//! * [`engine`]: turns one `ObjectSpec` into live, pinned kernel objects, with
-//!   rollback on failure, and loads whole locations.
+//!   [`sys::Sys`] traits, so unit tests run against a fake kernel.
+//! * [`engine`]: executes plans and loads whole locations; each object is
+//!   all-or-nothing (its new pins appear only once all of them exist).
 //! * [`trust`], [`manifest`]: which files and directories may be trusted
 //!   (ownership, modes, symlinks) and optional SHA-256 manifests.
 //! * [`inspect`]: human and JSON rendering of a parsed object.

@@ -1,40 +1,63 @@
-//! Optional integrity checking of a location: a SHA-256 manifest, optionally
-//! signed with Ed25519.
+//! Integrity of a location: a SHA-256 manifest of its objects, optionally
+//! signed with Ed25519, bound to the location it was made for and to a
+//! version number. `docs/manifest.md` is the full description; in short:
 //!
-//! # Format
+//! # Formats
 //!
-//! A location directory may hold [`MANIFEST_FILE`] (`bpf.manifest`), a UTF-8
-//! text file with one entry per line, in the format `sha256sum` prints:
+//! A location directory may hold [`MANIFEST_FILE`] (`bpf.manifest`), UTF-8
+//! text, one statement per line; blank lines and lines starting with `#`
+//! are ignored, a `\r` before the `\n` is tolerated.
+//!
+//! **Format 2** (what [`Manifest::generate_bound`] and
+//! `scripts/make-manifest.sh` write) starts with a header line and names
+//! its location and version:
 //!
 //! ```text
-//! # comments and blank lines are ignored
+//! netbpfload-manifest 2
+//! location /apex/com.android.tethering/etc/bpf/netd_shared
+//! version 7
+//! critical netd.o
 //! 3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b  netd.o
 //! ```
 //!
-//! i.e. 64 lowercase or uppercase hex digits, two spaces (or a space and `*`,
-//! the binary-mode marker), and a plain file name (no `/`, no NUL, not `.` or
-//! `..`). A file name may appear only once. Lines end in `\n` (a `\r` before
-//! it is tolerated). `sha256sum *.o > bpf.manifest` produces a valid file.
+//! `location` (once) is the directory as it is named on the device,
+//! absolute; `version` (once) a decimal integer (`u64`) that the set's
+//! maker increases with every release; `critical NAME` marks a listed
+//! object critical (its failure fails the boot, whatever the object itself
+//! declares); every other line is `<64 hex digits><two spaces><NAME>` as
+//! `sha256sum` prints it (a space and `*` also accepted), where NAME is a
+//! plain file name ending in `.o`, listed once.
 //!
-//! When the manifest is present, every `*.o` of the location must be listed
-//! and must hash to the listed value before it is parsed; an unlisted or
-//! mismatching object fails like a corrupt one, the others still load.
+//! **Format 1** is a bare `sha256sum *.o` output: hash lines only. It binds
+//! nothing, so it is accepted only when no signing key is configured, and
+//! counts as version 0. A header naming any other format is refused.
 //!
-//! [`SIGNATURE_FILE`] (`bpf.manifest.sig`) holds a detached Ed25519 signature
-//! over the exact bytes of `bpf.manifest`, as 64 raw bytes (what
-//! `openssl pkeyutl -sign -rawin -inkey key.pem -in bpf.manifest` writes).
-//! When a public key is configured, either at build time through the
-//! `NETBPFLOAD_MANIFEST_PUBKEY` environment variable (64 hex digits) or at
-//! boot time, the manifest and a valid signature are mandatory: if either is
-//! missing or the signature does not verify, every object of the location
-//! fails as corrupt. Without a key, a signature file is ignored.
+//! # Rules
+//!
+//! With a manifest, the objects of the location are exactly those listed:
+//! every `*.o` must be listed and hash to its value before it is parsed, and
+//! every listed object must be there; an unlisted, mismatching or missing
+//! object fails by name (critical if either it or the manifest says so).
+//! A format-2 manifest must name the location being loaded and a version no
+//! lower than the configured minimum ([`BUILD_TIME_MIN_VERSION`], raised by
+//! `--manifest-min-version`).
+//!
+//! [`SIGNATURE_FILE`] (`bpf.manifest.sig`) holds a detached Ed25519
+//! signature over the exact bytes of `bpf.manifest`, 64 raw bytes (what
+//! `openssl pkeyutl -sign -rawin` writes). When a public key is configured
+//! (at build time through `NETBPFLOAD_MANIFEST_PUBKEY`, or `--manifest-key`)
+//! every location directory must hold a format-2 manifest and a signature
+//! that verifies. A manifest that is bad in any way ([`Integrity::Broken`])
+//! refuses the whole location: the engine reports it as the location's
+//! error, every object fails with it, and the boot fails.
 
+use crate::paths::Location;
 use crate::sys::Sys;
 use crate::trust::{self, Policy};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Name of the manifest file inside a location directory.
 pub const MANIFEST_FILE: &str = "bpf.manifest";
@@ -44,14 +67,58 @@ pub const SIGNATURE_FILE: &str = "bpf.manifest.sig";
 pub const MAX_MANIFEST_LEN: u64 = 1 << 20;
 /// Exact size of an Ed25519 signature file.
 pub const SIGNATURE_LEN: usize = 64;
+/// First word of a format-2 header line (`netbpfload-manifest 2`).
+pub const HEADER: &str = "netbpfload-manifest";
+/// The newest format this loader reads (and the one it writes).
+pub const FORMAT: u32 = 2;
 
 /// Public key compiled in with `NETBPFLOAD_MANIFEST_PUBKEY=<64 hex digits>`.
 pub const BUILD_TIME_PUBKEY_HEX: Option<&str> = option_env!("NETBPFLOAD_MANIFEST_PUBKEY");
 
+/// Lowest manifest version accepted, compiled in with
+/// `NETBPFLOAD_MANIFEST_MIN_VERSION=<decimal>` (0 if unset). A value that
+/// is not a decimal `u64` stops the build. `--manifest-min-version` can
+/// only raise it: nothing given at run time, and nothing inside a location,
+/// lets an older signed set load.
+pub const BUILD_TIME_MIN_VERSION: u64 = match option_env!("NETBPFLOAD_MANIFEST_MIN_VERSION") {
+    Some(s) => const_decimal(s),
+    None => 0,
+};
+
+/// Parses a decimal `u64` at compile time; a bad value is a build error.
+const fn const_decimal(s: &str) -> u64 {
+    let mut rest = s.as_bytes();
+    assert!(!rest.is_empty(), "NETBPFLOAD_MANIFEST_MIN_VERSION is empty");
+    let mut v: u64 = 0;
+    while let [c, tail @ ..] = rest {
+        assert!(
+            c.is_ascii_digit(),
+            "NETBPFLOAD_MANIFEST_MIN_VERSION must be a decimal integer"
+        );
+        v = match v.checked_mul(10) {
+            Some(x) => match x.checked_add((*c - b'0') as u64) {
+                Some(y) => y,
+                None => panic!("NETBPFLOAD_MANIFEST_MIN_VERSION does not fit in 64 bits"),
+            },
+            None => panic!("NETBPFLOAD_MANIFEST_MIN_VERSION does not fit in 64 bits"),
+        };
+        rest = tail;
+    }
+    v
+}
+
+/// Parses a manifest version: 1 to 20 decimal digits fitting a `u64`.
+pub fn parse_version(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
 /// Why a manifest, its signature or an object failed the integrity check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestError {
-    /// A line of the manifest is not `<sha256>  <name>`.
+    /// A line of the manifest is not a statement of its format.
     #[error("{MANIFEST_FILE} line {line}: {reason}")]
     Malformed {
         /// 1-based line number.
@@ -72,6 +139,50 @@ pub enum ManifestError {
         line: usize,
         /// The file name.
         name: String,
+    },
+    /// The header names a format this loader does not read.
+    #[error("{MANIFEST_FILE} line {line}: format {found:?} is not supported (this loader reads formats 1 and {FORMAT})")]
+    UnsupportedFormat {
+        /// 1-based line number of the header.
+        line: usize,
+        /// What the header says (at most 32 characters of it).
+        found: String,
+    },
+    /// A format-2 manifest lacks a mandatory statement.
+    #[error(
+        "{MANIFEST_FILE}: no `{field}` line (format {FORMAT} requires `location` and `version`)"
+    )]
+    MissingField {
+        /// `location` or `version`.
+        field: &'static str,
+    },
+    /// A `critical` line names an object the manifest does not list.
+    #[error("{MANIFEST_FILE} line {line}: critical {name} is not listed")]
+    CriticalUnlisted {
+        /// 1-based line number of the `critical` line.
+        line: usize,
+        /// The name.
+        name: String,
+    },
+    /// A key is configured but the manifest is format 1, which names no
+    /// location and no version.
+    #[error("{MANIFEST_FILE} is format 1 (no location, no version) but a manifest signing key is configured: a signed manifest must be format {FORMAT}")]
+    Unbound,
+    /// The manifest was made for another location.
+    #[error("{MANIFEST_FILE} is for {}, not {}", .declared.display(), .actual.display())]
+    WrongLocation {
+        /// What its `location` line says.
+        declared: PathBuf,
+        /// The location being loaded (as named on the device).
+        actual: PathBuf,
+    },
+    /// The manifest's version is below the configured minimum.
+    #[error("{MANIFEST_FILE} version {version} is older than the minimum accepted, {minimum}")]
+    Rollback {
+        /// Its version (0 for format 1).
+        version: u64,
+        /// The minimum in force.
+        minimum: u64,
     },
     /// A key is configured but the location has no manifest.
     #[error("{MANIFEST_FILE} is missing but a manifest signing key is configured")]
@@ -97,6 +208,13 @@ pub enum ManifestError {
     /// The object is not listed in the manifest.
     #[error("not listed in {MANIFEST_FILE}")]
     Unlisted,
+    /// The manifest lists the object but the location does not hold it as
+    /// a file.
+    #[error("listed in {MANIFEST_FILE} but {found}")]
+    Missing {
+        /// What is there instead (`not in the directory`, `a directory`…).
+        found: String,
+    },
     /// The object's SHA-256 differs from the manifest's.
     #[error("SHA-256 {actual} does not match {expected} in {MANIFEST_FILE}")]
     Mismatch {
@@ -115,10 +233,20 @@ pub enum ManifestError {
     },
 }
 
-/// A parsed manifest: file name → SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// One listed object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    digest: [u8; 32],
+    critical: bool,
+}
+
+/// A parsed manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
-    entries: BTreeMap<String, [u8; 32]>,
+    format: u32,
+    location: Option<PathBuf>,
+    version: u64,
+    entries: BTreeMap<String, Entry>,
 }
 
 /// SHA-256 of `bytes`.
@@ -168,9 +296,31 @@ fn valid_name(name: &str) -> bool {
         && !name.chars().any(char::is_control)
 }
 
+/// At most 32 characters of `s`, for error messages quoting input.
+fn excerpt(s: &str) -> String {
+    s.chars().take(32).collect()
+}
+
+/// Parses `<64 hex>  <name>` (or ` *<name>`).
+fn hash_line(l: &str, line: usize) -> Result<([u8; 32], &str), ManifestError> {
+    let malformed = |reason| ManifestError::Malformed { line, reason };
+    let (hex, rest) = l
+        .split_at_checked(64)
+        .ok_or(malformed("shorter than a SHA-256 digest"))?;
+    let digest = from_hex::<32>(hex).ok_or(malformed("digest is not 64 hex digits"))?;
+    let name = rest
+        .strip_prefix("  ")
+        .or_else(|| rest.strip_prefix(" *"))
+        .ok_or(malformed("digest must be followed by two spaces"))?;
+    if !valid_name(name) {
+        return Err(malformed("file name must be a plain name without '/'"));
+    }
+    Ok((digest, name))
+}
+
 impl Manifest {
-    /// Parses manifest bytes. Every line must be well formed; nothing is
-    /// silently skipped except comments and blank lines.
+    /// Parses manifest bytes, either format. Every line must be well
+    /// formed; nothing is silently skipped except comments and blank lines.
     pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
         if bytes.len() as u64 > MAX_MANIFEST_LEN {
             return Err(ManifestError::Unreadable {
@@ -180,38 +330,107 @@ impl Manifest {
         let text = std::str::from_utf8(bytes).map_err(|e| ManifestError::Unreadable {
             reason: format!("not UTF-8 ({e})"),
         })?;
-        let mut entries = BTreeMap::new();
-        for (idx, raw) in text.split('\n').enumerate() {
-            let line = idx + 1;
-            let l = raw.strip_suffix('\r').unwrap_or(raw);
-            if l.trim().is_empty() || l.starts_with('#') {
-                continue;
+        let mut lines = text
+            .split('\n')
+            .enumerate()
+            .map(|(i, raw)| (i + 1, raw.strip_suffix('\r').unwrap_or(raw)))
+            .filter(|(_, l)| !(l.trim().is_empty() || l.starts_with('#')))
+            .peekable();
+        let mut m = Manifest {
+            format: 1,
+            location: None,
+            version: 0,
+            entries: BTreeMap::new(),
+        };
+        if let Some(&(line, l)) = lines.peek() {
+            if let Some(rest) = l.strip_prefix(HEADER) {
+                let found = rest.trim();
+                if !rest.starts_with(' ') || found != FORMAT.to_string() {
+                    return Err(ManifestError::UnsupportedFormat {
+                        line,
+                        found: excerpt(found),
+                    });
+                }
+                m.format = FORMAT;
+                lines.next();
             }
+        }
+        let mut version = None;
+        let mut critical: Vec<(usize, &str)> = Vec::new();
+        for (line, l) in lines {
             let malformed = |reason| ManifestError::Malformed { line, reason };
-            let (hex, rest) = l
-                .split_at_checked(64)
-                .ok_or(malformed("shorter than a SHA-256 digest"))?;
-            let digest = from_hex::<32>(hex).ok_or(malformed("digest is not 64 hex digits"))?;
-            let name = rest
-                .strip_prefix("  ")
-                .or_else(|| rest.strip_prefix(" *"))
-                .ok_or(malformed("digest must be followed by two spaces"))?;
-            if !valid_name(name) {
-                return Err(malformed("file name must be a plain name without '/'"));
+            if m.format >= 2 {
+                if let Some(p) = l.strip_prefix("location ") {
+                    if m.location.is_some() {
+                        return Err(malformed("`location` given twice"));
+                    }
+                    if !p.starts_with('/') || p.contains('\0') || p.chars().any(char::is_control) {
+                        return Err(malformed("location must be an absolute path"));
+                    }
+                    m.location = Some(PathBuf::from(p));
+                    continue;
+                }
+                if let Some(v) = l.strip_prefix("version ") {
+                    if version.is_some() {
+                        return Err(malformed("`version` given twice"));
+                    }
+                    version = Some(
+                        parse_version(v).ok_or(malformed("version must be a decimal integer"))?,
+                    );
+                    continue;
+                }
+                if let Some(name) = l.strip_prefix("critical ") {
+                    if critical.iter().any(|&(_, n)| n == name) {
+                        return Err(malformed("`critical` given twice for one object"));
+                    }
+                    critical.push((line, name));
+                    continue;
+                }
+                let first = l.split(' ').next().unwrap_or_default();
+                if first.len() != 64 && first.chars().all(|c| c.is_ascii_alphabetic()) {
+                    return Err(malformed(
+                        "not a `location`, `version`, `critical` or `<sha256>  <file>` line",
+                    ));
+                }
             }
-            if entries.insert(name.to_string(), digest).is_some() {
+            let (digest, name) = hash_line(l, line)?;
+            if m.format >= 2 && !name.ends_with(".o") {
+                return Err(malformed("a listed file name must end in .o"));
+            }
+            let entry = Entry {
+                digest,
+                critical: false,
+            };
+            if m.entries.insert(name.to_string(), entry).is_some() {
                 return Err(ManifestError::Duplicate {
                     line,
                     name: name.to_string(),
                 });
             }
         }
-        Ok(Manifest { entries })
+        if m.format >= 2 {
+            if m.location.is_none() {
+                return Err(ManifestError::MissingField { field: "location" });
+            }
+            m.version = version.ok_or(ManifestError::MissingField { field: "version" })?;
+        }
+        for (line, name) in critical {
+            match m.entries.get_mut(name) {
+                Some(e) => e.critical = true,
+                None => {
+                    return Err(ManifestError::CriticalUnlisted {
+                        line,
+                        name: excerpt(name),
+                    })
+                }
+            }
+        }
+        Ok(m)
     }
 
-    /// Renders a manifest for `(file name, contents)` pairs, sorted by name.
-    /// Used by tests and image builders; the output parses back with
-    /// [`Manifest::parse`] and matches `sha256sum` output.
+    /// Renders a format-1 manifest (bare `sha256sum` lines) for `(file
+    /// name, contents)` pairs, sorted by name. Used by tests; the output
+    /// parses back with [`Manifest::parse`].
     pub fn generate<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
         let sorted: BTreeMap<&str, [u8; 32]> = entries
             .into_iter()
@@ -224,6 +443,41 @@ impl Manifest {
         out
     }
 
+    /// Renders a format-2 manifest for `location` (as named on the device)
+    /// at `version`, listing `entries` sorted by name and marking `critical`
+    /// ones. What `scripts/make-manifest.sh` writes, byte for byte.
+    pub fn generate_bound<'a>(
+        location: &str,
+        version: u64,
+        entries: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+        critical: &[&str],
+    ) -> String {
+        let mut out = format!("{HEADER} {FORMAT}\nlocation {location}\nversion {version}\n");
+        let mut marked: Vec<&str> = critical.to_vec();
+        marked.sort_unstable();
+        marked.dedup();
+        for name in marked {
+            let _ = writeln!(out, "critical {name}");
+        }
+        out.push_str(&Manifest::generate(entries));
+        out
+    }
+
+    /// The format: 1 (bare hash lines) or 2.
+    pub fn format(&self) -> u32 {
+        self.format
+    }
+
+    /// The location it names (format 2).
+    pub fn location(&self) -> Option<&Path> {
+        self.location.as_deref()
+    }
+
+    /// Its version (0 for format 1).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -234,9 +488,26 @@ impl Manifest {
         self.entries.is_empty()
     }
 
+    /// The listed objects (names ending in `.o`), sorted.
+    pub fn objects(&self) -> impl Iterator<Item = &str> {
+        self.entries
+            .keys()
+            .map(String::as_str)
+            .filter(|n| n.ends_with(".o"))
+    }
+
+    /// Whether the manifest marks `name` critical.
+    pub fn is_critical(&self, name: &str) -> bool {
+        self.entries.get(name).is_some_and(|e| e.critical)
+    }
+
     /// Checks one object's contents against its entry.
     pub fn verify_object(&self, name: &str, bytes: &[u8]) -> Result<(), ManifestError> {
-        let expected = self.entries.get(name).ok_or(ManifestError::Unlisted)?;
+        let expected = &self
+            .entries
+            .get(name)
+            .ok_or(ManifestError::Unlisted)?
+            .digest;
         let actual = sha256(bytes);
         // Not secret data: a plain comparison is fine.
         if &actual == expected {
@@ -247,6 +518,35 @@ impl Manifest {
                 actual: to_hex(&actual),
             })
         }
+    }
+
+    /// Checks what the manifest is bound to: a key requires format 2, the
+    /// location must be `location` (compared by path components, so a
+    /// trailing `/` does not matter), the version at least `min_version`.
+    pub fn check_binding(
+        &self,
+        signed: bool,
+        location: &Path,
+        min_version: u64,
+    ) -> Result<(), ManifestError> {
+        if signed && self.format < 2 {
+            return Err(ManifestError::Unbound);
+        }
+        if let Some(declared) = &self.location {
+            if declared != location {
+                return Err(ManifestError::WrongLocation {
+                    declared: declared.clone(),
+                    actual: location.to_path_buf(),
+                });
+            }
+        }
+        if self.version < min_version {
+            return Err(ManifestError::Rollback {
+                version: self.version,
+                minimum: min_version,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -315,14 +615,26 @@ pub fn verify_signature(
         .map_err(|_| ManifestError::BadSignature)
 }
 
+/// What a manifest must be bound to: the location being loaded, as named
+/// on the device, and the lowest version accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding<'a> {
+    /// The location directory as named on the device
+    /// ([`Location::device_dir`]).
+    pub location: &'a Path,
+    /// [`BUILD_TIME_MIN_VERSION`], or higher.
+    pub min_version: u64,
+}
+
 /// What a location's integrity files say, decided once per location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Integrity {
     /// No manifest and no key: objects are not checked.
     Unchecked,
-    /// Objects must match this manifest.
+    /// Objects must match this manifest, exactly.
     Checked(Manifest),
-    /// The manifest or its signature is bad: every object fails with this.
+    /// The manifest or its signature is bad: the location is refused and
+    /// every object fails with this.
     Broken(ManifestError),
 }
 
@@ -333,6 +645,7 @@ impl Integrity {
         manifest: Option<&[u8]>,
         signature: Option<&[u8]>,
         key: Option<&PublicKey>,
+        binding: Binding<'_>,
     ) -> Integrity {
         let result = (|| {
             if let Some(key) = key {
@@ -340,10 +653,12 @@ impl Integrity {
                 let s = signature.ok_or(ManifestError::MissingSignature)?;
                 verify_signature(m, s, key)?;
             }
-            match manifest {
-                Some(m) => Manifest::parse(m).map(Integrity::Checked),
-                None => Ok(Integrity::Unchecked),
-            }
+            let Some(bytes) = manifest else {
+                return Ok(Integrity::Unchecked);
+            };
+            let m = Manifest::parse(bytes)?;
+            m.check_binding(key.is_some(), binding.location, binding.min_version)?;
+            Ok(Integrity::Checked(m))
         })();
         result.unwrap_or_else(Integrity::Broken)
     }
@@ -356,6 +671,31 @@ impl Integrity {
             Integrity::Broken(e) => Err(e.clone()),
         }
     }
+
+    /// Whether the (good) manifest marks `name` critical.
+    pub fn is_critical(&self, name: &str) -> bool {
+        match self {
+            Integrity::Checked(m) => m.is_critical(name),
+            _ => false,
+        }
+    }
+
+    /// The objects a good manifest lists (none otherwise).
+    pub fn listed(&self) -> impl Iterator<Item = &str> {
+        let m = match self {
+            Integrity::Checked(m) => Some(m),
+            _ => None,
+        };
+        m.into_iter().flat_map(Manifest::objects)
+    }
+
+    /// Why the location is refused, if it is.
+    pub fn error(&self) -> Option<&ManifestError> {
+        match self {
+            Integrity::Broken(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// The key compiled in at build time (`NETBPFLOAD_MANIFEST_PUBKEY`), if any.
@@ -365,14 +705,25 @@ pub fn configured_key() -> Option<Result<PublicKey, ManifestError>> {
     PublicKey::build_time()
 }
 
+/// The minimum version in force: the compiled-in one, raised (never
+/// lowered) by `--manifest-min-version`.
+pub fn min_version(given: Option<u64>) -> u64 {
+    raise(BUILD_TIME_MIN_VERSION, given)
+}
+
+/// `floor`, or `given` if that is higher.
+fn raise(floor: u64, given: Option<u64>) -> u64 {
+    given.map_or(floor, |v| v.max(floor))
+}
+
 /// Largest key file read (a hex key with a newline is 65 bytes).
 const MAX_KEY_FILE_LEN: u64 = 4096;
 
 /// The key manifests must be signed with: the key file given at boot time
 /// (`--manifest-key FILE`: 32 raw bytes or 64 hex digits) if any, else the
 /// build-time key. A key file that cannot be read or parsed is `Some(Err(_))`,
-/// which fails every object of every location (fail closed: asking for
-/// verification and not getting it must not load unverified objects).
+/// which refuses every location (fail closed: asking for verification and
+/// not getting it must not load unverified objects).
 pub fn resolve_key(
     sys: &dyn Sys,
     key_file: Option<&Path>,
@@ -389,19 +740,22 @@ pub fn resolve_key(
     )
 }
 
-/// Reads a location's [`MANIFEST_FILE`] and [`SIGNATURE_FILE`] (both
-/// trust-checked like objects; absent is fine) and decides its [`Integrity`].
+/// Reads `location`'s [`MANIFEST_FILE`] and [`SIGNATURE_FILE`] (both
+/// trust-checked like objects; absent is fine) and decides its
+/// [`Integrity`], bound to the location's device path and `min_version`.
 pub fn for_location(
     sys: &dyn Sys,
-    dir: &Path,
+    location: &Location,
     policy: Policy,
     key: Option<&Result<PublicKey, ManifestError>>,
+    min_version: u64,
 ) -> Integrity {
     let key = match key {
         None => None,
         Some(Ok(k)) => Some(k),
         Some(Err(e)) => return Integrity::Broken(e.clone()),
     };
+    let dir = &location.dir;
     let read = |file: &'static str, max: u64| {
         trust::read_trusted_optional(sys, dir, file, max, policy).map_err(|e| ManifestError::Read {
             file,
@@ -420,7 +774,15 @@ pub fn for_location(
         },
         None => None,
     };
-    Integrity::decide(manifest.as_deref(), signature.as_deref(), key)
+    Integrity::decide(
+        manifest.as_deref(),
+        signature.as_deref(),
+        key,
+        Binding {
+            location: &location.device_dir,
+            min_version,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -439,6 +801,21 @@ mod tests {
 
     fn sign(sk: &SigningKey, m: &[u8]) -> Vec<u8> {
         sk.sign(m).to_bytes().to_vec()
+    }
+
+    const LOC: &str = "/apex/com.android.tethering/etc/bpf/net_shared";
+
+    /// Bound to [`LOC`], any version.
+    fn at_loc() -> Binding<'static> {
+        Binding {
+            location: Path::new(LOC),
+            min_version: 0,
+        }
+    }
+
+    /// A format-2 manifest of `a.o` for [`LOC`] at version 5.
+    fn bound(data: &[u8]) -> String {
+        Manifest::generate_bound(LOC, 5, [("a.o", data)], &[])
     }
 
     #[test]
@@ -547,9 +924,9 @@ mod tests {
     #[test]
     fn signed_manifest_verifies() {
         let (sk, pk) = key(7);
-        let text = Manifest::generate([("a.o", A)]);
+        let text = bound(A);
         let sig = sign(&sk, text.as_bytes());
-        let i = Integrity::decide(Some(text.as_bytes()), Some(&sig), Some(&pk));
+        let i = Integrity::decide(Some(text.as_bytes()), Some(&sig), Some(&pk), at_loc());
         assert!(matches!(i, Integrity::Checked(_)), "{i:?}");
         assert_eq!(i.check("a.o", A), Ok(()));
         assert_eq!(i.check("b.o", B), Err(ManifestError::Unlisted));
@@ -558,12 +935,12 @@ mod tests {
     #[test]
     fn bad_signature_breaks_the_location() {
         let (sk, pk) = key(7);
-        let text = Manifest::generate([("a.o", A)]);
+        let text = bound(A);
         let mut sig = sign(&sk, text.as_bytes());
         if let Some(b) = sig.first_mut() {
             *b ^= 0x80;
         }
-        let i = Integrity::decide(Some(text.as_bytes()), Some(&sig), Some(&pk));
+        let i = Integrity::decide(Some(text.as_bytes()), Some(&sig), Some(&pk), at_loc());
         assert_eq!(i, Integrity::Broken(ManifestError::BadSignature));
         // Every object fails, even one whose hash is right.
         assert_eq!(i.check("a.o", A), Err(ManifestError::BadSignature));
@@ -572,12 +949,23 @@ mod tests {
     #[test]
     fn tampered_manifest_breaks_the_signature() {
         let (sk, pk) = key(7);
-        let text = Manifest::generate([("a.o", A)]);
+        let text = bound(A);
         let sig = sign(&sk, text.as_bytes());
         // An attacker swaps in the hash of their object and keeps the signature.
-        let evil = Manifest::generate([("a.o", B)]);
-        let i = Integrity::decide(Some(evil.as_bytes()), Some(&sig), Some(&pk));
+        let evil = bound(B);
+        let i = Integrity::decide(Some(evil.as_bytes()), Some(&sig), Some(&pk), at_loc());
         assert_eq!(i.check("a.o", B), Err(ManifestError::BadSignature));
+        // ... or edits the location, the version or a critical mark: the
+        // signature covers every byte of them.
+        for evil in [
+            text.replace(LOC, "/system/etc/bpf"),
+            text.replace("version 5", "version 50"),
+            Manifest::generate_bound(LOC, 5, [("a.o", A)], &["a.o"]),
+        ] {
+            assert_ne!(evil, text);
+            let i = Integrity::decide(Some(evil.as_bytes()), Some(&sig), Some(&pk), at_loc());
+            assert_eq!(i, Integrity::Broken(ManifestError::BadSignature), "{evil}");
+        }
     }
 
     #[test]
@@ -595,19 +983,19 @@ mod tests {
     #[test]
     fn key_configured_requires_manifest_and_signature() {
         let (sk, pk) = key(7);
-        let text = Manifest::generate([("a.o", A)]);
+        let text = bound(A);
         assert_eq!(
-            Integrity::decide(None, None, Some(&pk)),
+            Integrity::decide(None, None, Some(&pk), at_loc()),
             Integrity::Broken(ManifestError::MissingManifest)
         );
         assert_eq!(
-            Integrity::decide(Some(text.as_bytes()), None, Some(&pk)),
+            Integrity::decide(Some(text.as_bytes()), None, Some(&pk), at_loc()),
             Integrity::Broken(ManifestError::MissingSignature)
         );
         let short = sign(&sk, text.as_bytes());
         let short = short.get(..63).unwrap_or_default();
         assert_eq!(
-            Integrity::decide(Some(text.as_bytes()), Some(short), Some(&pk)),
+            Integrity::decide(Some(text.as_bytes()), Some(short), Some(&pk), at_loc()),
             Integrity::Broken(ManifestError::SignatureLength { len: 63 })
         );
     }
@@ -615,11 +1003,12 @@ mod tests {
     #[test]
     fn without_key_signature_is_ignored_and_manifest_optional() {
         let text = Manifest::generate([("a.o", A)]);
-        assert_eq!(Integrity::decide(None, None, None), Integrity::Unchecked);
-        assert_eq!(Integrity::decide(None, None, None).check("x.o", B), Ok(()));
-        let i = Integrity::decide(Some(text.as_bytes()), Some(b"junk"), None);
+        let none = || Integrity::decide(None, None, None, at_loc());
+        assert_eq!(none(), Integrity::Unchecked);
+        assert_eq!(none().check("x.o", B), Ok(()));
+        let i = Integrity::decide(Some(text.as_bytes()), Some(b"junk"), None, at_loc());
         assert_eq!(i.check("a.o", A), Ok(()));
-        let broken = Integrity::decide(Some(b"nonsense\n"), None, None);
+        let broken = Integrity::decide(Some(b"nonsense\n"), None, None, at_loc());
         assert!(matches!(
             broken.check("a.o", A),
             Err(ManifestError::Malformed { line: 1, .. })
@@ -630,37 +1019,58 @@ mod tests {
     fn for_location_reads_trusted_files() {
         use crate::sys::fake::FakeSys;
         let (sk, pk) = key(7);
-        let text = Manifest::generate([("a.o", A)]);
+        let text = Manifest::generate_bound("/loc", 1, [("a.o", A)], &[]);
         let sys = FakeSys::new();
         sys.add_dir("/loc");
-        let dir = Path::new("/loc");
+        let dir = Location::new("/loc", "net_shared/");
+        let dir = &dir;
         let strict = Policy::enforcing();
-        assert_eq!(for_location(&sys, dir, strict, None), Integrity::Unchecked);
+        let check = |key: Option<&Result<PublicKey, ManifestError>>| {
+            for_location(&sys, dir, strict, key, 0)
+        };
+        assert_eq!(check(None), Integrity::Unchecked);
         assert_eq!(
-            for_location(&sys, dir, strict, Some(&Ok(pk))),
+            check(Some(&Ok(pk))),
             Integrity::Broken(ManifestError::MissingManifest)
         );
         sys.add_file("/loc/bpf.manifest", text.clone());
-        let i = for_location(&sys, dir, strict, None);
+        let i = check(None);
         assert_eq!(i.check("a.o", A), Ok(()));
         assert_eq!(
-            for_location(&sys, dir, strict, Some(&Ok(pk))),
+            check(Some(&Ok(pk))),
             Integrity::Broken(ManifestError::MissingSignature)
         );
         sys.add_file("/loc/bpf.manifest.sig", sign(&sk, text.as_bytes()));
-        let i = for_location(&sys, dir, strict, Some(&Ok(pk)));
+        let i = check(Some(&Ok(pk)));
         assert!(matches!(i, Integrity::Checked(_)), "{i:?}");
+        // The minimum applies; the location compared is the device path.
+        assert_eq!(
+            for_location(&sys, dir, strict, Some(&Ok(pk)), 2),
+            Integrity::Broken(ManifestError::Rollback {
+                version: 1,
+                minimum: 2
+            })
+        );
+        let mut staged = Location::new("/loc", "net_shared/");
+        staged.device_dir = PathBuf::from("/system/etc/bpf");
+        assert_eq!(
+            for_location(&sys, &staged, strict, Some(&Ok(pk)), 0),
+            Integrity::Broken(ManifestError::WrongLocation {
+                declared: PathBuf::from("/loc"),
+                actual: PathBuf::from("/system/etc/bpf"),
+            })
+        );
         // A 65-byte signature file is a size error, not a read error.
         let mut long = sign(&sk, text.as_bytes());
         long.push(0);
         sys.add_file("/loc/bpf.manifest.sig", long);
         assert_eq!(
-            for_location(&sys, dir, strict, Some(&Ok(pk))),
+            check(Some(&Ok(pk))),
             Integrity::Broken(ManifestError::SignatureLength { len: 65 })
         );
         // A manifest others could have written is not trusted.
         sys.add_file_with("/loc/bpf.manifest", text, 0o666, 0, 0);
-        match for_location(&sys, dir, strict, None) {
+        match check(None) {
             Integrity::Broken(ManifestError::Read { file, reason }) => {
                 assert_eq!(file, MANIFEST_FILE);
                 assert_eq!(reason, "/loc/bpf.manifest: mode 0666 is writable by others");
@@ -670,14 +1080,15 @@ mod tests {
         // A malformed compiled-in key fails the location.
         let bad = PublicKey::from_hex("00");
         assert!(matches!(
-            for_location(&sys, dir, strict, Some(&bad)),
+            check(Some(&bad)),
             Integrity::Broken(ManifestError::BadKey { .. })
         ));
     }
 
     /// `--manifest-key FILE`: the key given at boot time is read (hex or
     /// raw), used by the engine for every location, and a key file that
-    /// cannot be read fails every object rather than disabling verification.
+    /// cannot be read refuses every location (each object failing with it)
+    /// rather than disabling verification.
     #[test]
     fn boot_time_key_file_is_used_and_fails_closed() {
         use crate::engine::{load_location, ObjectOutcome};
@@ -695,16 +1106,15 @@ mod tests {
         sys.add_file("/keys/hex.pub", format!("{hex}\n"));
         sys.add_file("/keys/raw.pub", pk.to_bytes().to_vec());
         sys.add_file("/keys/junk.pub", "not a key");
-        let manifest = Manifest::generate([("a.o", good)]);
-        for loc in ["/signed", "/forged"] {
+        for (loc, signer) in [("/signed", &sk), ("/forged", &other_sk)] {
+            let manifest = Manifest::generate_bound(loc, 1, [("a.o", good)], &[]);
             sys.add_file(format!("{loc}/a.o"), good);
             sys.add_file(format!("{loc}/bpf.manifest"), manifest.clone());
+            sys.add_file(
+                format!("{loc}/bpf.manifest.sig"),
+                sign(signer, manifest.as_bytes()),
+            );
         }
-        sys.add_file("/signed/bpf.manifest.sig", sign(&sk, manifest.as_bytes()));
-        sys.add_file(
-            "/forged/bpf.manifest.sig",
-            sign(&other_sk, manifest.as_bytes()),
-        );
 
         assert_eq!(
             resolve_key(&sys, Some(Path::new("/keys/hex.pub"))),
@@ -808,5 +1218,223 @@ mod tests {
         assert_eq!(PublicKey::from_file_bytes(hex.as_bytes()), Ok(pk));
         assert!(PublicKey::from_hex("zz").is_err());
         assert!(PublicKey::from_file_bytes(&[0xff; 5]).is_err());
+    }
+
+    #[test]
+    fn format_2_round_trips_location_version_and_critical_marks() {
+        let text = Manifest::generate_bound(LOC, 42, [("b.o", B), ("a.o", A)], &["b.o", "b.o"]);
+        let want = format!(
+            "netbpfload-manifest 2\nlocation {LOC}\nversion 42\ncritical b.o\n{}  a.o\n{}  b.o\n",
+            to_hex(&sha256(A)),
+            to_hex(&sha256(B))
+        );
+        assert_eq!(text, want);
+        let m = Manifest::parse(text.as_bytes()).expect("parses");
+        assert_eq!(m.format(), 2);
+        assert_eq!(m.location(), Some(Path::new(LOC)));
+        assert_eq!(m.version(), 42);
+        assert_eq!(m.objects().collect::<Vec<_>>(), ["a.o", "b.o"]);
+        assert!(m.is_critical("b.o") && !m.is_critical("a.o") && !m.is_critical("c.o"));
+        assert_eq!(m.verify_object("b.o", B), Ok(()));
+        // Statements in any order, comments and CRLF anywhere after the header.
+        let shuffled = format!(
+            "# made by hand\r\nnetbpfload-manifest 2\r\n{}  a.o\r\ncritical a.o\n# x\nversion 0\nlocation /x/\n",
+            to_hex(&sha256(A))
+        );
+        let m = Manifest::parse(shuffled.as_bytes()).expect("parses");
+        assert_eq!((m.version(), m.is_critical("a.o")), (0, true));
+        // Compared by path components: "/x/" names "/x".
+        assert_eq!(m.check_binding(true, Path::new("/x"), 0), Ok(()));
+        // Format 1 is version 0, binds no location.
+        let v1 = Manifest::parse(Manifest::generate([("a.o", A)]).as_bytes()).expect("v1");
+        assert_eq!((v1.format(), v1.version(), v1.location()), (1, 0, None));
+        assert_eq!(v1.check_binding(false, Path::new("/anything"), 0), Ok(()));
+    }
+
+    #[test]
+    fn format_2_statements_are_checked_with_line_numbers() {
+        let h = to_hex(&sha256(A));
+        let head = format!("netbpfload-manifest 2\nlocation {LOC}\nversion 1\n");
+        let malformed: Vec<(String, usize)> = vec![
+            (format!("{head}location /y\n"), 4),
+            (format!("{head}version 2\n"), 4),
+            (format!("{head}{h}  a.o\ncritical a.o\ncritical a.o\n"), 6),
+            (format!("{head}{h}  notes.txt\n"), 4),
+            (format!("{head}signer someone\n"), 4),
+            (format!("{head}{h}  a/b.o\n"), 4),
+            (
+                "netbpfload-manifest 2\nlocation relative/dir\nversion 1\n".to_string(),
+                2,
+            ),
+            (
+                format!("netbpfload-manifest 2\nlocation {LOC}\nversion -1\n"),
+                3,
+            ),
+            (
+                format!("netbpfload-manifest 2\nlocation {LOC}\nversion 0x10\n"),
+                3,
+            ),
+            (
+                format!("netbpfload-manifest 2\nlocation {LOC}\nversion 99999999999999999999\n"),
+                3,
+            ),
+            (
+                format!("netbpfload-manifest 2\nlocation {LOC}\nversion \n"),
+                3,
+            ),
+        ];
+        for (text, line) in malformed {
+            match Manifest::parse(text.as_bytes()) {
+                Err(ManifestError::Malformed { line: l, .. }) => assert_eq!(l, line, "{text:?}"),
+                other => panic!("{text:?}: expected malformed, got {other:?}"),
+            }
+        }
+        for (text, field) in [
+            (
+                format!("netbpfload-manifest 2\nversion 1\n{h}  a.o\n"),
+                "location",
+            ),
+            (
+                format!("netbpfload-manifest 2\nlocation {LOC}\n{h}  a.o\n"),
+                "version",
+            ),
+            ("netbpfload-manifest 2\n".to_string(), "location"),
+        ] {
+            assert_eq!(
+                Manifest::parse(text.as_bytes()),
+                Err(ManifestError::MissingField { field }),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            Manifest::parse(format!("{head}critical gone.o\n{h}  a.o\n").as_bytes()),
+            Err(ManifestError::CriticalUnlisted {
+                line: 4,
+                name: "gone.o".into()
+            })
+        );
+        // Another format, or a header that is not exactly this one, is
+        // refused rather than read as format 1.
+        for (text, found) in [
+            ("netbpfload-manifest 3\n", "3"),
+            ("# c\nnetbpfload-manifest 2.0\n", "2.0"),
+            ("netbpfload-manifest\n", ""),
+            ("netbpfload-manifestX 2\n", "X 2"),
+        ] {
+            match Manifest::parse(text.as_bytes()) {
+                Err(ManifestError::UnsupportedFormat { found: f, .. }) => {
+                    assert_eq!(f, found, "{text:?}")
+                }
+                other => panic!("{text:?}: expected unsupported, got {other:?}"),
+            }
+        }
+        // A format-1 manifest cannot use format-2 statements.
+        assert!(matches!(
+            Manifest::parse(format!("{h}  a.o\nversion 3\n").as_bytes()),
+            Err(ManifestError::Malformed { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn signed_manifests_must_be_bound_to_this_location_and_recent_enough() {
+        let (sk, pk) = key(7);
+        let decide = |text: &str, binding: Binding<'_>| {
+            let sig = sign(&sk, text.as_bytes());
+            Integrity::decide(Some(text.as_bytes()), Some(&sig), Some(&pk), binding)
+        };
+        // A validly signed format-1 manifest binds nothing: refused.
+        assert_eq!(
+            decide(&Manifest::generate([("a.o", A)]), at_loc()),
+            Integrity::Broken(ManifestError::Unbound)
+        );
+        // Replayed into another location.
+        let other = Binding {
+            location: Path::new("/system/etc/bpf"),
+            min_version: 0,
+        };
+        assert_eq!(
+            decide(&bound(A), other),
+            Integrity::Broken(ManifestError::WrongLocation {
+                declared: PathBuf::from(LOC),
+                actual: PathBuf::from("/system/etc/bpf"),
+            })
+        );
+        // An older signed set: refused below the minimum, accepted at it.
+        let min = |min_version| Binding {
+            location: Path::new(LOC),
+            min_version,
+        };
+        assert_eq!(
+            decide(&bound(A), min(6)),
+            Integrity::Broken(ManifestError::Rollback {
+                version: 5,
+                minimum: 6
+            })
+        );
+        assert!(matches!(decide(&bound(A), min(5)), Integrity::Checked(_)));
+        // The binding holds without a key too; format 1 counts as version 0.
+        let text = bound(A);
+        assert!(matches!(
+            Integrity::decide(Some(text.as_bytes()), None, None, other),
+            Integrity::Broken(ManifestError::WrongLocation { .. })
+        ));
+        let v1 = Manifest::generate([("a.o", A)]);
+        assert_eq!(
+            Integrity::decide(Some(v1.as_bytes()), None, None, min(1)),
+            Integrity::Broken(ManifestError::Rollback {
+                version: 0,
+                minimum: 1
+            })
+        );
+        assert!(matches!(
+            Integrity::decide(Some(v1.as_bytes()), None, None, min(0)),
+            Integrity::Checked(_)
+        ));
+    }
+
+    #[test]
+    fn broken_integrity_lists_nothing_and_marks_nothing() {
+        let text = Manifest::generate_bound(LOC, 1, [("a.o", A)], &["a.o"]);
+        let good = Integrity::decide(Some(text.as_bytes()), None, None, at_loc());
+        assert_eq!(good.listed().collect::<Vec<_>>(), ["a.o"]);
+        assert!(good.is_critical("a.o"));
+        assert_eq!(good.error(), None);
+        let broken = Integrity::Broken(ManifestError::BadSignature);
+        assert_eq!(broken.listed().count(), 0);
+        assert!(!broken.is_critical("a.o"));
+        assert_eq!(broken.error(), Some(&ManifestError::BadSignature));
+        // Format 1 lists only `.o` names as objects (sha256sum * may list more).
+        let v1 = Manifest::generate([("a.o", A), ("README", B)]);
+        let v1 = Integrity::decide(Some(v1.as_bytes()), None, None, at_loc());
+        assert_eq!(v1.listed().collect::<Vec<_>>(), ["a.o"]);
+    }
+
+    #[test]
+    fn versions_and_the_minimum() {
+        assert_eq!(parse_version("0"), Some(0));
+        assert_eq!(parse_version("007"), Some(7));
+        assert_eq!(parse_version("18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            "",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "1e3",
+            "18446744073709551616",
+            "٣",
+        ] {
+            assert_eq!(parse_version(bad), None, "{bad:?}");
+        }
+        assert_eq!(const_decimal("0"), 0);
+        assert_eq!(const_decimal("18446744073709551615"), u64::MAX);
+        assert_eq!(const_decimal("120"), 120);
+        // The run-time option only raises the compiled-in minimum.
+        assert_eq!(min_version(None), BUILD_TIME_MIN_VERSION);
+        assert_eq!(min_version(Some(0)), BUILD_TIME_MIN_VERSION);
+        assert_eq!(min_version(Some(u64::MAX)), u64::MAX);
+        assert_eq!(raise(5, None), 5);
+        assert_eq!(raise(5, Some(3)), 5, "a lower minimum given is ignored");
+        assert_eq!(raise(5, Some(9)), 9);
     }
 }

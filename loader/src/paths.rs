@@ -54,14 +54,20 @@ pub struct Location {
     pub prefix: String,
     /// Program types accepted there.
     pub prog_types: ProgTypes,
+    /// The directory as it is named on the device (what a location's
+    /// manifest must name): `dir` itself, or the release table's path when
+    /// `dir` is that path re-rooted under a staging tree.
+    pub device_dir: PathBuf,
 }
 
 impl Location {
     /// Builds a location accepting every program type; `prefix` is
     /// normalised to end in `/` unless empty.
     pub fn new(dir: impl Into<PathBuf>, prefix: &str) -> Self {
+        let dir = dir.into();
         Location {
-            dir: dir.into(),
+            device_dir: dir.clone(),
+            dir,
             prefix: normalize_prefix(prefix),
             prog_types: ProgTypes::All,
         }
@@ -74,6 +80,7 @@ impl Location {
             dir: reroot(root, rule.dir),
             prefix: rule.prefix.to_string(),
             prog_types: rule.prog_types,
+            device_dir: PathBuf::from(rule.dir),
         }
     }
 }
@@ -149,6 +156,7 @@ impl Domain {
             Domain::NetdReadonly => "fs_bpf_netd_readonly",
             Domain::NetdShared => "fs_bpf_netd_shared",
             Domain::Loader => "fs_bpf_loader",
+            Domain::Unknown => "",
         }
     }
 
@@ -162,6 +170,7 @@ impl Domain {
             Domain::NetdReadonly => "netd_readonly/",
             Domain::NetdShared => "netd_shared/",
             Domain::Loader => "loader/",
+            Domain::Unknown => "",
         }
     }
 
@@ -226,7 +235,7 @@ pub fn kernel_object_name(name: &str) -> String {
 /// `pin_subdir` domain's directory, or the location prefix when unspecified.
 pub fn pin_dir(pin_subdir: Domain, location_prefix: &str) -> &str {
     match pin_subdir {
-        Domain::Unspecified => location_prefix,
+        Domain::Unspecified | Domain::Unknown => location_prefix,
         d => d.pin_subdir(),
     }
 }

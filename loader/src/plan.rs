@@ -11,7 +11,9 @@
 use crate::gate::{self, GateEnv, SkipReason};
 use crate::paths::{self, Location};
 use crate::release::{ProgsSection, RecordSizes, RoleRules, UnknownDomain, BASE_LOADER_VERSION};
-use crate::spec::{Domain, Kver, ObjectSpec, ProgKind, BPF_MAP_DEF_SIZE, BPF_PROG_DEF_SIZE};
+use crate::spec::{
+    Domain, Kver, ObjectSpec, ProgKind, RawDomains, BPF_MAP_DEF_SIZE, BPF_PROG_DEF_SIZE,
+};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
@@ -312,21 +314,23 @@ pub enum PlanError {
 /// Longest file name a bpffs entry may have (`NAME_MAX`).
 pub const NAME_MAX: usize = 255;
 
-/// Resolves a `selinux_context` / `pin_subdir` under the rules.
+/// Resolves a `selinux_context` / `pin_subdir` under the rules. `raw` is
+/// the field's text when it names no domain at all.
 fn resolve_domain(
-    d: Domain,
+    (d, raw): (Domain, Option<&str>),
     rules: &RoleRules,
     unknown: UnknownDomain,
     owner: &str,
     field: &'static str,
     warnings: &mut Vec<String>,
 ) -> Result<Domain, PlanError> {
-    if rules.domains.contains(&d) {
+    if d != Domain::Unknown && rules.domains.contains(&d) {
         return Ok(d);
     }
-    let value = match field {
-        "pin_subdir" => d.pin_subdir(),
-        _ => d.selinux_context(),
+    let value = match (raw, field) {
+        (Some(raw), _) => raw,
+        (None, "pin_subdir") => d.pin_subdir(),
+        (None, _) => d.selinux_context(),
     }
     .to_string();
     match unknown {
@@ -349,14 +353,13 @@ fn resolve_domain(
 fn pin_dirs(
     rules: &RoleRules,
     prefix: &str,
-    pin_subdir: Domain,
-    selinux_context: Domain,
+    (pin_subdir, selinux_context, raw): (Domain, Domain, &RawDomains),
     owner: &str,
     warnings: &mut Vec<String>,
 ) -> Result<(String, String), PlanError> {
     let subdir = if rules.pin_subdir {
         resolve_domain(
-            pin_subdir,
+            (pin_subdir, raw.pin_subdir.as_deref()),
             rules,
             rules.unknown_pin_subdir,
             owner,
@@ -368,7 +371,7 @@ fn pin_dirs(
     };
     let ctx = if rules.selinux_context {
         resolve_domain(
-            selinux_context,
+            (selinux_context, raw.selinux_context.as_deref()),
             rules,
             rules.unknown_selinux_context,
             owner,
@@ -380,7 +383,7 @@ fn pin_dirs(
     };
     let dir = paths::pin_dir(subdir, prefix).to_string();
     let create_in = match ctx {
-        Domain::Unspecified => dir.clone(),
+        Domain::Unspecified | Domain::Unknown => dir.clone(),
         d => d.pin_subdir().to_string(),
     };
     Ok((dir, create_in))
@@ -485,8 +488,7 @@ pub fn plan_object(spec: &ObjectSpec, env: &PlanEnv<'_>) -> Result<ObjectPlan, P
         let (dir, create_in) = pin_dirs(
             rules,
             prefix,
-            d.pin_subdir,
-            d.selinux_context,
+            (d.pin_subdir, d.selinux_context, &d.raw_domains),
             &owner,
             &mut warnings,
         )?;
@@ -566,8 +568,7 @@ pub fn plan_object(spec: &ObjectSpec, env: &PlanEnv<'_>) -> Result<ObjectPlan, P
             pin_dirs(
                 rules,
                 prefix,
-                d.pin_subdir,
-                d.selinux_context,
+                (d.pin_subdir, d.selinux_context, &d.raw_domains),
                 &owner,
                 warnings,
             )

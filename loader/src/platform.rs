@@ -100,7 +100,7 @@ impl Properties {
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
     /// The property file could not be read.
-    #[error("cannot read property file {}: {source}", .path.display())]
+    #[error("cannot read property file {}: {source}", crate::logging::shown(.path))]
     PropertyFile {
         /// The file.
         path: PathBuf,
@@ -109,7 +109,7 @@ pub enum PlatformError {
         source: SysError,
     },
     /// The property file is not UTF-8.
-    #[error("property file {} is not UTF-8 text", .path.display())]
+    #[error("property file {} is not UTF-8 text", crate::logging::shown(.path))]
     PropertyFileEncoding {
         /// The file.
         path: PathBuf,
@@ -127,7 +127,7 @@ pub enum PlatformError {
         value: Option<String>,
     },
     /// Setting `bpf.progs_loaded` failed.
-    #[error("cannot set {name}=1 ({}): {source}", .path.display())]
+    #[error("cannot set {name}=1 ({}): {source}", crate::logging::shown(.path))]
     SetProperty {
         /// The property.
         name: &'static str,

@@ -135,8 +135,19 @@ pub enum RecordSizes {
     /// Honoured: older, shorter records get defaults, newer, longer ones
     /// are truncated.
     Compatible,
-    /// Only the current 120/92-byte records are accepted.
+    /// The size sections are not read: records are always the current
+    /// 120/92 bytes.
     Exact,
+}
+
+impl RecordSizes {
+    /// How the parser lays the records out under this rule.
+    pub const fn records(self) -> crate::parse::Records {
+        match self {
+            RecordSizes::Exact => crate::parse::Records::Fixed,
+            RecordSizes::Compatible => crate::parse::Records::Declared,
+        }
+    }
 }
 
 /// What an unknown `selinux_context` / `pin_subdir` string does.

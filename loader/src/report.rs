@@ -11,6 +11,13 @@ use std::path::Path;
 /// Version of the JSON documents.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Serializes a path as a JSON string: UTF-8 as is, other bytes and
+/// control characters escaped as in the logs (`\xff`), so a file name that
+/// is not UTF-8 never truncates a document.
+pub fn path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::logging::shown(p))
+}
+
 /// Counts of a location's outcomes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -60,6 +67,7 @@ pub struct LoadJson<'a> {
     /// The architecture the gates saw.
     pub arch: Arch,
     /// The bpffs root.
+    #[serde(serialize_with = "path")]
     pub bpffs: &'a Path,
     /// What happened.
     pub location: &'a LocationReport,

@@ -5,8 +5,8 @@
 //! decisions that depend on it live in [`crate::gate`] and [`crate::engine`].
 //!
 //! Field layouts follow `struct bpf_map_def` (120 bytes) and
-//! `struct bpf_prog_def` (92 bytes) of Android's `bpf_map_def.h`; see
-//! `shared/reference/android-bpf-loader-facts.md` §1 for offsets.
+//! `struct bpf_prog_def` (92 bytes) of Android's `bpf_map_def.h`; offsets in
+//! `docs/object-format.md#map-record` and `docs/object-format.md#program-record`.
 
 use serde::Serialize;
 
@@ -33,6 +33,13 @@ pub const DEFAULT_PROG_DEF_SIZE: usize = 20;
 /// A kernel version encoded as Android's `KVER(a, b, c)`: `a<<24 | b<<16 | c`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Kver(pub u32);
+
+impl RawDomains {
+    /// Both fields name known domains (or nothing).
+    pub fn is_empty(&self) -> bool {
+        self.selinux_context.is_none() && self.pin_subdir.is_none()
+    }
+}
 
 impl Kver {
     /// Encodes `major.minor.sub` (sub saturates at 0xFFFF).
@@ -137,6 +144,23 @@ pub enum Domain {
     NetdShared,
     /// `fs_bpf_loader` / `loader/`.
     Loader,
+    /// A string that names no domain any release knows (its text is in the
+    /// definition's [`RawDomains`]). Whether it is ignored or fails the
+    /// object is a rule of the release ([`crate::release`]); it never names
+    /// a directory.
+    Unknown,
+}
+
+/// The text of a `selinux_context` / `pin_subdir` field that names no
+/// known domain ([`Domain::Unknown`]), escaped for logs; `None` otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RawDomains {
+    /// `selinux_context`, when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selinux_context: Option<String>,
+    /// `pin_subdir`, when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_subdir: Option<String>,
 }
 
 /// One record of the `maps` section (`struct bpf_map_def`), every field.
@@ -170,6 +194,9 @@ pub struct MapDef {
     pub selinux_context: Domain,
     /// Domain named by `pin_subdir`.
     pub pin_subdir: Domain,
+    /// The text of an unknown `selinux_context` / `pin_subdir`.
+    #[serde(skip_serializing_if = "RawDomains::is_empty")]
+    pub raw_domains: RawDomains,
     /// Shared maps are pinned as `map__<name>` (no object name).
     pub shared: bool,
     /// `ignore_on_*` bits.
@@ -201,6 +228,9 @@ pub struct ProgDef {
     pub selinux_context: Domain,
     /// Domain named by `pin_subdir`.
     pub pin_subdir: Domain,
+    /// The text of an unknown `selinux_context` / `pin_subdir`.
+    #[serde(skip_serializing_if = "RawDomains::is_empty")]
+    pub raw_domains: RawDomains,
 }
 
 /// A map: its symbol name and definition.

@@ -38,6 +38,7 @@ pub(crate) fn map(name: &str, map_type: u32, key: u32, value: u32, entries: u32)
             max_kver: Kver(DEFAULT_MAX_KVER),
             selinux_context: Domain::Unspecified,
             pin_subdir: Domain::Unspecified,
+            raw_domains: Default::default(),
             shared: false,
             ignore_on: IgnoreOn::default(),
             uid: AID_SYSTEM,
@@ -77,6 +78,7 @@ pub(crate) fn prog(section: &str, map_index: usize) -> ProgramSpec {
             bpfloader_max_ver: DEFAULT_BPFLOADER_MAX_VER,
             selinux_context: Domain::Unspecified,
             pin_subdir: Domain::Unspecified,
+            raw_domains: Default::default(),
         },
         insns: insns(),
         relocations: vec![MapRelocation {

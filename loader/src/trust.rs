@@ -8,8 +8,9 @@
 //!   rename or swap entries in it;
 //! * each object must be a regular file (not a symlink), owned by root and
 //!   not writable by group or others;
-//! * the object is opened with `O_NOFOLLOW` ([`Sys::read_file`]) and the
-//!   `fstat` of the opened fd must be the same inode that `lstat` checked and
+//! * the object is opened with `O_NOFOLLOW`
+//!   ([`Files::read_file`](crate::sys::Files::read_file)) and the `fstat` of
+//!   the opened fd must be the same inode that `lstat` checked and
 //!   must pass the same rules, so a swap between the check and the open is
 //!   caught.
 //!
@@ -18,11 +19,11 @@
 //! (`/apex/...`, `/vendor` which is a symlink on some devices) belong to the
 //! platform and are not checked here.
 //!
-//! [`Policy::insecure`] (`--insecure`, `LoadConfig.insecure`) turns the
+//! [`Policy::insecure`] (`--insecure`, `LoadConfig::insecure`) turns the
 //! ownership, mode and symlink violations into warnings. Even then a
 //! symlinked object cannot be read, because the one open path
-//! ([`Sys::read_file`]) always uses `O_NOFOLLOW`; a symlinked *location
-//! directory* is followed.
+//! ([`Files::read_file`](crate::sys::Files::read_file)) always uses
+//! `O_NOFOLLOW`; a symlinked *location directory* is followed.
 
 use crate::sys::{FileStat, Sys, SysError};
 use std::ffi::OsStr;
@@ -42,13 +43,13 @@ pub enum Kind {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TrustError {
     /// The path is a symbolic link.
-    #[error("{}: is a symlink", path.display())]
+    #[error("{}: is a symlink", crate::logging::shown(path))]
     Symlink {
         /// The path.
         path: PathBuf,
     },
     /// The path is not of the expected type.
-    #[error("{}: is not a {}", path.display(), if *expected == Kind::Dir { "directory" } else { "regular file" })]
+    #[error("{}: is not a {}", crate::logging::shown(path), if *expected == Kind::Dir { "directory" } else { "regular file" })]
     WrongType {
         /// The path.
         path: PathBuf,
@@ -56,7 +57,7 @@ pub enum TrustError {
         expected: Kind,
     },
     /// The owner is not the trusted uid (root).
-    #[error("{}: owned by uid {uid}, must be {}", path.display(), uid_name(*trusted))]
+    #[error("{}: owned by uid {uid}, must be {}", crate::logging::shown(path), uid_name(*trusted))]
     Owner {
         /// The path.
         path: PathBuf,
@@ -66,7 +67,7 @@ pub enum TrustError {
         trusted: u32,
     },
     /// Group or others may write the path.
-    #[error("{}: mode {mode:04o} is writable by {by}", path.display())]
+    #[error("{}: mode {mode:04o} is writable by {by}", crate::logging::shown(path))]
     Writable {
         /// The path.
         path: PathBuf,
@@ -76,7 +77,10 @@ pub enum TrustError {
         by: &'static str,
     },
     /// The file opened is not the one checked (replaced in between).
-    #[error("{}: replaced between check and open (inode {checked} became {opened})", path.display())]
+    #[error(
+        "{}: replaced between check and open (inode {checked} became {opened})",
+        crate::logging::shown(path)
+    )]
     Swapped {
         /// The path.
         path: PathBuf,
@@ -86,7 +90,7 @@ pub enum TrustError {
         opened: u64,
     },
     /// The name is not a plain file name.
-    #[error("{}: {name:?} is not a plain file name", dir.display())]
+    #[error("{}: {name:?} is not a plain file name", crate::logging::shown(dir))]
     BadName {
         /// The directory.
         dir: PathBuf,
@@ -94,7 +98,7 @@ pub enum TrustError {
         name: String,
     },
     /// `lstat` or the read failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", crate::logging::shown(path))]
     Io {
         /// The path.
         path: PathBuf,

@@ -377,7 +377,8 @@ fn offload() {
         &["tether_dev_map"],
     );
 
-    // Pin paths from facts §9 (bpf_existence_test.cpp).
+    // Pin paths Android's own tests expect (AOSP `bpf_existence_test.cpp`;
+    // `docs/object-format.md#pin-paths`).
     let maps = map_pins(&spec, "tethering/");
     assert!(maps
         .iter()
@@ -537,7 +538,7 @@ fn netd_domains_flags_gates() {
     let p = pin("cookie_tag_map");
     assert_eq!(p.rel, "netd_shared/map_netd_cookie_tag_map");
     assert_eq!(dir(&p.tmp_rel), "netd_shared");
-    // facts §9: /sys/fs/bpf/netd_shared/prog_netd_cgroupskb_ingress_stats.
+    // AOSP `bpf_existence_test.cpp`: /sys/fs/bpf/netd_shared/prog_netd_cgroupskb_ingress_stats.
     let progs = prog_pins(&spec, "netd_shared/");
     assert!(progs
         .iter()

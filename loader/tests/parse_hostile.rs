@@ -209,6 +209,22 @@ fn object_names_are_path_components() {
     }
 }
 
+/// A file name that is not UTF-8 is refused: decoding it lossily would give
+/// `p\xfe.o` and `p\xff.o` one object name, hence the same pins.
+#[test]
+fn non_utf8_object_names_are_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = class("name-object-empty").generate(4 << 10);
+    for raw in [&b"p\xfe.o"[..], b"p\xff.o", b"\xc3.o"] {
+        let file = Path::new("/etc/bpf").join(std::ffi::OsStr::from_bytes(raw));
+        let e = parse_object(&file, &bytes).expect_err("non-UTF-8 name");
+        assert!(
+            matches!(e.kind(), K::BadObjectName { reason, .. } if reason.contains("UTF-8")),
+            "{e}"
+        );
+    }
+}
+
 #[test]
 fn valid_big_keeps_everything() {
     for size in [64 << 10, 1 << 20] {

@@ -1,4 +1,4 @@
-//! Legacy record sizes (facts §1 "Historical sizes"): v0.0 32/20 (no size
+//! Legacy record sizes (`docs/object-format.md#legacy-record-sizes`): v0.0 32/20 (no size
 //! sections at all), S 48/28, T 116/92, and a hypothetical newer, larger ABI.
 //! Each record is laid over the defaults and only `min(declared, current)`
 //! bytes are copied, so fields an old layout lacks keep their defaults.

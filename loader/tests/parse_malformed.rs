@@ -422,9 +422,19 @@ fn nonzero_zero_field() {
     );
 }
 
+/// A domain string no release knows parses (as `Domain::Unknown` with its
+/// text): whether it is ignored or fails the object is the release's rule,
+/// decided by the plan (Android 15 ignores an unknown selinux_context, its
+/// platform loader both fields).
 #[test]
-fn unknown_domains() {
-    let e = fail_sample(|s| {
+fn unknown_domains_parse_with_their_text() {
+    use netbpfload::spec::Domain;
+    let sample = |f: &dyn Fn(&mut Sample)| {
+        let mut s = Sample::default();
+        f(&mut s);
+        parse(&s.build()).expect("parses")
+    };
+    let spec = sample(&|s: &mut Sample| {
         s.maps[..120].copy_from_slice(
             &MapRec {
                 selinux_context: "fs_bpf_bogus",
@@ -433,32 +443,45 @@ fn unknown_domains() {
             .bytes(),
         )
     });
+    let d = &spec.maps[0].def;
     assert_eq!(
-        e.kind(),
-        &K::UnknownDomain {
-            owner: "first_map".into(),
-            field: "selinux_context",
-            value: "fs_bpf_bogus".into()
-        }
+        (d.selinux_context, d.pin_subdir),
+        (Domain::Unknown, Domain::Unspecified)
     );
-    let e = fail_sample(|s| {
+    assert_eq!(
+        d.raw_domains.selinux_context.as_deref(),
+        Some("fs_bpf_bogus")
+    );
+    assert_eq!(d.raw_domains.pin_subdir, None);
+
+    let spec = sample(&|s: &mut Sample| {
         s.progs = ProgRec {
             pin_subdir: "vendor/",
             ..ProgRec::default()
         }
         .bytes()
     });
-    assert_eq!(
-        e.kind(),
-        &K::UnknownDomain {
-            owner: "prog_test_def".into(),
-            field: "pin_subdir",
-            value: "vendor/".into()
-        }
-    );
+    let d = &spec.programs[0].def;
+    assert_eq!(d.pin_subdir, Domain::Unknown);
+    assert_eq!(d.raw_domains.pin_subdir.as_deref(), Some("vendor/"));
+
     // 32 non-NUL bytes: strncmp(…, 32) never equals a shorter name.
-    let e = fail_sample(|s| s.maps[48..80].copy_from_slice(&[b'a'; 32]));
-    assert!(matches!(e.kind(), K::UnknownDomain { value, .. } if value.len() == 32));
+    let spec = sample(&|s: &mut Sample| s.maps[48..80].copy_from_slice(&[b'a'; 32]));
+    assert_eq!(
+        spec.maps[0].def.raw_domains.selinux_context.as_deref(),
+        Some("a".repeat(32).as_str())
+    );
+    // Control characters and bytes that are not UTF-8 are escaped.
+    let spec = sample(&|s: &mut Sample| {
+        s.maps[48..52].copy_from_slice(b"a\n\xffb");
+    });
+    let raw = spec.maps[0]
+        .def
+        .raw_domains
+        .selinux_context
+        .clone()
+        .unwrap();
+    assert!(!raw.contains('\n') && raw.contains("\\xff"), "{raw}");
 }
 
 #[test]
@@ -700,4 +723,37 @@ fn pin_file_names_fit_name_max() {
         matches!(e.kind(), K::BadProgramName { reason, .. } if reason.contains("longer than 255")),
         "{e}"
     );
+}
+
+/// 2025 main's loader and the platform loader never read the size
+/// sections: records are 120/92 bytes. An object without the sections is
+/// read that way under `Records::Fixed` (and with the 32/20-byte defaults
+/// under `Records::Declared`, where its 240-byte maps section is then read
+/// as 7 records and does not match its 2 map symbols); a declared legacy
+/// size is ignored.
+#[test]
+fn fixed_records_ignore_the_size_sections() {
+    use netbpfload::parse::{parse_object_as, Records};
+    let bytes = Sample {
+        map_def_size: None,
+        prog_def_size: None,
+        ..Sample::default()
+    }
+    .build();
+    let spec = parse_object_as(Path::new(FILE), &bytes, Records::Fixed).expect("fixed");
+    assert_eq!(
+        (spec.size_of_bpf_map_def, spec.size_of_bpf_prog_def),
+        (120, 92)
+    );
+    assert_eq!(spec.maps.len(), 2);
+    assert_eq!(spec.maps[1].def.map_type, 2);
+    assert!(parse(&bytes).is_err(), "32/20-byte defaults");
+
+    let s = Sample {
+        map_def_size: Some(116u64.to_le_bytes().to_vec()),
+        ..Sample::default()
+    };
+    let spec = parse_object_as(Path::new(FILE), &s.build(), Records::Fixed).expect("fixed");
+    assert_eq!(spec.size_of_bpf_map_def, 120);
+    assert_eq!(spec.maps[1].def.map_type, 2);
 }

@@ -4,6 +4,7 @@
 pub mod bpffs;
 pub mod cfg;
 pub mod expected;
+pub mod gen;
 pub mod qemu;
 pub mod selinux;
 pub mod stage;

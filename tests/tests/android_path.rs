@@ -186,3 +186,52 @@ fn a_refused_rename_leaves_no_final_pin_and_nothing_is_unlinked() {
     assert_eq!(sys.hook.ops(Op::Unlink), Vec::<Option<PathBuf>>::new());
     assert_eq!(sys.hook.ops(Op::Lock), Vec::<Option<PathBuf>>::new());
 }
+
+/// `load --json` with a location and a file whose names are not UTF-8: the
+/// document is complete (names escaped as in the logs), the object with the
+/// non-UTF-8 name fails by name (two such files could not share one object
+/// name), the other loads.
+#[test]
+fn load_json_survives_names_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    bpffs::require_private_root();
+    let fs = PrivateBpffs::new();
+    fs.mkdir("net_private");
+    let top = stage::tempdir();
+    let dir = top.path().join(std::ffi::OsStr::from_bytes(b"d\xff"));
+    std::fs::create_dir(&dir).expect("mkdir");
+    let obj = bpf_progs::object("pktCount.o").expect("pktCount.o");
+    std::fs::write(dir.join("pktCount.o"), obj.bytes).expect("write");
+    std::fs::write(dir.join(std::ffi::OsStr::from_bytes(b"p\xfe.o")), obj.bytes).expect("write");
+    let out = std::process::Command::new(stage::netbpfload_bin())
+        .arg("load")
+        .arg("-j")
+        .arg("--location")
+        .arg(&dir)
+        .args(["--prefix", "net_private", "--run-lock=none"])
+        .arg("--bpffs")
+        .arg(fs.path())
+        .output()
+        .expect("run");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(out.status.code(), Some(1), "a non-critical failure");
+    let dir_json = doc["location"]["dir"].as_str().expect("dir");
+    assert!(dir_json.ends_with("/d\\xff"), "{dir_json}");
+    let objects = doc["location"]["objects"].as_array().expect("objects");
+    let bad = objects
+        .iter()
+        .find(|o| o["file"].as_str().is_some_and(|f| f.ends_with("/p\\xfe.o")))
+        .expect("the non-UTF-8 file is reported");
+    assert_eq!(bad["outcome"]["status"], "failed");
+    assert_eq!(bad["outcome"]["error"]["reason"], "bad_object_name");
+    let good = objects
+        .iter()
+        .find(|o| {
+            o["file"]
+                .as_str()
+                .is_some_and(|f| f.ends_with("/pktCount.o"))
+        })
+        .expect("pktCount.o");
+    assert_eq!(good["outcome"]["status"], "loaded");
+}

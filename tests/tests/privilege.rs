@@ -543,3 +543,74 @@ fn without_cap_chown_objects_with_non_root_pins_fail_cleanly() {
     assert!(failed >= 3, "only {failed} objects needed CAP_CHOWN");
     assert!(loaded + failed >= 5);
 }
+
+/// Issue 11 item 6, the owner's half: any owner may `chmod 0600` (or 0000)
+/// its own pin, which leaves root without CAP_DAC_OVERRIDE no access. The
+/// next run, under exactly the `.rc` and the systemd capability sets, must
+/// still load the critical object owning those pins: it reuses them (opened
+/// by lending the loader owner read access for the call, `engine/pin.rs`)
+/// and leaves them as their owner set them, map and program pins alike. The
+/// exit status is the cold run's.
+#[test]
+fn a_critical_object_s_pins_locked_up_by_their_owner_do_not_fail_the_next_run() {
+    let bin = netbpfload_bin();
+    let s = stage();
+    let fs = new_bpffs();
+    let locs = locations(s.path());
+    let netd_loc = locs
+        .iter()
+        .find(|l| l.prefix == "netd_shared/")
+        .expect("netd_shared location");
+    let (cold, json) = run_json(load_cmd(&bin, netd_loc, fs.path()));
+    let netd = |json: &serde_json::Value| -> serde_json::Value {
+        json["location"]["objects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| o["object"] == "netd")
+            .cloned()
+            .unwrap_or_else(|| panic!("netd not reported: {json:#}"))
+    };
+    let first = netd(&json);
+    assert_eq!(first["outcome"]["status"], "loaded", "{first:#}");
+    assert!(first["critical"].is_string(), "netd is critical: {first:#}");
+    let pin_of = |kind: &str, i: usize| {
+        first["outcome"][kind][i]["pin"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{kind}[{i}]: {first:#}"))
+            .to_string()
+    };
+    // (pin, owner uid:gid, mode): two maps and a program, locked two ways.
+    let locked = [
+        (pin_of("maps", 0), 1000, 0o600),
+        (pin_of("maps", 1), 1001, 0o000),
+        (pin_of("programs", 0), 1000, 0o600),
+    ];
+    for (rel, uid, mode) in &locked {
+        let p = fs.pin(rel);
+        std::os::unix::fs::chown(&p, Some(*uid), Some(*uid)).expect("chown");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).expect("chmod");
+    }
+    for caps in [rc_capabilities(), systemd_capabilities()] {
+        let (code, json) = run_json(with_caps(&caps, &load_cmd(&bin, netd_loc, fs.path())));
+        assert_eq!(code, cold, "{caps:?}: {json:#}");
+        let warm = netd(&json);
+        assert_eq!(warm["outcome"]["status"], "loaded", "{caps:?}: {warm:#}");
+        assert_eq!(warm["fatal"], true, "{caps:?}");
+        for (rel, uid, mode) in &locked {
+            let reused = ["maps", "programs"].iter().any(|k| {
+                warm["outcome"][k]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["pin"] == rel.as_str() && p["reused"] == true)
+            });
+            assert!(reused, "{caps:?}: {rel} not reused: {warm:#}");
+            assert_eq!(
+                bpffs::mode_owner(&fs.pin(rel)),
+                (*mode, *uid, *uid),
+                "{caps:?}: {rel} left as its owner set it"
+            );
+        }
+    }
+}

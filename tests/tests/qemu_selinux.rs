@@ -9,13 +9,12 @@
 //! (root not needed; the QEMU tier's packages plus checkpolicy, m4, gcc and
 //! libc6-dev, else the tests fail saying what is missing).
 //!
-//! With the engine of 2026-12 (it `flock`s a bpffs directory around each
-//! temporary pin and unlinks the pins of a failed object, both of which
-//! AOSP's policy forbids) every test but the `prog_load` one fails on that
-//! flock of netd_shared/: `avc: denied { lock } ... tclass=dir` (`{ read }`
-//! of the directory it opens to lock, in the test without directory read).
-//! They pass with an engine that does neither (checked with a local build
-//! of this engine with the flock and the rollback unlink removed).
+//! These tests caught the engine of 2026-12, which `flock`ed a bpffs
+//! directory around each temporary pin and unlinked the pins of a failed
+//! object, both of which AOSP's policy forbids: every test but the
+//! `prog_load` one failed on that flock of netd_shared/ (`avc: denied
+//! { lock } ... tclass=dir`, or `{ read }` of the directory it opened to
+//! lock). The engine now does neither (`loader/src/engine/pin.rs`).
 
 use netbpfload_tests::selinux::{self, SelinuxBoot, Without, PROBE_PIN};
 

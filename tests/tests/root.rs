@@ -7,7 +7,7 @@
 //!
 //! Expected pins, types, sizes, modes and owners come from the corpus C
 //! sources (`bpf-progs/src/progs/*.c`, macros in `bpf-progs/include/`) and
-//! the reference pin naming (facts §3), not from the loader's output.
+//! the reference pin naming (`docs/object-format.md#pin-paths`), not from the loader's output.
 
 use bpf_progs::{CorpusObject, Kind, OBJECTS};
 use netbpfload::engine::{

@@ -27,8 +27,8 @@ struct DscpPolicy {
     __u8 pad[3];
 };
 
-/* Created as loader/tmp_map_dscpPolicy_socket_policy_cache_map, then renamed
- * into net_shared/. root:system, mode 0. */
+/* Created in loader/ under a temporary name, then renamed into net_shared/
+ * (docs/object-format.md#temporary-pins). root:system, mode 0. */
 DEFINE_BPF_MAP_EXT(socket_policy_cache_map, PERCPU_ARRAY, __u32, struct PolicyCacheEntry, 1024,
                    AID_ROOT, AID_SYSTEM, 0, SELINUX_LOADER, DOMAIN_UNSPECIFIED, false, KVER_NONE,
                    KVER_INF, BPFLOADER_DEFAULT_MIN_VER, BPFLOADER_DEFAULT_MAX_VER, false, false,

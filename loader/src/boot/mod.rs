@@ -22,7 +22,7 @@ use crate::engine::{self, LoadConfig, LocationReport};
 use crate::gate::{Arch, GateEnv};
 use crate::paths::{self, Location};
 use crate::platform::{reroot, Overrides, PlatformFacts, PropertySink, PropertySource};
-use crate::release::{FailurePolicy, FollowUp, Release, Role, Rules, API_25Q2};
+use crate::release::{FollowUp, Release, Role, Rules, API_25Q2};
 use crate::spec::Kver;
 use crate::sys::{Credentials, Sys};
 use std::ffi::OsString;
@@ -83,6 +83,9 @@ pub struct BootConfig {
     /// Manifest signing key file given at boot time (`--manifest-key`);
     /// `None` uses the build-time key, if any ([`crate::manifest::resolve_key`]).
     pub manifest_key_file: Option<PathBuf>,
+    /// `--manifest-min-version`: raises the lowest manifest version accepted
+    /// above the compiled-in one ([`crate::manifest::min_version`]).
+    pub manifest_min_version: Option<u64>,
     /// The run lock (a file outside the bpffs) serialising loaders on a
     /// Linux board. Default: on with a staging root (the board layout of
     /// `init/netbpfload.service`), off with `/` (Android's layout, where
@@ -110,6 +113,7 @@ impl BootConfig {
             sequential: false,
             insecure: false,
             manifest_key_file: None,
+            manifest_min_version: None,
             run_lock: (!cfg!(target_os = "android") && root != Path::new("/"))
                 .then(|| PathBuf::from(DEFAULT_RUN_LOCK)),
             run_lock_timeout: DEFAULT_RUN_LOCK_TIMEOUT,
@@ -129,7 +133,7 @@ pub enum BootError {
     #[error("cannot parse kernel release {0:?}")]
     KernelRelease(String),
     /// Not exactly one of the platform's `bpfloader.rc` / `netbpfload.rc`.
-    #[error("{} of {} and {} exist; exactly one is expected", if *.both { "both" } else { "neither" }, .bpfloader_rc.display(), .netbpfload_rc.display())]
+    #[error("{} of {} and {} exist; exactly one is expected", if *.both { "both" } else { "neither" }, crate::logging::shown(.bpfloader_rc), crate::logging::shown(.netbpfload_rc))]
     PlatformRc {
         /// The T/U init file.
         bpfloader_rc: PathBuf,
@@ -139,7 +143,7 @@ pub enum BootError {
         both: bool,
     },
     /// The platform's `netbpfload.rc` header is not this release's.
-    #[error("{}: first line {found:?} is not the {release} header `# {} #`", .path.display(), .want.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" "))]
+    #[error("{}: first line {found:?} is not the {release} header `# {} #`", crate::logging::shown(.path), .want.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" "))]
     RcHeader {
         /// The file.
         path: PathBuf,
@@ -297,6 +301,7 @@ fn load_config(
         .sequential(cfg.sequential)
         .insecure(cfg.insecure);
     lc.manifest_key = crate::manifest::resolve_key(sys, cfg.manifest_key_file.as_deref());
+    lc.manifest_min_version = crate::manifest::min_version(cfg.manifest_min_version);
     lc.verify_budget = cfg.verify_budget;
     Ok(lc)
 }
@@ -308,8 +313,12 @@ struct LocationFailure {
     lines: Vec<String>,
 }
 
-/// The diagnosis of a location, if it fails the boot under `policy`.
-fn location_failure(report: &LocationReport, policy: FailurePolicy) -> Option<LocationFailure> {
+/// The diagnosis of a location, if it fails the boot: its boot-failing
+/// objects (whose `fatal` flag carries the release's policy, `critical`
+/// sections and the manifest's marks), and the location's own refusal,
+/// which fails the boot under every policy (what it holds cannot be known,
+/// so it is treated as if all its critical objects had failed).
+fn location_failure(report: &LocationReport) -> Option<LocationFailure> {
     let mut lines: Vec<String> = report
         .fatal_failures()
         .map(|o| {
@@ -329,8 +338,11 @@ fn location_failure(report: &LocationReport, policy: FailurePolicy) -> Option<Lo
             }
         })
         .collect();
-    if let (Some(e), FailurePolicy::Any) = (&report.error, policy) {
-        lines.push(format!("location refused: {e}"));
+    if let Some(e) = &report.error {
+        lines.push(format!(
+            "location refused: {}",
+            crate::logging::escape(&e.to_string())
+        ));
     }
     (!lines.is_empty()).then(|| LocationFailure {
         dir: report.dir.clone(),
@@ -375,7 +387,7 @@ fn load_locations(
             crate::logging::shown(&lc.bpffs.path(&loc.prefix))
         );
         let report = engine::load_location(sys, lc, loc);
-        if let Some(f) = location_failure(&report, lc.rules.failure) {
+        if let Some(f) = location_failure(&report) {
             return Err(f);
         }
         reports.push(report);

@@ -16,7 +16,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     /// A required sysctl could not be written.
-    #[error("cannot write {value:?} to {}: {source}", .path.display())]
+    #[error("cannot write {value:?} to {}: {source}", crate::logging::shown(.path))]
     Sysctl {
         /// The sysctl file.
         path: PathBuf,
@@ -30,7 +30,7 @@ pub enum SetupError {
     #[error(transparent)]
     Bpffs(#[from] BpffsError),
     /// A pin directory could not be created.
-    #[error("cannot create pin directory {}: {source}", .path.display())]
+    #[error("cannot create pin directory {}: {source}", crate::logging::shown(.path))]
     Mkdir {
         /// The directory.
         path: PathBuf,
@@ -46,7 +46,7 @@ pub enum SetupError {
         source: SysError,
     },
     /// The run lock could not be taken in time.
-    #[error("run lock {}: {source} (another loader has held it for {} s; is one stuck?)", .path.display(), .waited.as_secs())]
+    #[error("run lock {}: {source} (another loader has held it for {} s; is one stuck?)", crate::logging::shown(.path), .waited.as_secs())]
     RunLock {
         /// The lock file.
         path: PathBuf,

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::sys::fake::{FakeSys, Node};
-use crate::sys::{Credentials, Files, Op};
+use crate::sys::{Credentials, Files, Op, Process};
 use std::path::Path;
 
 const UNPRIV: &str = "/proc/sys/kernel/unprivileged_bpf_disabled";
@@ -576,5 +576,201 @@ fn the_run_lock_is_on_for_a_staged_board_tree_and_off_for_android_s_layout() {
     assert_eq!(
         BootConfig::with_root(PathBuf::from("/usr/lib/netbpfload")).run_lock,
         Some(PathBuf::from(DEFAULT_RUN_LOCK))
+    );
+}
+
+/// A manifest signing key, its public half in a key file on the device.
+fn device_key(sys: &FakeSys) -> (ed25519_dalek::SigningKey, PathBuf) {
+    let sk = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let hex = crate::manifest::to_hex(&sk.verifying_key().to_bytes());
+    let path = PathBuf::from("/keys/bpf_manifest.pub");
+    sys.add_file(&path, format!("{hex}\n"));
+    (sk, path)
+}
+
+/// Signs every location directory of `rel`, as a build would: a format-2
+/// manifest at `version` listing each `*.o` the directory holds, the
+/// objects named in `critical` marked critical.
+fn sign_locations(
+    sys: &FakeSys,
+    rel: Release,
+    sk: &ed25519_dalek::SigningKey,
+    version: u64,
+    critical: &[&str],
+) {
+    use ed25519_dalek::Signer;
+    let rules = rel.rules();
+    for l in rules
+        .mainline
+        .locations
+        .iter()
+        .chain(rules.platform.locations)
+    {
+        let dir = Path::new(l.dir);
+        let mut objects: Vec<(String, Vec<u8>)> = Vec::new();
+        for name in sys.read_dir(dir).expect("location dir") {
+            let name = name.to_string_lossy().into_owned();
+            if name.ends_with(".o") {
+                let (data, _) = sys.read_file(&dir.join(&name), 1 << 24).expect("object");
+                objects.push((name, data));
+            }
+        }
+        let text = crate::manifest::Manifest::generate_bound(
+            l.dir,
+            version,
+            objects.iter().map(|(n, d)| (n.as_str(), d.as_slice())),
+            &critical
+                .iter()
+                .copied()
+                .filter(|c| objects.iter().any(|(n, _)| n == c))
+                .collect::<Vec<_>>(),
+        );
+        sys.add_file(dir.join("bpf.manifest"), text.clone());
+        sys.add_file(
+            dir.join("bpf.manifest.sig"),
+            sk.sign(text.as_bytes()).to_bytes().to_vec(),
+        );
+    }
+}
+
+fn signed_cfg(key: &Path) -> BootConfig {
+    let mut c = cfg();
+    c.manifest_key_file = Some(key.to_path_buf());
+    c
+}
+
+/// The CRITICAL FAILURE lines `load_locations` would log for `dir`.
+fn failure_lines(sys: &FakeSys, c: &BootConfig, dir: &str, prefix: &str) -> Vec<String> {
+    let rules = Release::V.rules();
+    let bpffs = Bpffs::open(sys, Path::new(paths::DEFAULT_BPFFS_ROOT)).expect("bpffs");
+    let env = Env {
+        rules,
+        api_level: 35,
+        gate: GateEnv {
+            loader_ver: 46,
+            kver: Kver::new(6, 1, 57),
+            build_type: crate::gate::BuildType::User,
+            arch: Arch::X86_64,
+        },
+        creds: sys.credentials().expect("credentials"),
+    };
+    let lc = load_config(sys, c, &env, Role::Mainline, bpffs).expect("load config");
+    let report = engine::load_location(sys, &lc, &Location::new(dir, prefix));
+    location_failure(&report)
+        .map(|f| f.lines)
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_signed_device_boots_and_fails_the_boot_when_a_listed_critical_object_is_deleted() {
+    let setup = || {
+        let sys = device(V_USER);
+        install(&sys, V_TETHERING, "offload@mainline.o");
+        install(&sys, V_TETHERING, "pktCount.o");
+        install(&sys, NET_PRIVATE, "pktCount.o");
+        let (sk, key) = device_key(&sys);
+        sign_locations(&sys, Release::V, &sk, 7, &["offload@mainline.o"]);
+        (sys, key)
+    };
+    // Intact: loads and hands over to the platform loader.
+    let (sys, key) = setup();
+    assert_eq!(run_mainline(&sys, &signed_cfg(&key)), EXIT_FAILURE);
+    assert!(has_call(&sys, "execve /system/bin/bpfloader"));
+    assert!(!pins_under(&sys, "/sys/fs/bpf/tethering").is_empty());
+
+    // The critical object deleted: exit 2 before the hand-over, the rest
+    // of its location still loaded.
+    let (sys, key) = setup();
+    let gone = format!("{V_TETHERING}/offload@mainline.o");
+    sys.unlink(Path::new(&gone)).expect("unlink");
+    assert_eq!(run_mainline(&sys, &signed_cfg(&key)), EXIT_CRITICAL);
+    assert!(!has_call(&sys, "execve"));
+    let teth = pins_under(&sys, "/sys/fs/bpf/tethering");
+    assert!(
+        teth.iter()
+            .any(|p| p.to_string_lossy().contains("pktCount")),
+        "{teth:#?}"
+    );
+    assert_eq!(
+        failure_lines(&sys, &signed_cfg(&key), V_TETHERING, "tethering/"),
+        [format!(
+            "{gone} (critical: marked critical in bpf.manifest): {gone}: listed in bpf.manifest but not in the directory"
+        )]
+    );
+
+    // A deleted non-critical object fails only itself on Android 15.
+    let (sys, key) = setup();
+    sys.unlink(Path::new(&format!("{NET_PRIVATE}/pktCount.o")))
+        .expect("unlink");
+    assert_eq!(run_mainline(&sys, &signed_cfg(&key)), EXIT_FAILURE);
+    assert!(has_call(&sys, "execve /system/bin/bpfloader"));
+}
+
+#[test]
+fn a_refused_location_fails_the_boot_under_every_release_policy() {
+    for (props, rel, teth) in [
+        (V_USER, Release::V, V_TETHERING),
+        (Q_USER, Release::R25Q2, Q_TETHERING),
+    ] {
+        let setup = || {
+            let sys = device(props);
+            // Below 5.10, where 25Q2 needs no BTF for these BTF-less objects.
+            sys.set_uname("5.4.186", "x86_64");
+            install(&sys, teth, "pktCount.o");
+            install(&sys, NET_PRIVATE, "pktCount.o");
+            let (sk, key) = device_key(&sys);
+            sign_locations(&sys, rel, &sk, 3, &[]);
+            (sys, key)
+        };
+        let (sys, key) = setup();
+        let c = signed_cfg(&key);
+        let ok = run_mainline(&sys, &c);
+        assert_eq!(ok, EXIT_FAILURE, "{rel:?}: the fake exec after success");
+        assert!(has_call(&sys, "execve"), "{rel:?}");
+
+        // A location holding only non-critical objects, its signature
+        // broken: its critical objects cannot be known, the boot fails.
+        let (sys, key) = setup();
+        sys.add_file(format!("{NET_PRIVATE}/bpf.manifest.sig"), vec![0u8; 64]);
+        assert_eq!(
+            run_mainline(&sys, &signed_cfg(&key)),
+            EXIT_CRITICAL,
+            "{rel:?}"
+        );
+        assert!(!has_call(&sys, "execve"), "{rel:?}");
+        assert!(pins_under(&sys, "/sys/fs/bpf/net_private").is_empty());
+
+        // An older signed set than the device accepts.
+        let (sys, key) = setup();
+        let mut c = signed_cfg(&key);
+        c.manifest_min_version = Some(4);
+        assert_eq!(run_mainline(&sys, &c), EXIT_CRITICAL, "{rel:?}");
+        c.manifest_min_version = Some(3);
+        let (sys, _) = setup();
+        assert_eq!(run_mainline(&sys, &c), EXIT_FAILURE, "{rel:?}");
+        assert!(has_call(&sys, "execve"), "{rel:?}");
+
+        // No key: a world-writable location directory.
+        let sys = device(props);
+        sys.set_uname("5.4.186", "x86_64");
+        install(&sys, NET_PRIVATE, "pktCount.o");
+        sys.set_meta(NET_PRIVATE, 0o777, 0, 0);
+        assert_eq!(run_mainline(&sys, &cfg()), EXIT_CRITICAL, "{rel:?}");
+        assert!(!has_call(&sys, "execve"), "{rel:?}");
+    }
+}
+
+#[test]
+fn the_refusal_is_named_in_the_critical_failure_block() {
+    let sys = device(V_USER);
+    install(&sys, NET_PRIVATE, "pktCount.o");
+    let (sk, key) = device_key(&sys);
+    sign_locations(&sys, Release::V, &sk, 3, &[]);
+    sys.add_file(format!("{NET_PRIVATE}/bpf.manifest.sig"), vec![0u8; 64]);
+    assert_eq!(
+        failure_lines(&sys, &signed_cfg(&key), NET_PRIVATE, "net_private/"),
+        [format!(
+            "location refused: {NET_PRIVATE}: bpf.manifest.sig does not verify bpf.manifest with the configured key"
+        )]
     );
 }

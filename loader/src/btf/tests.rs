@@ -1,7 +1,7 @@
 //! Unit tests of the BTF module: the corpus objects (built the Soong way by
 //! `bpf-progs`), hand-built blobs for each rule of 25Q2's loader, and
 //! generators of malformed blobs. Expected values come from the C sources
-//! and the facts file §5, read back with the small independent reader
+//! and the `docs/object-format.md#btf`, read back with the small independent reader
 //! below, not with the module under test.
 
 use super::*;

@@ -78,6 +78,11 @@ pub struct GlobalArgs {
     /// compiled in with NETBPFLOAD_MANIFEST_PUBKEY.
     #[arg(long, value_name = "FILE", global = true)]
     pub manifest_key: Option<PathBuf>,
+    /// Refuse location manifests whose `version` is lower than N; can only
+    /// raise the minimum compiled in with NETBPFLOAD_MANIFEST_MIN_VERSION
+    /// [default: the compiled-in minimum].
+    #[arg(long, value_name = "N", global = true, value_parser = parse_min_version)]
+    pub manifest_min_version: Option<u64>,
     /// Lock file serialising loaders on a Linux board (`none`: no lock, as
     /// on Android) [default: /run/netbpfload.lock off Android].
     #[arg(long, value_name = "FILE|none", global = true)]
@@ -90,6 +95,11 @@ pub struct GlobalArgs {
 
 fn parse_build_type(s: &str) -> Result<BuildType, String> {
     BuildType::parse(s).ok_or_else(|| format!("`{s}` is not one of eng, user, userdebug"))
+}
+
+fn parse_min_version(s: &str) -> Result<u64, String> {
+    netbpfload::manifest::parse_version(s)
+        .ok_or_else(|| format!("`{s}` is not a decimal integer of at most 64 bits"))
 }
 
 fn parse_release(s: &str) -> Result<Release, String> {
@@ -218,7 +228,9 @@ mod tests {
     /// A value each option accepts.
     fn sample_value(long: &str) -> &'static str {
         match long {
-            "api-level" | "critical-delay-secs" | "verify-budget-secs" => "7",
+            "api-level" | "critical-delay-secs" | "verify-budget-secs" | "manifest-min-version" => {
+                "7"
+            }
             "build-type" => "eng",
             "release" => "25q2",
             _ => "/p",

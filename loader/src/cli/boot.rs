@@ -43,6 +43,7 @@ pub fn config(g: &GlobalArgs, m: &ArgMatches) -> BootConfig {
     c.insecure = g.insecure;
     c.sequential = g.sequential;
     c.manifest_key_file = g.manifest_key.clone();
+    c.manifest_min_version = g.manifest_min_version;
     if let Some(lock) = g.run_lock() {
         c.run_lock = lock;
     }

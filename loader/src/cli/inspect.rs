@@ -9,7 +9,7 @@ use super::args::GlobalArgs;
 use netbpfload::engine::MAX_OBJECT_SIZE;
 use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::inspect::{render_text, InspectJson};
-use netbpfload::parse::parse_object;
+use netbpfload::parse::parse_object_as;
 use netbpfload::paths::Location;
 use netbpfload::plan::{plan_object, PlanEnv};
 use netbpfload::release::{Release, Role, API_25Q2, API_V};
@@ -118,8 +118,10 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
     let mut failed = false;
     let mut objects = Vec::new();
     for file in &a.files {
-        let parsed = read_object(&sys, file)
-            .and_then(|bytes| parse_object(file, &bytes).map_err(|e| e.to_string()));
+        let parsed = read_object(&sys, file).and_then(|bytes| {
+            parse_object_as(file, &bytes, env.rules.record_sizes.records())
+                .map_err(|e| e.to_string())
+        });
         match parsed {
             Ok(spec) => {
                 let plan = plan_object(&spec, &env);

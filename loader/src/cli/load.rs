@@ -6,8 +6,9 @@
 //! gate, or failed why (with the verifier log's tail). Pin directories the
 //! objects need are created; nothing is created when the location or the
 //! bpffs is unusable. Exit status: 0 if every object loaded or was skipped,
-//! 1 if any failed (or the location was refused), 2 if a boot-failing one
-//! failed.
+//! 1 if any failed, 2 if a boot-failing one failed or the location was
+//! refused as a whole (untrusted directory, bad manifest), which fails the
+//! boot too.
 
 use super::args::GlobalArgs;
 use netbpfload::bpffs::Bpffs;
@@ -34,6 +35,7 @@ pub const HONOURED: &[&str] = &[
     "insecure",
     "sequential",
     "manifest_key",
+    "manifest_min_version",
     "run_lock",
     "verify_budget_secs",
 ];
@@ -71,11 +73,12 @@ fn parse_role(s: &str) -> Result<Role, String> {
     }
 }
 
-/// Exit status for a report: 0 all loaded/skipped, 1 a failure, 2 a fatal one.
+/// Exit status for a report: 0 all loaded/skipped, 1 a failure, 2 one
+/// that would fail the boot (a fatal object, or the location refused).
 pub fn exit_code(r: &LocationReport) -> i32 {
-    if r.fatal_failures().next().is_some() {
+    if r.fails_boot() {
         2
-    } else if r.error.is_some() || r.failures().next().is_some() {
+    } else if r.failures().next().is_some() {
         1
     } else {
         0
@@ -238,6 +241,7 @@ pub fn run(a: LoadArgs, g: &GlobalArgs) -> i32 {
     };
     cfg.create_pin_dirs = true;
     cfg.manifest_key = netbpfload::manifest::resolve_key(&sys, g.manifest_key.as_deref());
+    cfg.manifest_min_version = netbpfload::manifest::min_version(g.manifest_min_version);
     if let Some(s) = g.verify_budget_secs {
         cfg.verify_budget = Duration::from_secs(s);
     }
@@ -247,19 +251,26 @@ pub fn run(a: LoadArgs, g: &GlobalArgs) -> i32 {
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = if a.json || a.compact {
         let doc = LoadJson::new(rel, a.role, &cfg, &report);
-        let r = if a.compact {
-            serde_json::to_writer(&mut out, &doc)
+        // Serialized whole before any byte is written: a document is
+        // printed complete or not at all.
+        let text = if a.compact {
+            serde_json::to_vec(&doc)
         } else {
-            serde_json::to_writer_pretty(&mut out, &doc)
+            serde_json::to_vec_pretty(&doc)
         };
-        r.map_err(io::Error::from).and_then(|()| writeln!(out))
+        text.map_err(io::Error::from)
+            .and_then(|t| out.write_all(&t))
+            .and_then(|()| writeln!(out))
     } else {
         write_human(&mut out, &report, &cfg)
     };
     // The kernel state is what it is whether or not the summary could be
     // printed: report the write error, keep the load's exit status.
+    let code = exit_code(&report);
     if let Err(e) = written.and_then(|()| out.flush()) {
         eprintln!("netbpfload load: writing the summary: {e}");
+        // A caller reading the summary must not take silence for success.
+        return code.max(1);
     }
-    exit_code(&report)
+    code
 }

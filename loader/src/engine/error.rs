@@ -19,7 +19,7 @@ pub enum LoadError {
         source: SysError,
     },
     /// A pin directory is missing, not a directory, or not on the bpffs.
-    #[error("pin directory {}: {problem}", dir.display())]
+    #[error("pin directory {}: {problem}", crate::logging::shown(dir))]
     PinDir {
         /// The directory.
         dir: PathBuf,
@@ -115,16 +115,6 @@ pub enum LoadError {
         /// The budget.
         budget_ms: u64,
     },
-    /// The object needs more file descriptors than the loader may hold.
-    #[error(
-        "needs {need} file descriptors at once, the loader's budget is {budget} (RLIMIT_NOFILE)"
-    )]
-    FdBudget {
-        /// What the plan needs.
-        need: usize,
-        /// What is available.
-        budget: usize,
-    },
     /// A new pin's declared owner cannot be set by this process.
     #[error("{pin}: cannot give the pin its owner {uid}:{gid} without CAP_CHOWN; nothing created")]
     Owner {
@@ -169,7 +159,6 @@ impl LoadError {
             LoadError::NotJited { .. } => Some(libc::ENOTSUP),
             LoadError::PinDir { problem, .. } => Some(problem.errno()),
             LoadError::Raced { .. } => Some(libc::EEXIST),
-            LoadError::FdBudget { .. } => Some(libc::EMFILE),
             LoadError::Owner { .. } => Some(libc::EPERM),
             _ => None,
         }
@@ -188,7 +177,6 @@ impl LoadError {
             LoadError::ProgLoad { .. } => "prog_load",
             LoadError::NotJited { .. } => "not_jited",
             LoadError::VerifyBudget { .. } => "verify_budget",
-            LoadError::FdBudget { .. } => "fd_budget",
             LoadError::Owner { .. } => "owner",
             LoadError::Raced { .. } => "raced",
         }

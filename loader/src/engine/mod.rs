@@ -22,6 +22,8 @@ mod btf_tests;
 #[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
+mod manifest_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::LoadError;
@@ -89,8 +91,10 @@ pub struct LoadConfig {
     pub create_pin_dirs: bool,
     /// Key the per-location manifests must be signed with
     /// ([`manifest::resolve_key`]); `None` checks unsigned manifests only
-    /// where present, `Some(Err(_))` fails every object.
+    /// where present, `Some(Err(_))` refuses every location.
     pub manifest_key: Option<Result<PublicKey, ManifestError>>,
+    /// Lowest manifest version accepted ([`manifest::min_version`]).
+    pub manifest_min_version: u64,
 }
 
 impl LoadConfig {
@@ -122,6 +126,7 @@ impl LoadConfig {
             trust: trust::Policy::enforcing(),
             create_pin_dirs: false,
             manifest_key: manifest::configured_key(),
+            manifest_min_version: manifest::BUILD_TIME_MIN_VERSION,
         })
     }
 
@@ -144,6 +149,7 @@ impl LoadConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectReport {
     /// The `.o` file.
+    #[serde(serialize_with = "crate::report::path")]
     pub file: PathBuf,
     /// The object name its pins carry (`offload@mainline.o` → `offload`).
     pub object: String,
@@ -214,7 +220,9 @@ pub struct SkipReport {
     pub reason: SkipReason,
 }
 
-/// Why a whole location was not loaded.
+/// Why a whole location was refused. A refused location fails the boot
+/// under every release's policy: what it holds cannot be known (or trusted),
+/// so it is treated as if all its critical objects had failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LocationError {
     /// The directory is not trusted.
@@ -223,6 +231,16 @@ pub enum LocationError {
     /// The directory could not be listed.
     #[error("{0}")]
     ReadDir(SysError),
+    /// Its manifest (or signature, or the key) is bad: every object of it
+    /// failed with this.
+    #[error("{}: {source}", .dir.display())]
+    Manifest {
+        /// The location directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: ManifestError,
+    },
 }
 
 impl Serialize for LocationError {
@@ -231,6 +249,7 @@ impl Serialize for LocationError {
         let errno = match self {
             LocationError::Untrusted(e) => e.errno(),
             LocationError::ReadDir(e) => e.errno(),
+            LocationError::Manifest { .. } => None,
         };
         let mut st = s.serialize_struct("LocationError", 3)?;
         st.serialize_field(
@@ -238,6 +257,7 @@ impl Serialize for LocationError {
             match self {
                 LocationError::Untrusted(_) => "untrusted",
                 LocationError::ReadDir(_) => "read_dir",
+                LocationError::Manifest { .. } => "manifest",
             },
         )?;
         st.serialize_field("errno", &errno)?;
@@ -250,10 +270,12 @@ impl Serialize for LocationError {
 #[derive(Debug, Clone, Serialize)]
 pub struct LocationReport {
     /// Directory scanned.
+    #[serde(serialize_with = "crate::report::path")]
     pub dir: PathBuf,
     /// Prefix under the bpffs root.
     pub prefix: String,
-    /// One entry per `.o` file, in readdir order.
+    /// One entry per `.o` file, in readdir order, then one per object its
+    /// manifest lists that is not there (by name).
     pub objects: Vec<ObjectReport>,
     /// The location was refused as a whole.
     pub error: Option<LocationError>,
@@ -271,7 +293,17 @@ impl LocationReport {
     pub fn failures(&self) -> impl Iterator<Item = &ObjectReport> {
         self.objects.iter().filter(|o| o.error().is_some())
     }
+
+    /// The location fails the boot: it was refused as a whole, or a
+    /// boot-failing object failed.
+    pub fn fails_boot(&self) -> bool {
+        self.error.is_some() || self.fatal_failures().next().is_some()
+    }
 }
+
+/// [`ObjectReport::critical`] of an object only its location's manifest
+/// marks critical.
+pub const MANIFEST_CRITICAL: &str = "marked critical in bpf.manifest";
 
 /// Everything applying one object needs.
 pub(crate) struct EngineCtx<'a> {
@@ -312,7 +344,29 @@ pub(crate) fn plan_for(
     )
 }
 
-/// Reads, checks, parses and plans one object.
+/// The `critical` section of an object that failed before it was parsed
+/// (untrusted, unlisted, tampered): its bytes are parsed only to learn
+/// whether it declares itself critical, never loaded. `None` if they do not
+/// parse.
+fn declared_critical(file: &Path, bytes: &[u8]) -> Option<String> {
+    crate::parse::parse_object(file, bytes)
+        .ok()
+        .and_then(|spec| spec.critical)
+}
+
+/// [`declared_critical`] of a file the trust check refused for its owner
+/// or mode (a regular file: symlinks and other types are not opened).
+fn untrusted_critical(sys: &dyn Sys, file: &Path, e: &TrustError) -> Option<String> {
+    if !matches!(e, TrustError::Owner { .. } | TrustError::Writable { .. }) {
+        return None;
+    }
+    let (bytes, _) = sys.read_file(file, MAX_OBJECT_SIZE).ok()?;
+    declared_critical(file, &bytes)
+}
+
+/// Reads, checks, parses and plans one object. Its criticality is its own
+/// `critical` section (read even when the object fails before parsing,
+/// [`declared_critical`]) or, failing that, its manifest's mark.
 fn prepare(
     sys: &dyn Sys,
     cfg: &LoadConfig,
@@ -322,28 +376,55 @@ fn prepare(
 ) -> Prepared {
     let file = location.dir.join(name);
     let object = paths::object_name(&file);
-    let stage = (|| {
-        let bytes = trust::read_trusted(sys, &location.dir, name, MAX_OBJECT_SIZE, cfg.trust)?;
+    let listed_as = name.to_string_lossy();
+    let mut own_critical = None;
+    let stage = match trust::read_trusted(sys, &location.dir, name, MAX_OBJECT_SIZE, cfg.trust) {
+        Err(e) => {
+            own_critical = untrusted_critical(sys, &file, &e);
+            Err(ObjectError::from(e))
+        }
+        Ok(bytes) => match integrity.check(&listed_as, &bytes) {
+            Err(source) => {
+                own_critical = declared_critical(&file, &bytes);
+                Err(ObjectError::Integrity {
+                    file: file.clone(),
+                    source,
+                })
+            }
+            Ok(()) => {
+                match crate::parse::parse_object_as(&file, &bytes, cfg.rules.record_sizes.records())
+                {
+                    Err(e) => Err(ObjectError::from(e)),
+                    Ok(spec) => {
+                        drop(bytes);
+                        own_critical.clone_from(&spec.critical);
+                        plan_for(cfg, location, &spec)
+                            .map(|plan| (spec, plan))
+                            .map_err(ObjectError::from)
+                    }
+                }
+            }
+        },
+    };
+    let critical = own_critical.or_else(|| {
         integrity
-            .check(&name.to_string_lossy(), &bytes)
-            .map_err(|source| ObjectError::Integrity {
-                file: file.clone(),
-                source,
-            })?;
-        let spec = crate::parse::parse_object(&file, &bytes)?;
-        drop(bytes);
-        let plan = plan_for(cfg, location, &spec)?;
-        Ok((spec, plan))
-    })();
-    let critical = stage
-        .as_ref()
-        .ok()
-        .and_then(|(spec, _)| spec.critical.clone());
+            .is_critical(&listed_as)
+            .then(|| MANIFEST_CRITICAL.to_string())
+    });
     Prepared {
         file,
         object,
         critical,
         stage,
+    }
+}
+
+/// What is at `path` instead of a listed object, for the report.
+fn missing_what(sys: &dyn Sys, path: &Path) -> String {
+    match sys.lstat(path) {
+        Err(e) if e.is(libc::ENOENT) => "not in the directory".to_string(),
+        Err(e) => format!("cannot be examined ({e})"),
+        Ok(st) => format!("a {}, not a regular file", st.kind_name()),
     }
 }
 
@@ -402,7 +483,7 @@ fn log_outcome(r: &ObjectReport) {
             let crit = if r.fatal { " (fatal)" } else { "" };
             // Some errors (parse, integrity) start with the file already.
             let text = error.to_string();
-            let own = format!("{}: ", r.file.display());
+            let own = format!("{file}: ");
             let text = text.strip_prefix(own.as_str()).unwrap_or(&text);
             let mut msg = format!("{file}: failed{crit}: {}", crate::logging::escape(text));
             if let Some(l) = error.verifier_log() {
@@ -433,8 +514,24 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
         report.error = Some(LocationError::Untrusted(e));
         return report;
     }
-    let integrity =
-        manifest::for_location(sys, &location.dir, cfg.trust, cfg.manifest_key.as_ref());
+    let integrity = manifest::for_location(
+        sys,
+        location,
+        cfg.trust,
+        cfg.manifest_key.as_ref(),
+        cfg.manifest_min_version,
+    );
+    if let Some(e) = integrity.error() {
+        let e = LocationError::Manifest {
+            dir: location.dir.clone(),
+            source: e.clone(),
+        };
+        log::error!(
+            "{}; the location is refused",
+            crate::logging::escape(&e.to_string())
+        );
+        report.error = Some(e);
+    }
     let names = match sys.read_dir(&location.dir) {
         Ok(n) => n,
         Err(e) => {
@@ -497,6 +594,32 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
             report.objects.push(r);
         }
         start = end;
+    }
+    // Exact both ways: a listed object that is not there fails by name.
+    for name in integrity.listed() {
+        if files.iter().any(|(f, _)| f.as_bytes() == name.as_bytes()) {
+            continue;
+        }
+        let file = location.dir.join(name);
+        let critical = integrity
+            .is_critical(name)
+            .then(|| MANIFEST_CRITICAL.to_string());
+        let r = ObjectReport {
+            fatal: fatal_policy || critical.is_some(),
+            object: paths::object_name(&file),
+            critical,
+            outcome: ObjectOutcome::Failed {
+                error: ObjectError::Integrity {
+                    source: ManifestError::Missing {
+                        found: missing_what(sys, &file),
+                    },
+                    file: file.clone(),
+                },
+            },
+            file,
+        };
+        log_outcome(&r);
+        report.objects.push(r);
     }
     report
 }

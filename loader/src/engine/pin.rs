@@ -117,6 +117,16 @@ fn open_unreadable(
     }
     let granted = sys.chmod_pin(pin, st.perm() | 0o400);
     let opened = granted.and_then(|()| sys.obj_get_pin(pin, BPF_F_RDONLY, kind));
+    // Mode first, while the loader still owns the pin: without CAP_FOWNER
+    // (not granted by the .rc nor the unit) only the owner may chmod, so
+    // once the owner is back the mode could no longer be put back.
+    if let Err(e) = sys.chmod_pin(pin, st.perm()) {
+        log::error!(
+            "{}: restoring mode {:04o}: {e}",
+            pin.path.display(),
+            st.perm()
+        );
+    }
     if chowned {
         if let Err(e) = sys.chown_pin(pin, st.uid, st.gid) {
             log::error!(
@@ -126,13 +136,6 @@ fn open_unreadable(
                 st.gid
             );
         }
-    }
-    if let Err(e) = sys.chmod_pin(pin, st.perm()) {
-        log::error!(
-            "{}: restoring mode {:04o}: {e}",
-            pin.path.display(),
-            st.perm()
-        );
     }
     opened
 }

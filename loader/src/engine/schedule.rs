@@ -18,8 +18,11 @@
 //! pins exist. A worker takes the object's whole need ([`LoadPlan::fd_need`])
 //! from a shared budget before it starts and gives it back after, so no
 //! worker's descriptors can make another worker's object fail with
-//! `EMFILE`; an object that needs more than the whole budget fails alone,
-//! in the sequential mode too.
+//! `EMFILE`. An object that needs more than the whole budget waits for all
+//! of it and runs alone, with every descriptor the process may open, as the
+//! sequential mode runs it: it loads if the process limit allows, else it
+//! fails with the kernel's `EMFILE`, in both modes, and nothing else is
+//! running to be hurt by it.
 
 use super::{object, EngineCtx, LoadConfig, LoadError, ObjectOutcome, Prepared};
 use crate::error::ObjectError;
@@ -103,7 +106,10 @@ pub(crate) struct FdBudget {
 }
 
 impl FdBudget {
+    /// A budget of `total` descriptors (at least one, so that with none to
+    /// spare objects still run, one at a time).
     pub(crate) fn new(total: usize) -> Self {
+        let total = total.max(1);
         FdBudget {
             total,
             free: Mutex::new(total),
@@ -111,18 +117,17 @@ impl FdBudget {
         }
     }
 
-    /// Waits until `n` descriptors are free and takes them; `None` if `n`
-    /// is more than the whole budget.
-    pub(crate) fn take(&self, n: usize) -> Option<FdGuard<'_>> {
-        if n > self.total {
-            return None;
-        }
+    /// Waits until `n` descriptors are free and takes them. More than the
+    /// whole budget waits until all of it is free and takes it all: the
+    /// object runs alone.
+    pub(crate) fn take(&self, n: usize) -> FdGuard<'_> {
+        let n = n.min(self.total);
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
         while *free < n {
             free = self.cv.wait(free).unwrap_or_else(|p| p.into_inner());
         }
         *free -= n;
-        Some(FdGuard { budget: self, n })
+        FdGuard { budget: self, n }
     }
 }
 
@@ -157,14 +162,14 @@ fn apply_one(
     plan: &LoadPlan,
 ) -> ObjectOutcome {
     let need = plan.fd_need();
-    let Some(_fds) = budget.take(need) else {
-        return ObjectOutcome::Failed {
-            error: ObjectError::Load(LoadError::FdBudget {
-                need,
-                budget: budget.total,
-            }),
-        };
-    };
+    if need > budget.total {
+        log::warn!(
+            "{}: needs {need} file descriptors at once, more than the {} the loader budgets for objects (RLIMIT_NOFILE); loading it alone",
+            crate::logging::shown(ctx.file),
+            budget.total
+        );
+    }
+    let _fds = budget.take(need);
     let mut attempt = object::apply(ctx, spec, plan);
     for _ in 1..RACE_ATTEMPTS {
         let Err(LoadError::Raced { pin }) = &attempt else {
@@ -298,4 +303,61 @@ pub(crate) fn run(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FdBudget;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    /// Waits (bounded) for `flag`; false if it never became true.
+    fn eventually(flag: &AtomicBool) -> bool {
+        for _ in 0..500 {
+            if flag.load(Ordering::SeqCst) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    #[test]
+    fn an_object_over_the_budget_waits_for_all_of_it_and_runs_alone() {
+        let budget = FdBudget::new(6);
+        let small = budget.take(2);
+        let big_running = AtomicBool::new(false);
+        let small_again = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let big = s.spawn(|| {
+                let g = budget.take(9);
+                big_running.store(true, Ordering::SeqCst);
+                // While it runs, nobody else gets a descriptor.
+                std::thread::sleep(Duration::from_millis(100));
+                assert!(
+                    !small_again.load(Ordering::SeqCst),
+                    "ran beside the big one"
+                );
+                drop(g);
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(
+                !big_running.load(Ordering::SeqCst),
+                "started while 2 of 6 were taken"
+            );
+            drop(small);
+            assert!(eventually(&big_running), "never started");
+            let _again = budget.take(1);
+            small_again.store(true, Ordering::SeqCst);
+            big.join().expect("big");
+        });
+        // Everything given back.
+        assert_eq!(*budget.free.lock().expect("lock"), 6);
+        // A zero budget still lets objects run, one at a time.
+        let none = FdBudget::new(0);
+        let g = none.take(5);
+        assert_eq!(*none.free.lock().expect("lock"), 0);
+        drop(g);
+        assert_eq!(*none.free.lock().expect("lock"), 1);
+    }
 }

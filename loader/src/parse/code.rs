@@ -1,5 +1,5 @@
 //! Program sections, their map relocations, and the pseudo-load check
-//! (facts §2, §6).
+//! (`docs/object-format.md#program-sections`, `docs/object-format.md#relocations`).
 
 use super::elf::{Elf, Name, Symbol};
 use super::error::ParseErrorKind;

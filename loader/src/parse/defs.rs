@@ -6,8 +6,8 @@ use super::error::ParseErrorKind;
 use super::names;
 use super::{work, ParseError, MAX_DEF_SIZE};
 use crate::spec::{
-    Domain, IgnoreOn, Kver, MapDef, MapSpec, ProgDef, BPF_MAP_DEF_SIZE, BPF_PROG_DEF_SIZE,
-    DEFAULT_BPFLOADER_MAX_VER, DEFAULT_MAX_KVER,
+    Domain, IgnoreOn, Kver, MapDef, MapSpec, ProgDef, RawDomains, BPF_MAP_DEF_SIZE,
+    BPF_PROG_DEF_SIZE, DEFAULT_BPFLOADER_MAX_VER, DEFAULT_MAX_KVER,
 };
 use std::collections::HashMap;
 
@@ -135,7 +135,7 @@ pub(super) fn layout<'a>(
 }
 
 /// Pairs record `i` with the `i`-th symbol of the section by address
-/// (facts §3). `symbols` holds at most `layout.count` of the section's
+/// (`docs/object-format.md#record-names`). `symbols` holds at most `layout.count` of the section's
 /// `total` symbols (see `index::symbols`). Returns each record's name.
 fn named_records<'a>(
     elf: &Elf<'a>,
@@ -205,33 +205,18 @@ fn byte(rec: &[u8], off: usize) -> u8 {
 }
 
 /// A `char[32]` domain string, compared like the reference's
-/// `strncmp(field, s, 32)`: up to the first NUL, or all 32 bytes.
-fn domain(
-    elf: &Elf<'_>,
-    section: usize,
-    rec: &[u8],
-    off: usize,
-    owner: &str,
-    field: &'static str,
-    lookup: fn(&str) -> Option<Domain>,
-) -> Result<Domain, ParseError> {
+/// `strncmp(field, s, 32)`: up to the first NUL, or all 32 bytes. A string
+/// no release knows is [`Domain::Unknown`] with its text (escaped): what it
+/// means is the release's rule, decided by the plan.
+fn domain(rec: &[u8], off: usize, lookup: fn(&str) -> Option<Domain>) -> (Domain, Option<String>) {
     let raw = rec
         .get(off..off.saturating_add(DOMAIN_STR_LEN))
         .unwrap_or_default();
     let raw = raw.split(|&b| b == 0).next().unwrap_or_default();
-    std::str::from_utf8(raw)
-        .ok()
-        .and_then(lookup)
-        .ok_or_else(|| {
-            elf.error_in(
-                section,
-                ParseErrorKind::UnknownDomain {
-                    owner: owner.to_string(),
-                    field,
-                    value: String::from_utf8_lossy(raw).into_owned(),
-                },
-            )
-        })
+    match std::str::from_utf8(raw).ok().and_then(lookup) {
+        Some(d) => (d, None),
+        None => (Domain::Unknown, Some(crate::logging::escape_bytes(raw))),
+    }
 }
 
 fn map_defaults() -> [u8; BPF_MAP_DEF_SIZE] {
@@ -294,6 +279,8 @@ pub(super) fn maps<'a>(
                 },
             ));
         }
+        let ctx = domain(&rec, 48, Domain::from_selinux_context);
+        let sub = domain(&rec, 80, Domain::from_pin_subdir);
         let def = MapDef {
             map_type: le_u32(&rec, 0),
             key_size: le_u32(&rec, 4),
@@ -307,24 +294,12 @@ pub(super) fn maps<'a>(
             bpfloader_max_ver: le_u32(&rec, 36),
             min_kver: Kver(le_u32(&rec, 40)),
             max_kver: Kver(le_u32(&rec, 44)),
-            selinux_context: domain(
-                elf,
-                index,
-                &rec,
-                48,
-                name,
-                "selinux_context",
-                Domain::from_selinux_context,
-            )?,
-            pin_subdir: domain(
-                elf,
-                index,
-                &rec,
-                80,
-                name,
-                "pin_subdir",
-                Domain::from_pin_subdir,
-            )?,
+            selinux_context: ctx.0,
+            pin_subdir: sub.0,
+            raw_domains: RawDomains {
+                selinux_context: ctx.1,
+                pin_subdir: sub.1,
+            },
             shared: byte(&rec, 112) != 0,
             ignore_on: IgnoreOn::from_bits(byte(&rec, 113)),
             uid: le_u32(&rec, 116),
@@ -347,11 +322,12 @@ pub(super) fn prog_defs<'a>(
     let Some(layout) = layout else {
         return Ok(Vec::new());
     };
-    let index = layout.index;
     let names = named_records(elf, layout, symbols, total, names::label)?;
     let mut out = Vec::with_capacity(names.len());
     for (i, name) in names.into_iter().enumerate() {
         let rec = layout.record(i, prog_defaults());
+        let ctx = domain(&rec, 28, Domain::from_selinux_context);
+        let sub = domain(&rec, 60, Domain::from_pin_subdir);
         let def = ProgDef {
             uid: le_u32(&rec, 0),
             gid: le_u32(&rec, 4),
@@ -361,24 +337,12 @@ pub(super) fn prog_defs<'a>(
             ignore_on: IgnoreOn::from_bits(byte(&rec, 17)),
             bpfloader_min_ver: le_u32(&rec, 20),
             bpfloader_max_ver: le_u32(&rec, 24),
-            selinux_context: domain(
-                elf,
-                index,
-                &rec,
-                28,
-                name,
-                "selinux_context",
-                Domain::from_selinux_context,
-            )?,
-            pin_subdir: domain(
-                elf,
-                index,
-                &rec,
-                60,
-                name,
-                "pin_subdir",
-                Domain::from_pin_subdir,
-            )?,
+            selinux_context: ctx.0,
+            pin_subdir: sub.0,
+            raw_domains: RawDomains {
+                selinux_context: ctx.1,
+                pin_subdir: sub.1,
+            },
         };
         out.push((name, def));
     }

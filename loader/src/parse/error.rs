@@ -239,16 +239,6 @@ pub enum ParseErrorKind {
         /// The value found.
         value: u32,
     },
-    /// A `selinux_context` or `pin_subdir` names no known domain.
-    #[error("{}: unknown {field} {value:?}", .owner.escape_debug())]
-    UnknownDomain {
-        /// Map name or program def symbol name.
-        owner: String,
-        /// `selinux_context` or `pin_subdir`.
-        field: &'static str,
-        /// The string found (lossy).
-        value: String,
-    },
     /// No `<func>_def` symbol in `progs` for a program's function.
     #[error("no program definition {}_def in the progs section", .func.escape_debug())]
     MissingProgDef {
@@ -330,7 +320,7 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.file.display().to_string().escape_debug())?;
+        write!(f, "{}: ", crate::logging::shown(&self.file))?;
         // Names come from the file: escaped, so that a newline in one
         // cannot start a forged line in the log.
         if let Some(s) = &self.section {

@@ -16,9 +16,9 @@
 //!   relocation entries expanded add up to at most the file size;
 //! * instructions, relocations, programs, maps and warnings are capped.
 //!
-//! The format is described in `shared/reference/android-bpf-loader-facts.md`
-//! §1 (sections and structs), §2 (program sections), §3 (names) and §6
-//! (relocations). Record sizes follow the Android 15 compatibility rules:
+//! The format is described in `docs/object-format.md` (sections, records,
+//! program sections, names, relocations). Record sizes follow the Android 15
+//! compatibility rules (`docs/object-format.md#legacy-record-sizes`):
 //! the stride is the declared `size_of_bpf_*_def`, shorter (older) records
 //! keep defaults for the fields they lack, longer (newer) ones are truncated.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
@@ -38,8 +38,9 @@ pub use error::{ParseError, ParseErrorKind};
 
 use crate::paths;
 use crate::spec::{
-    ObjectSpec, SectionsPresent, DEFAULT_BPFLOADER_MAX_VER, DEFAULT_BPFLOADER_MIN_VER,
-    DEFAULT_MAP_DEF_SIZE, DEFAULT_PROG_DEF_SIZE, MIN_BPF_MAP_DEF_SIZE, MIN_BPF_PROG_DEF_SIZE,
+    ObjectSpec, SectionsPresent, BPF_MAP_DEF_SIZE, BPF_PROG_DEF_SIZE, DEFAULT_BPFLOADER_MAX_VER,
+    DEFAULT_BPFLOADER_MIN_VER, DEFAULT_MAP_DEF_SIZE, DEFAULT_PROG_DEF_SIZE, MIN_BPF_MAP_DEF_SIZE,
+    MIN_BPF_PROG_DEF_SIZE,
 };
 use index::Special;
 use std::path::Path;
@@ -72,11 +73,40 @@ pub const MAX_RELOCATIONS: usize = 1 << 18;
 /// Most warnings kept per object; the rest are counted in one last line.
 pub const MAX_WARNINGS: usize = 32;
 
-/// Parses one object. `file` names it (object name, error messages); `bytes`
-/// is its whole content.
+/// How the `maps` / `progs` records are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Records {
+    /// As the `size_of_bpf_map_def` / `size_of_bpf_prog_def` sections
+    /// declare (32 / 20 bytes without them): Android 15's NetBpfLoad.
+    #[default]
+    Declared,
+    /// Always 120 / 92 bytes, the size sections not read: 2025 main's
+    /// NetBpfLoad and the platform bpfloader.
+    Fixed,
+}
+
+/// Parses one object with its declared record sizes ([`Records::Declared`]).
+/// `file` names it (object name, error messages); `bytes` is its whole
+/// content.
 pub fn parse_object(file: &Path, bytes: &[u8]) -> Result<ObjectSpec, ParseError> {
+    parse_object_as(file, bytes, Records::Declared)
+}
+
+/// Parses one object with its records laid out as `records` says.
+pub fn parse_object_as(
+    file: &Path,
+    bytes: &[u8],
+    records: Records,
+) -> Result<ObjectSpec, ParseError> {
     let name = paths::object_name(file);
-    names::component(&name).map_err(|reason| {
+    let utf8 = file.file_name().is_none_or(|n| n.to_str().is_some());
+    let valid = if utf8 {
+        names::component(&name)
+    } else {
+        // Lossy decoding would give two files one name (and one pin path).
+        Err("is not valid UTF-8")
+    };
+    valid.map_err(|reason| {
         ParseError::new(
             file,
             None,
@@ -101,18 +131,23 @@ pub fn parse_object(file: &Path, bytes: &[u8]) -> Result<ObjectSpec, ParseError>
     let netbpfload_min_ver = defs::u32_section(&elf, get(Special::NetbpfloadMinVer))?;
     let bpfloader_min_required_ver =
         defs::u32_section(&elf, get(Special::BpfloaderMinRequiredVer))?;
-    let size_of_bpf_map_def = defs::def_size_section(
-        &elf,
-        get(Special::SizeOfBpfMapDef),
-        DEFAULT_MAP_DEF_SIZE,
-        MIN_BPF_MAP_DEF_SIZE,
-    )?;
-    let size_of_bpf_prog_def = defs::def_size_section(
-        &elf,
-        get(Special::SizeOfBpfProgDef),
-        DEFAULT_PROG_DEF_SIZE,
-        MIN_BPF_PROG_DEF_SIZE,
-    )?;
+    let (size_of_bpf_map_def, size_of_bpf_prog_def) = match records {
+        Records::Fixed => (BPF_MAP_DEF_SIZE, BPF_PROG_DEF_SIZE),
+        Records::Declared => (
+            defs::def_size_section(
+                &elf,
+                get(Special::SizeOfBpfMapDef),
+                DEFAULT_MAP_DEF_SIZE,
+                MIN_BPF_MAP_DEF_SIZE,
+            )?,
+            defs::def_size_section(
+                &elf,
+                get(Special::SizeOfBpfProgDef),
+                DEFAULT_PROG_DEF_SIZE,
+                MIN_BPF_PROG_DEF_SIZE,
+            )?,
+        ),
+    };
 
     let maps_layout = defs::layout(
         &elf,

@@ -138,6 +138,76 @@ fn loader_domain_is_unknown_to_android_15() {
     ));
 }
 
+/// A domain string no release knows: Android 15's mainline loader ignores
+/// an unknown selinux_context (with a warning) and fails the object on an
+/// unknown pin_subdir; 25Q2's fails it on either; the platform loader reads
+/// neither field.
+#[test]
+fn unknown_domain_strings_per_release_and_role() {
+    let unknown = |field: &str| {
+        let mut m = map("m", ARRAY, 4, 8, 1);
+        if field == "selinux_context" {
+            m.def.selinux_context = Domain::Unknown;
+            m.def.raw_domains.selinux_context = Some("fs_bpf_bogus".into());
+        } else {
+            m.def.pin_subdir = Domain::Unknown;
+            m.def.raw_domains.pin_subdir = Some("bogus/".into());
+        }
+        let mut spec = obj(vec![m], vec![prog("skfilter/p", 0)]);
+        spec.present.maps = false; // no BTF needed for this test on 25Q2
+        spec
+    };
+    let ctx = unknown("selinux_context");
+    let l = load(mainline(&ctx, Release::V));
+    let m = map_load(&l, 0);
+    assert_eq!(
+        (m.pin.rel.as_str(), m.pin.tmp_rel.as_str()),
+        ("tethering/map_obj_m", "tethering/tmp_nbl_77_3_m0")
+    );
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.contains("\"fs_bpf_bogus\"") && w.contains("ignored")),
+        "{:?}",
+        l.warnings
+    );
+    assert_eq!(
+        mainline(&ctx, Release::R25Q2),
+        Err(PlanError::UnknownDomain {
+            owner: "map m".into(),
+            field: "selinux_context",
+            value: "fs_bpf_bogus".into()
+        })
+    );
+    let sub = unknown("pin_subdir");
+    for rel in Release::ALL {
+        assert_eq!(
+            mainline(&sub, rel),
+            Err(PlanError::UnknownDomain {
+                owner: "map m".into(),
+                field: "pin_subdir",
+                value: "bogus/".into()
+            }),
+            "{rel:?}"
+        );
+    }
+    let platform = Location::new("/system/etc/bpf/", "");
+    for spec in [&ctx, &sub] {
+        for rel in Release::ALL {
+            let l = load(plan_for(
+                spec,
+                rel,
+                Role::Platform,
+                0,
+                Kver::new(6, 1, 57),
+                &platform,
+            ));
+            assert_eq!(map_load(&l, 0).pin.rel, "map_obj_m", "{rel:?}");
+            assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        }
+    }
+}
+
 #[test]
 fn record_sizes_per_release_and_role() {
     let mut legacy = obj(vec![map("m", ARRAY, 4, 8, 1)], vec![prog("skfilter/p", 0)]);

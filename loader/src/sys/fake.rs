@@ -254,7 +254,8 @@ impl FakeSys {
         s.bpffs_mounts.insert(p);
     }
 
-    /// Marks the filesystem at `path` read-only for [`Sys::is_read_only_fs`].
+    /// Marks the filesystem at `path` read-only (`FsInfo::read_only` of
+    /// `statfs`).
     pub fn set_read_only(&self, path: impl AsRef<Path>) {
         self.lock().read_only.insert(path.as_ref().to_path_buf());
     }
@@ -960,9 +961,16 @@ impl Files for FakeSys {
         const OP: Op = Op::Chmod;
         let mut s = self.lock();
         s.gate(OP, Some(path), &format!("{mode:#o}"))?;
+        // As the kernel: only the owner, or a holder of CAP_FOWNER, may
+        // change the mode.
+        const CAP_FOWNER: u32 = 3;
+        let (euid, fowner) = (s.credentials.euid, s.credentials.has_cap(CAP_FOWNER));
         let m = s
             .meta_mut(path)
             .ok_or_else(|| err(OP, path, libc::ENOENT))?;
+        if m.uid != euid && !fowner {
+            return Err(err(OP, path, libc::EPERM));
+        }
         m.mode = mode & 0o7777;
         Ok(())
     }

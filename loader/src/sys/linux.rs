@@ -1,4 +1,4 @@
-//! The real kernel: [`LinuxSys`] implements [`Sys`] with `bpf(2)` through
+//! The real kernel: [`LinuxSys`] implements [`super::Sys`] with `bpf(2)` through
 //! `libc::syscall(SYS_bpf, ...)` and nix for filesystem operations.
 //!
 //! Kernel ABI structures (`bpf_attr`, `bpf_map_info`, `bpf_prog_info`) come

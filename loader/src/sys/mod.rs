@@ -179,7 +179,7 @@ impl std::fmt::Display for Op {
 
 /// A failed call: what was attempted, on what, and the errno.
 #[derive(Debug, thiserror::Error)]
-#[error("{op}{}: {source}", .path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+#[error("{op}{}: {source}", .path.as_ref().map(|p| format!(" {}", crate::logging::shown(p))).unwrap_or_default())]
 pub struct SysError {
     /// The operation.
     pub op: Op,

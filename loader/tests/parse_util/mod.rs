@@ -1,6 +1,7 @@
 //! Test helpers shared by the `parse_*` integration tests: a minimal ELF64
 //! writer for hand-made BPF objects, Android record encoders written from the
-//! struct layouts of facts §1, and byte patchers for section headers.
+//! struct layouts of `docs/object-format.md#map-record` and
+//! `docs/object-format.md#program-record`, and byte patchers for section headers.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 use object::read::elf::{FileHeader, SectionHeader};
@@ -244,7 +245,7 @@ fn put_str(buf: &mut [u8], off: usize, s: &str) {
 }
 
 impl MapRec {
-    /// The full 120-byte record (offsets from facts §1).
+    /// The full 120-byte record (`docs/object-format.md#map-record`).
     pub fn bytes(&self) -> Vec<u8> {
         let mut b = vec![0u8; 120];
         put(&mut b, 0, self.map_type);
@@ -301,7 +302,7 @@ impl Default for ProgRec {
 }
 
 impl ProgRec {
-    /// The full 92-byte record (offsets from facts §1).
+    /// The full 92-byte record (`docs/object-format.md#program-record`).
     pub fn bytes(&self) -> Vec<u8> {
         let mut b = vec![0u8; 92];
         put(&mut b, 0, self.uid);

@@ -1,6 +1,6 @@
 //! QEMU boot tier: Debian's kernels for three Android LTS branches (5.10,
 //! 6.1, 6.12) on x86_64 and arm64 guests (TCG), each running the real chain
-//! netbpfload -> bpfloader -> netbpfload done as `init/netbpfload.rc`
+//! netbpfload -> bpfloader -> netbpfload done as `init/netbpfload.35rc`
 //! declares the service (see `tests/qemu/init.sh`).
 //!
 //! Run: `scripts/fetch-kernels.sh`, then
@@ -10,9 +10,10 @@
 //! subset; `scripts/test.sh --full-qemu-matrix` adds `--include-ignored`,
 //! which runs the cells marked "full matrix" below too.
 //!
-//! Every expectation comes from the declarative corpus model
-//! (`netbpfload_tests::expected`, transcribed from the C sources), never
-//! from the loader's output.
+//! Every expectation comes from the declarative model
+//! (`netbpfload_tests::expected`: the corpus transcribed from the C sources,
+//! the releases' rules from `docs/android-release-rules.md`), never from the
+//! loader's output.
 
 use netbpfload::release::Release;
 use netbpfload_tests::expected::{
@@ -27,7 +28,7 @@ use std::sync::{Arc, Mutex};
 const BPF: &str = "/sys/fs/bpf";
 
 /// `ulimit -l` (KiB) of the service: `rlimit memlock 1073741824 …` in
-/// `init/netbpfload.rc`, which init.sh applies before starting it (5.10
+/// `init/netbpfload.35rc`, which init.sh applies before starting it (5.10
 /// charges maps to RLIMIT_MEMLOCK).
 const MEMLOCK_KIB: &str = "1048576";
 

@@ -79,7 +79,9 @@ pub fn check_map(
 /// A map or program of this run: created now, or reused.
 enum Held {
     New(OwnedFd),
-    Reused(OwnedFd, PinHandle),
+    /// A reused pin; its handle is kept only when the pin needs a repair of
+    /// mode and owner at commit (rare), so a reused pin costs one fd.
+    Reused(OwnedFd, Option<PinHandle>),
 }
 
 impl Held {
@@ -144,6 +146,7 @@ pub(crate) fn apply(
                 } else {
                     0
                 };
+                let pin = pin::needs_repair(&cfg.creds, &pin, &m.pin).then_some(pin);
                 (Held::Reused(fd, pin), id)
             }
             Found::Absent => {
@@ -246,6 +249,7 @@ pub(crate) fn apply(
                     0
                 };
                 by_pin.insert(rel, progs.len());
+                let pin = pin::needs_repair(&cfg.creds, &pin, &p.pin).then_some(pin);
                 progs.push((j, Held::Reused(fd, pin), id));
             }
             Found::Absent => {
@@ -328,13 +332,11 @@ pub(crate) fn apply(
                 plan: plan_pin,
                 fd: fd.as_fd(),
             }),
-            Held::Reused(_, pin) if pin::needs_repair(&cfg.creds, pin, plan_pin) => {
-                repairs.push(Repair {
-                    plan: plan_pin,
-                    pin,
-                });
-            }
-            Held::Reused(..) => {}
+            Held::Reused(_, Some(pin)) => repairs.push(Repair {
+                plan: plan_pin,
+                pin,
+            }),
+            Held::Reused(_, None) => {}
         }
     }
     pin::commit(sys, &cfg.bpffs, &cfg.creds, &new, &repairs)?;

@@ -12,6 +12,7 @@ use netbpfload::release::{Release, Role};
 use netbpfload::sys::linux::LinuxSys;
 use netbpfload::sys::{Bpf, BPF_F_RDONLY};
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
+use netbpfload_tests::stage::netbpfload_bin;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -249,26 +250,6 @@ fn scale_corpus_parallel_and_sequential_pin_the_same_tree() {
         .count();
     assert_eq!(under, 50 * (20 + 10), "{seq_tree:#?}");
     assert_eq!(pins, under);
-}
-
-/// Builds the `netbpfload` binary (a dependency's binaries are not built for
-/// this crate's tests) and returns its path.
-fn netbpfload_bin() -> PathBuf {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "netbpfload", "--bin", "netbpfload"])
-        .current_dir(&ws)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p netbpfload failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| ws.join("target"));
-    target.join("debug").join("netbpfload")
 }
 
 /// systemd's default open-file limit, soft and hard.

@@ -18,6 +18,7 @@ use netbpfload::spec::ObjectSpec;
 use netbpfload::sys::linux::LinuxSys;
 use netbpfload::sys::{Bpf, BPF_F_RDONLY};
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
+use netbpfload_tests::stage::{netbpfload_bin, workspace};
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
@@ -27,27 +28,6 @@ use std::process::Command;
 /// `BPF_F_WRONLY` (`include/uapi/linux/bpf.h`).
 const BPF_F_WRONLY: u32 = 1 << 4;
 const NOBODY: u32 = 65534;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn netbpfload_bin() -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "netbpfload", "--bin", "netbpfload"])
-        .current_dir(workspace())
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p netbpfload failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    target.join("debug").join("netbpfload")
-}
 
 fn stage() -> tempfile::TempDir {
     let s = tempfile::tempdir().expect("stage");

@@ -26,6 +26,7 @@ use netbpfload::release::Release;
 use netbpfload::sys::linux::LinuxSys;
 use netbpfload::trust::TrustError;
 use netbpfload_tests::bpffs::PrivateBpffs;
+use netbpfload_tests::stage::netbpfload_bin;
 use std::collections::BTreeSet;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -376,26 +377,6 @@ fn manifest_rejects_tampered_and_unlisted_objects() {
     ));
     let pins = all_pins(fs.path());
     assert!(pins.iter().all(|p| p.contains("_listed_")), "{pins:?}");
-}
-
-/// Builds the `netbpfload` binary (a dependency's binaries are not built for
-/// this crate's tests) and returns its path.
-fn netbpfload_bin() -> PathBuf {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "netbpfload", "--bin", "netbpfload"])
-        .current_dir(&ws)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p netbpfload failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| ws.join("target"));
-    target.join("debug").join("netbpfload")
 }
 
 fn make_manifest() -> Command {

@@ -21,6 +21,7 @@ use netbpfload::sys::linux::LinuxSys;
 use netbpfload::sys::{Bpf, MapCreateAttr, ObjKind, BPF_F_RDONLY};
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
 use netbpfload_tests::cfg::{kver, load_config, load_config_for};
+use netbpfload_tests::stage::netbpfload_bin;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
@@ -1023,28 +1024,6 @@ fn unprivileged_access_follows_mode_and_group() {
             "{rel} as root"
         );
     }
-}
-
-/// Builds the `netbpfload` binary (a dependency's binaries are not built for
-/// this crate's tests) and returns its path.
-fn netbpfload_bin() -> PathBuf {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "-p", "netbpfload", "--bin", "netbpfload"])
-        .current_dir(&ws)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p netbpfload failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| ws.join("target"));
-    let bin = target.join("debug").join("netbpfload");
-    assert!(bin.exists(), "{} missing after cargo build", bin.display());
-    bin
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //!
 //! * [`spec`], [`parse`], [`section`]: pure parsing. Bytes in, an
 //!   [`spec::ObjectSpec`] out. No syscalls, no knowledge of the running kernel.
+//! * [`libbpf`]: the same for libbpf-style objects (BTF-defined maps, CO-RE
+//!   against the kernel's BTF, passed in); [`object`] picks the parser.
 //! * [`paths`]: the single home of every path, mode and naming rule.
 //! * [`gate`], [`reloc`]: pure decisions (which map/program is skipped on this
 //!   kernel/build/arch, and how map fds are patched into instructions).
@@ -26,8 +28,10 @@ pub mod engine;
 pub mod error;
 pub mod gate;
 pub mod inspect;
+pub mod libbpf;
 pub mod logging;
 pub mod manifest;
+pub mod object;
 pub mod parse;
 pub mod paths;
 pub mod plan;

@@ -293,9 +293,14 @@ fn load_config(
     role: Role,
     bpffs: Bpffs,
 ) -> Result<LoadConfig, BootError> {
-    let mut lc = LoadConfig::new(sys, bpffs, env.rules.role(role), env.gate)?
-        .sequential(cfg.sequential)
-        .insecure(cfg.insecure);
+    let mut lc = LoadConfig::new(
+        sys,
+        bpffs,
+        env.rules.role_on(role, crate::release::Host::current()),
+        env.gate,
+    )?
+    .sequential(cfg.sequential)
+    .insecure(cfg.insecure);
     lc.manifest_key = crate::manifest::resolve_key(sys, cfg.manifest_key_file.as_deref());
     lc.verify_budget = cfg.verify_budget;
     Ok(lc)

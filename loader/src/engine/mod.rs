@@ -30,6 +30,7 @@ pub use object::check_map;
 use crate::bpffs::Bpffs;
 use crate::error::ObjectError;
 use crate::gate::{GateEnv, SkipReason};
+use crate::libbpf::KernelBtf;
 use crate::manifest::{self, ManifestError, PublicKey};
 use crate::paths::{self, Location};
 use crate::plan::{self, ObjectPlan, PlanEnv};
@@ -91,6 +92,9 @@ pub struct LoadConfig {
     /// ([`manifest::resolve_key`]); `None` checks unsigned manifests only
     /// where present, `Some(Err(_))` fails every object.
     pub manifest_key: Option<Result<PublicKey, ManifestError>>,
+    /// The kernel's BTF, read (once) for libbpf-style objects with CO-RE
+    /// relocations; [`crate::libbpf::DEFAULT_KERNEL_BTF`] by default.
+    pub kernel_btf: KernelBtf,
 }
 
 impl LoadConfig {
@@ -122,6 +126,7 @@ impl LoadConfig {
             trust: trust::Policy::enforcing(),
             create_pin_dirs: false,
             manifest_key: manifest::configured_key(),
+            kernel_btf: KernelBtf::new(crate::libbpf::DEFAULT_KERNEL_BTF),
         })
     }
 
@@ -330,7 +335,20 @@ fn prepare(
                 file: file.clone(),
                 source,
             })?;
-        let spec = crate::parse::parse_object(&file, &bytes)?;
+        // The kernel's BTF, read through `sys` once per configuration, only
+        // for a libbpf object with CO-RE relocations.
+        let kernel_btf = || {
+            cfg.kernel_btf.get(|path| {
+                sys.read_file(path, crate::libbpf::MAX_KERNEL_BTF_SIZE)
+                    .map(|(bytes, _)| bytes)
+                    .map_err(|e| e.to_string())
+            })
+        };
+        let env = crate::object::ParseEnv {
+            kver: cfg.gate.kver,
+            kernel_btf: &kernel_btf,
+        };
+        let spec = crate::object::parse(&file, &bytes, &env)?;
         drop(bytes);
         let plan = plan_for(cfg, location, &spec)?;
         Ok((spec, plan))

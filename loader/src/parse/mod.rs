@@ -103,5 +103,6 @@ pub fn parse_object(file: &Path, bytes: &[u8]) -> Result<ObjectSpec, ParseError>
         bpfloader_min_required_ver,
         present,
         btf,
+        libbpf: None,
     })
 }

@@ -5,6 +5,8 @@
 
 use crate::error::ObjectError;
 use crate::libbpf::{self, Flavor, KernelBtfError, LibbpfError, LibbpfErrorKind, TargetBtf};
+use crate::plan::PlanError;
+use crate::release::LibbpfObjects;
 use crate::spec::{Kver, ObjectSpec};
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +18,10 @@ pub struct ParseEnv<'a> {
     /// The kernel's BTF, asked for only by libbpf-style objects with CO-RE
     /// relocations.
     pub kernel_btf: &'a dyn Fn() -> Result<Arc<TargetBtf>, KernelBtfError>,
+    /// Whether the rules in force load libbpf-style objects: a refused one
+    /// fails here, before any parsing (nor the kernel's BTF read), with the
+    /// plan error the planner would give.
+    pub libbpf: LibbpfObjects,
 }
 
 impl std::fmt::Debug for ParseEnv<'_> {
@@ -38,6 +44,9 @@ pub fn parse(file: &Path, bytes: &[u8], env: &ParseEnv<'_>) -> Result<ObjectSpec
         Flavor::Android => Ok(crate::parse::parse_object(file, bytes)?),
         Flavor::Unrecognized => Err(fail(LibbpfErrorKind::Unrecognized)),
         Flavor::Libbpf => {
+            if let LibbpfObjects::Refused(reason) = env.libbpf {
+                return Err(PlanError::LibbpfRefused { reason }.into());
+            }
             let target = if libbpf::needs_kernel_btf(bytes) {
                 Some((env.kernel_btf)().map_err(|e| fail(LibbpfErrorKind::KernelBtf(e)))?)
             } else {

@@ -705,6 +705,42 @@ mod tests {
     }
 
     #[test]
+    fn libbpf_objects_are_refused_by_android_and_accepted_on_a_board_only() {
+        for r in Release::ALL {
+            for role in [Role::Mainline, Role::Platform] {
+                let android = r.rules().role(role);
+                let board = r.rules().role_on(role, Host::Board);
+                assert!(
+                    matches!(android.libbpf, LibbpfObjects::Refused(why) if why.contains(match r {
+                        Release::V => "Android 15",
+                        Release::R25Q2 => "25Q2",
+                    })),
+                    "{r:?} {role:?}"
+                );
+                assert_eq!(r.rules().role_on(role, Host::Android), android);
+                assert_eq!(board.libbpf, LibbpfObjects::Accepted);
+                // The one difference.
+                assert_eq!(
+                    *board,
+                    RoleRules {
+                        libbpf: LibbpfObjects::Accepted,
+                        ..*android
+                    },
+                    "{r:?} {role:?}"
+                );
+            }
+        }
+        assert_eq!(
+            Host::current(),
+            if cfg!(target_os = "android") {
+                Host::Android
+            } else {
+                Host::Board
+            }
+        );
+    }
+
+    #[test]
     fn tables_differ_where_the_releases_do() {
         let v = Release::V.rules();
         let q = Release::R25Q2.rules();

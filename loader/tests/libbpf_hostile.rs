@@ -681,6 +681,7 @@ fn an_object_of_neither_kind_is_refused_by_the_dispatcher() {
     let env = netbpfload::object::ParseEnv {
         kver: Kver::new(6, 6, 0),
         kernel_btf: &no_btf,
+        libbpf: netbpfload::release::LibbpfObjects::Accepted,
     };
     let err = netbpfload::object::parse(Path::new("empty.o"), &bytes, &env).unwrap_err();
     assert_eq!(err.reason(), "unrecognized", "{err}");

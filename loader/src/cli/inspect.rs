@@ -108,6 +108,7 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
     let parse_env = netbpfload::object::ParseEnv {
         kver,
         kernel_btf: &target,
+        libbpf: env.rules.libbpf,
     };
     for file in &a.files {
         let parsed = sys

@@ -347,6 +347,7 @@ fn prepare(
         let env = crate::object::ParseEnv {
             kver: cfg.gate.kver,
             kernel_btf: &kernel_btf,
+            libbpf: cfg.rules.libbpf,
         };
         let spec = crate::object::parse(&file, &bytes, &env)?;
         drop(bytes);

@@ -143,6 +143,13 @@ fn map_relocations(insns: &mut [u8], maps: usize) -> Result<Vec<MapRelocation>, 
 }
 
 pub(super) fn parse(file: &Path, bytes: &[u8], env: &ParseEnv<'_>) -> Result<ObjectSpec, E> {
+    if bytes.len() > super::MAX_OBJECT_SIZE {
+        return Err(E::TooMany {
+            what: "bytes in a libbpf-style object",
+            count: bytes.len(),
+            max: super::MAX_OBJECT_SIZE,
+        });
+    }
     let scan = elf::scan(bytes)?;
 
     let license_data = scan

@@ -78,6 +78,12 @@ use crate::spec::{Kver, ObjectSpec};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Largest libbpf-style object parsed (the engine reads up to
+/// [`crate::engine::MAX_OBJECT_SIZE`] for any object). aya-obj's structures
+/// take about 11 times the file (measured, `loader/tests/libbpf_bounds.rs`),
+/// linking up to [`LINK_BUDGET_FACTOR`] times more: 4 MiB keeps a hostile
+/// object's peak near 100 MiB; real objects are a few hundred KiB.
+pub const MAX_OBJECT_SIZE: usize = 4 << 20;
 /// Most section headers accepted.
 pub const MAX_SECTIONS: usize = 1024;
 /// Most symbols accepted.
@@ -97,7 +103,7 @@ pub const MAX_PROG_INSNS: usize = 1_000_000;
 /// All programs together after linking may hold this many instructions
 /// per instruction of the file, plus [`LINK_BUDGET_BASE`]: memory stays
 /// linear in the file size however many programs share a subprogram.
-pub const LINK_BUDGET_FACTOR: usize = 16;
+pub const LINK_BUDGET_FACTOR: usize = 8;
 /// See [`LINK_BUDGET_FACTOR`].
 pub const LINK_BUDGET_BASE: usize = 1 << 20;
 /// Most CO-RE relocations.

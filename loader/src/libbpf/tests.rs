@@ -613,3 +613,243 @@ fn local_access_walks_follow_aya_obj() {
         })
     );
 }
+
+// ---- Through the engine (fake kernel).
+
+mod engine {
+    use super::*;
+    use crate::bpffs::Bpffs;
+    use crate::engine::{self, LoadConfig, ObjectOutcome};
+    use crate::error::ErrorKind;
+    use crate::gate::{Arch, BuildType, GateEnv};
+    use crate::paths::Location;
+    use crate::release::{Host, Release, Role};
+    use crate::sys::fake::FakeSys;
+    use crate::sys::ObjKind;
+
+    const ROOT: &str = "/sys/fs/bpf";
+    const DIR: &str = "/etc/bpf/libbpf";
+
+    fn fake() -> FakeSys {
+        let f = FakeSys::new();
+        f.mount_bpffs(ROOT);
+        f.add_dir(DIR);
+        for o in bpf_progs::libbpf_objects() {
+            f.add_file(format!("{DIR}/{}", o.file_name), o.bytes);
+        }
+        f.add_file(DEFAULT_KERNEL_BTF, kernel_btf());
+        f
+    }
+
+    fn cfg(f: &FakeSys, host: Host) -> LoadConfig {
+        let bpffs = Bpffs::open(f, Path::new(ROOT)).expect("bpffs");
+        let gate = GateEnv {
+            loader_ver: 46,
+            kver: Kver::new(6, 6, 0),
+            build_type: BuildType::Userdebug,
+            arch: Arch::X86_64,
+        };
+        let rules = Release::V.rules().role_on(Role::Mainline, host);
+        let mut c = LoadConfig::new(f, bpffs, rules, gate)
+            .expect("config")
+            .sequential(true);
+        c.create_pin_dirs = true;
+        c.manifest_key = None;
+        c
+    }
+
+    fn pins_of(f: &FakeSys, obj: &str) -> Vec<(String, ObjKind, u32)> {
+        let mut v: Vec<_> = f
+            .pins()
+            .into_iter()
+            .filter_map(|(p, kind, _, meta)| {
+                let rel = p.strip_prefix(ROOT).ok()?.to_string_lossy().into_owned();
+                let rel = format!("/{rel}");
+                rel.contains(&format!("_{obj}_"))
+                    .then_some((rel, kind, meta.mode & 0o7777))
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    #[test]
+    fn a_board_loads_them_with_android_pin_rules_and_reads_the_kernel_btf_once() {
+        let f = fake();
+        let c = cfg(&f, Host::Board);
+        let r = engine::load_location(&f, &c, &Location::new(DIR, "libbpf/"));
+        assert!(r.error.is_none(), "{r:#?}");
+        let reads = f
+            .calls()
+            .iter()
+            .filter(|l| l.contains(DEFAULT_KERNEL_BTF))
+            .count();
+        assert_eq!(reads, 1, "the kernel BTF is read once for every object");
+        for o in bpf_progs::libbpf_objects() {
+            let rep = r
+                .objects
+                .iter()
+                .find(|x| x.file.ends_with(o.file_name))
+                .unwrap_or_else(|| panic!("{}", o.file_name));
+            let obj = crate::paths::object_name(Path::new(o.file_name));
+            match (o.kind, &rep.outcome) {
+                (bpf_progs::Kind::Libbpf { maps, programs }, ObjectOutcome::Loaded { .. }) => {
+                    // Expected pins, from the C sources (bpf_progs::OBJECTS).
+                    let mut want: Vec<(String, ObjKind, u32)> = maps
+                        .iter()
+                        .map(|m| (format!("/libbpf/map_{obj}_{m}"), ObjKind::Map, 0o600))
+                        .chain(
+                            programs
+                                .iter()
+                                .map(|p| (format!("/libbpf/prog_{obj}_{p}"), ObjKind::Prog, 0o440)),
+                        )
+                        .collect();
+                    want.sort_by(|a, b| a.0.cmp(&b.0));
+                    assert_eq!(pins_of(&f, &obj), want, "{}", o.file_name);
+                }
+                // The fake kernel verifies nothing: the rejected object
+                // loads here (the root tier has the real verifier).
+                (bpf_progs::Kind::LibbpfRejected { .. }, ObjectOutcome::Loaded { .. }) => {}
+                (k, out) => panic!("{}: {k:?} → {out:#?}", o.file_name),
+            }
+        }
+        // BTF was loaded for the maps that take it.
+        assert!(!f.btf_loads().is_empty());
+    }
+
+    #[test]
+    fn android_refuses_them_and_pins_nothing() {
+        let f = fake();
+        let c = cfg(&f, Host::Android);
+        let r = engine::load_location(&f, &c, &Location::new(DIR, "libbpf/"));
+        assert_eq!(r.objects.len(), bpf_progs::libbpf_objects().count());
+        for rep in &r.objects {
+            let e = rep.error().unwrap_or_else(|| panic!("{rep:#?}"));
+            assert_eq!(
+                (e.kind(), e.reason().as_str()),
+                (ErrorKind::Plan, "libbpf_refused"),
+                "{e}"
+            );
+            assert!(e.to_string().contains("Android 15"), "{e}");
+        }
+        assert!(f.pins().is_empty());
+        assert!(
+            !f.calls().iter().any(|l| l.contains(DEFAULT_KERNEL_BTF)),
+            "a refused object is not parsed, nor the kernel BTF read: {:?}",
+            f.calls()
+        );
+    }
+
+    #[test]
+    fn an_unusable_kernel_btf_fails_the_objects_that_need_it_by_name() {
+        let f = fake();
+        f.add_file(DEFAULT_KERNEL_BTF, b"not BTF".to_vec());
+        let c = cfg(&f, Host::Board);
+        let r = engine::load_location(&f, &c, &Location::new(DIR, "libbpf/"));
+        for rep in &r.objects {
+            let e = rep.error().unwrap_or_else(|| panic!("{rep:#?}"));
+            assert_eq!(e.reason(), "kernel_btf", "{e}");
+            assert!(e.to_string().contains(DEFAULT_KERNEL_BTF), "{e}");
+        }
+        assert!(f.pins().is_empty());
+    }
+}
+
+// ---- The plan.
+
+mod plan {
+    use super::*;
+    use crate::gate::{Arch, BuildType, GateEnv};
+    use crate::paths::Location;
+    use crate::plan::{plan_object, MapStep, ObjectPlan, PlanEnv, PlanError, ProgStep};
+    use crate::release::{Host, Release, Role};
+
+    fn env<'a>(rules: &'a crate::release::RoleRules, loc: &'a Location, kver: Kver) -> PlanEnv<'a> {
+        PlanEnv {
+            rules,
+            gate: GateEnv {
+                loader_ver: 46,
+                kver,
+                build_type: BuildType::User,
+                arch: Arch::Aarch64,
+            },
+            location: loc,
+            page_size: 4096,
+            tmp_tag: "1_0",
+        }
+    }
+
+    #[test]
+    fn a_board_plans_android_pin_names_btf_and_libbpf_kinds() {
+        let t = target();
+        let spec = parse_with("coreNet.o", Some(&t)).unwrap();
+        let loc = Location::new("/x", "libbpf");
+        let rules = Release::R25Q2.rules().role_on(Role::Mainline, Host::Board);
+        let Ok(ObjectPlan::Load(p)) = plan_object(&spec, &env(rules, &loc, Kver::new(6, 1, 0)))
+        else {
+            panic!("not planned")
+        };
+        let maps: Vec<(&str, u32, bool)> = p
+            .maps
+            .iter()
+            .map(|s| match s {
+                MapStep::Load(m) => (m.pin.rel.as_str(), m.pin.mode, m.btf.is_some()),
+                MapStep::Skip { name, .. } => panic!("{name} skipped"),
+            })
+            .collect();
+        assert_eq!(
+            maps,
+            [
+                ("libbpf/map_coreNet_verdicts", 0o600, true),
+                ("libbpf/map_coreNet_flows", 0o600, true),
+                ("libbpf/map_coreNet_events", 0o600, false),
+            ]
+        );
+        let progs: Vec<(&str, u32, u32)> = p
+            .programs
+            .iter()
+            .map(|s| match s {
+                ProgStep::Load(l) => (l.pin.rel.as_str(), l.kind.prog_type, l.pin.mode),
+                ProgStep::Skip { section, .. } => panic!("{section} skipped"),
+            })
+            .collect();
+        assert_eq!(
+            progs,
+            [
+                ("libbpf/prog_coreNet_xdp_pass", 6, 0o440),
+                ("libbpf/prog_coreNet_skb_ingress", 8, 0o440),
+            ]
+        );
+        assert!(p.btf.as_ref().is_some_and(|b| b.downgraded.is_none()));
+        // No BTF below 4.18: maps are created untyped.
+        let Ok(ObjectPlan::Load(old)) = plan_object(&spec, &env(rules, &loc, Kver::new(4, 14, 0)))
+        else {
+            panic!("not planned")
+        };
+        assert!(old.btf.is_none() && old.map_loads().all(|m| m.btf.is_none()));
+    }
+
+    #[test]
+    fn android_rules_refuse_and_locations_keep_their_program_types() {
+        let t = target();
+        let spec = parse_with("coreSkb.o", Some(&t)).unwrap();
+        let loc = Location::new("/x", "");
+        for r in Release::ALL {
+            let e = plan_object(
+                &spec,
+                &env(r.rules().role(Role::Mainline), &loc, Kver::new(6, 1, 0)),
+            )
+            .unwrap_err();
+            assert!(matches!(e, PlanError::LibbpfRefused { .. }), "{e}");
+        }
+        // The vendor location takes socket filters only: coreSkb's tc
+        // program fails the object there, as an Android one would.
+        let rules = Release::V.rules().role_on(Role::Platform, Host::Board);
+        let vendor = Location::from_rule(Path::new("/"), &rules.locations[2]);
+        let e = plan_object(&spec, &env(rules, &vendor, Kver::new(6, 1, 0))).unwrap_err();
+        assert!(
+            matches!(e, PlanError::ProgTypeNotPermitted { ref section, prog_type: 3, .. } if section == "tc:tc_mark"),
+            "{e}"
+        );
+    }
+}

@@ -27,5 +27,13 @@ for f in "$dir"/*.o; do
     llvm-objcopy --dump-section ".BTF=fuzz/corpus/btf/$(basename "$f" .o).btf" "$f" /dev/null 2>/dev/null ||
         llvm-objcopy-19 --dump-section ".BTF=fuzz/corpus/btf/$(basename "$f" .o).btf" "$f" /dev/null
 done
+# fuzz/corpus/libbpf/: the libbpf-style corpus objects (bpf-progs/src/libbpf),
+# which carry .maps, .BTF.ext and CO-RE records.
+mkdir -p fuzz/corpus/libbpf
+for f in "$dir"/*.o; do
+    if grep -qa '\.BTF\.ext' "$f"; then
+        cp "$f" fuzz/corpus/libbpf/
+    fi
+done
 printf '%s  a.o\n# comment\n' "$(printf abc | sha256sum | cut -d' ' -f1)" > fuzz/corpus/manifest/sample
-echo "seeded $n objects into $out, $(ls fuzz/corpus/btf | wc -l) .BTF sections into fuzz/corpus/btf"
+echo "seeded $n objects into $out, $(ls fuzz/corpus/btf | wc -l) .BTF sections into fuzz/corpus/btf, $(ls fuzz/corpus/libbpf | wc -l) libbpf objects into fuzz/corpus/libbpf"

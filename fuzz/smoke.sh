@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 PARSE_SECS=${FUZZ_PARSE_SECS:-60}
 MANIFEST_SECS=${FUZZ_MANIFEST_SECS:-20}
 BTF_SECS=${FUZZ_BTF_SECS:-20}
+LIBBPF_SECS=${FUZZ_LIBBPF_SECS:-40}
 
 if ! command -v cargo-fuzz >/dev/null; then
   echo "fuzz: installing cargo-fuzz"
@@ -26,7 +27,7 @@ fi
 
 fuzz/seed.sh
 cd fuzz
-for target in parse_object:$PARSE_SECS manifest:$MANIFEST_SECS btf:$BTF_SECS; do
+for target in parse_object:$PARSE_SECS manifest:$MANIFEST_SECS btf:$BTF_SECS libbpf:$LIBBPF_SECS; do
   name=${target%%:*}; secs=${target##*:}
   log=$(mktemp)
   echo "fuzz: $name for ${secs}s"

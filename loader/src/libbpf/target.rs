@@ -52,6 +52,9 @@ pub struct TargetBtf {
     str_start: usize,
     str_len: u32,
     checked: Checked,
+    /// (hash of kind and flavorless name, type id) of every named type,
+    /// sorted: candidate lookups without scanning every type.
+    names: Vec<(u64, u32)>,
     pub(super) aya: aya_obj::btf::Btf,
 }
 
@@ -85,6 +88,16 @@ impl TargetBtf {
         references(&view).map_err(&err)?;
         let aya = aya_obj::btf::Btf::parse(bytes, object::Endianness::Little)
             .map_err(|e| err(format!("aya-obj: {}", super::chain(&e))))?;
+        let mut names: Vec<(u64, u32)> = (1..view.count())
+            .filter(|&id| view.name_off(id) != 0)
+            .map(|id| {
+                (
+                    name_key(view.kind(id), &view.name_lossy(view.name_off(id))),
+                    id,
+                )
+            })
+            .collect();
+        names.sort_unstable();
         let (types, str_start, str_len) = view.into_parts();
         Ok(TargetBtf {
             path: path.to_path_buf(),
@@ -93,6 +106,7 @@ impl TargetBtf {
             str_start,
             str_len,
             checked,
+            names,
             aya,
         })
     }
@@ -218,14 +232,34 @@ struct MemberFacts {
     max_plain: u64,
 }
 
-/// Kernel types aya-obj takes as candidates for local type `root`.
-fn candidates(target: &View<'_>, local: &View<'_>, root: u32) -> Vec<u32> {
+/// FNV-1a of a kind and a flavorless name: the key of [`TargetBtf`]'s
+/// name index (collisions are filtered by comparing the names).
+fn name_key(kind: u32, name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in kind.to_le_bytes().iter().chain(flavorless(name).as_bytes()) {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Kernel types aya-obj takes as candidates for local type `root` (same
+/// kind, same flavorless name, compared as aya-obj does: lossy UTF-8).
+fn candidates(target: &TargetBtf, local: &View<'_>, root: u32) -> Vec<u32> {
+    let tv = target.view();
     let kind = local.kind(root);
     let name = local.name_lossy(local.name_off(root));
     let want = flavorless(&name);
-    (0..target.count())
-        .filter(|&id| target.kind(id) == kind)
-        .filter(|&id| flavorless(&target.name_lossy(target.name_off(id))) == want)
+    let key = name_key(kind, &name);
+    let start = target.names.partition_point(|&(k, _)| k < key);
+    target
+        .names
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&(k, _)| k == key)
+        .map(|&(_, id)| id)
+        .filter(|&id| tv.kind(id) == kind)
+        .filter(|&id| flavorless(&tv.name_lossy(tv.name_off(id))) == want)
         .collect()
 }
 
@@ -302,7 +336,7 @@ pub(super) fn check_core(
         }
         let c = cands
             .entry(u.root)
-            .or_insert_with(|| candidates(&tv, local, u.root));
+            .or_insert_with(|| candidates(target, local, u.root));
         work = work.saturating_add(c.len().saturating_mul(u.parts.len().saturating_add(1)));
         if work > super::target::MAX_CORE_WORK {
             return Err(E::TooMany {

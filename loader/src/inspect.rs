@@ -190,6 +190,20 @@ fn write_text(
         spec.size_of_bpf_map_def, spec.size_of_bpf_prog_def
     )?;
     writeln!(out, "  BTF:            {}", yes_no(spec.present.btf))?;
+    if let Some(l) = &spec.libbpf {
+        let typed = l
+            .maps
+            .iter()
+            .filter(|m| m.btf_key_type_id != 0 && m.btf_value_type_id != 0)
+            .count();
+        writeln!(
+            out,
+            "  libbpf object:  BTF {} bytes, {typed} of {} maps with BTF key/value types, {} CO-RE relocations applied",
+            l.btf_size,
+            l.maps.len(),
+            l.core_relocations
+        )?;
+    }
     let g = &env.gate;
     writeln!(
         out,

@@ -66,8 +66,9 @@ fn fixtures_dir() -> PathBuf {
 }
 
 fn seeds() -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = bpf_progs::OBJECTS
-        .iter()
+    // The Android parser's seeds (libbpf-style objects have their own
+    // generators: tests/libbpf_hostile.rs).
+    let mut v: Vec<(String, Vec<u8>)> = bpf_progs::android_objects()
         .map(|o| (o.file_name.to_string(), o.bytes.to_vec()))
         .collect();
     let base =

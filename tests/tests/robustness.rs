@@ -93,7 +93,10 @@ fn all_pins(root: &Path) -> BTreeSet<String> {
     )
     .expect("mount -t bpf");
     let preloaded = files_under(fresh.path());
-    nix::mount::umount(fresh.path()).expect("umount");
+    // Detached: a process another test forks at this moment may briefly
+    // hold a copy of the directory fd `files_under` just used (until its
+    // exec closes it), and a plain umount would then fail with EBUSY.
+    nix::mount::umount2(fresh.path(), nix::mount::MntFlags::MNT_DETACH).expect("umount");
     files_under(root).difference(&preloaded).cloned().collect()
 }
 

@@ -855,6 +855,8 @@ fn incompatible_existing_pin_fails_only_that_object() {
             }
             // Loaded without BTF (Android 15's rules).
             Kind::BtfRejected { .. } => matches!(got, ObjectOutcome::Loaded { .. }),
+            // Never placed in an Android location (tests/tests/libbpf.rs).
+            Kind::Libbpf { .. } | Kind::LibbpfRejected { .. } => false,
         };
         assert!(ok, "{}: {got:#?}", o.file_name);
     }
@@ -1069,6 +1071,9 @@ fn cli_load_json_end_to_end() {
                 Kind::Good | Kind::Legacy { .. } | Kind::BtfRejected { .. } => "loaded",
                 Kind::LoaderVersionSkipped => "skipped",
                 Kind::VerifierRejected | Kind::FailingCritical | Kind::NeedsBtf => "failed",
+                // Placed only by tests/tests/libbpf.rs.
+                Kind::Libbpf { .. } => "loaded",
+                Kind::LibbpfRejected { .. } => "failed",
             };
             assert_eq!(status, want, "{}: {j:#}", o.file_name);
             if status == "failed" {

@@ -297,9 +297,14 @@ fn load_config(
     role: Role,
     bpffs: Bpffs,
 ) -> Result<LoadConfig, BootError> {
-    let mut lc = LoadConfig::new(sys, bpffs, env.rules.role(role), env.gate)?
-        .sequential(cfg.sequential)
-        .insecure(cfg.insecure);
+    let mut lc = LoadConfig::new(
+        sys,
+        bpffs,
+        env.rules.role_on(role, crate::release::Host::current()),
+        env.gate,
+    )?
+    .sequential(cfg.sequential)
+    .insecure(cfg.insecure);
     lc.manifest_key = crate::manifest::resolve_key(sys, cfg.manifest_key_file.as_deref());
     lc.manifest_min_version = crate::manifest::min_version(cfg.manifest_min_version);
     lc.verify_budget = cfg.verify_budget;

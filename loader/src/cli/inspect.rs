@@ -9,10 +9,9 @@ use super::args::GlobalArgs;
 use netbpfload::engine::MAX_OBJECT_SIZE;
 use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::inspect::{render_text, InspectJson};
-use netbpfload::parse::parse_object_as;
 use netbpfload::paths::Location;
 use netbpfload::plan::{plan_object, PlanEnv};
-use netbpfload::release::{Release, Role, API_25Q2, API_V};
+use netbpfload::release::{Host, Release, Role, API_25Q2, API_V};
 use netbpfload::report::SCHEMA_VERSION;
 use netbpfload::spec::Kver;
 use netbpfload::sys::linux::LinuxSys;
@@ -47,6 +46,9 @@ pub struct InspectArgs {
     /// Architecture the `ignore_on_*` gates see [default: this machine's].
     #[arg(long, value_name = "MACHINE")]
     machine: Option<String>,
+    /// The kernel's BTF, for CO-RE relocations of libbpf-style objects.
+    #[arg(long, value_name = "FILE", default_value = netbpfload::libbpf::DEFAULT_KERNEL_BTF)]
+    kernel_btf: PathBuf,
     /// Object files.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -109,7 +111,7 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
     };
     let location = Location::new("", &a.prefix);
     let env = PlanEnv {
-        rules: rel.rules().role(a.role),
+        rules: rel.rules().role_on(a.role, Host::current()),
         gate,
         location: &location,
         page_size: sys.page_size().unwrap_or(4096),
@@ -117,10 +119,23 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
     };
     let mut failed = false;
     let mut objects = Vec::new();
+    let kernel_btf = netbpfload::libbpf::KernelBtf::new(&a.kernel_btf);
+    let target = || {
+        kernel_btf.get(|path| {
+            sys.read_file(path, netbpfload::libbpf::MAX_KERNEL_BTF_SIZE)
+                .map(|(bytes, _)| bytes)
+                .map_err(|e| e.to_string())
+        })
+    };
+    let parse_env = netbpfload::object::ParseEnv {
+        kver,
+        records: env.rules.record_sizes.records(),
+        kernel_btf: &target,
+        libbpf: env.rules.libbpf,
+    };
     for file in &a.files {
         let parsed = read_object(&sys, file).and_then(|bytes| {
-            parse_object_as(file, &bytes, env.rules.record_sizes.records())
-                .map_err(|e| e.to_string())
+            netbpfload::object::parse(file, &bytes, &parse_env).map_err(|e| e.to_string())
         });
         match parsed {
             Ok(spec) => {

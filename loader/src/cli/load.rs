@@ -1,7 +1,8 @@
 //! `netbpfload load`: load one location by hand (dev boards, tests).
 //!
 //! Loads every `*.o` of `--location` into the bpffs under `--prefix`, for
-//! the running kernel, under the rules of `--release` (default Android 15),
+//! the running kernel, under the rules of `--release` (default Android 15)
+//! on a board (libbpf-style objects too, CO-RE against `--kernel-btf`),
 //! and prints one summary per object: loaded with its pins, skipped by which
 //! gate, or failed why (with the verifier log's tail). Pin directories the
 //! objects need are created; nothing is created when the location or the
@@ -15,7 +16,7 @@ use netbpfload::bpffs::Bpffs;
 use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome};
 use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::paths::{self, Location};
-use netbpfload::release::{Release, Role};
+use netbpfload::release::{Host, Release, Role};
 use netbpfload::report::LoadJson;
 use netbpfload::spec::Kver;
 use netbpfload::sys::linux::LinuxSys;
@@ -63,6 +64,9 @@ pub struct LoadArgs {
     /// Print the report as compact JSON (one line).
     #[arg(short = 'j', conflicts_with = "json")]
     compact: bool,
+    /// The kernel's BTF, for CO-RE relocations of libbpf-style objects.
+    #[arg(long, value_name = "FILE", default_value = netbpfload::libbpf::DEFAULT_KERNEL_BTF)]
+    kernel_btf: PathBuf,
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -235,11 +239,15 @@ pub fn run(a: LoadArgs, g: &GlobalArgs) -> i32 {
     if lock.is_some() {
         netbpfload::boot::setup::clean_stale_tmp_pins(&sys, &bpffs, creds.pid);
     }
-    let mut cfg = match LoadConfig::new(&sys, bpffs, rel.rules().role(a.role), gate) {
+    // `load` is the board's tool: the release's rules plus libbpf-style
+    // objects (release.rs, `Host::Board`).
+    let rules = rel.rules().role_on(a.role, Host::Board);
+    let mut cfg = match LoadConfig::new(&sys, bpffs, rules, gate) {
         Ok(c) => c.sequential(g.sequential).insecure(g.insecure),
         Err(e) => return fail(e),
     };
     cfg.create_pin_dirs = true;
+    cfg.kernel_btf = netbpfload::libbpf::KernelBtf::new(&a.kernel_btf);
     cfg.manifest_key = netbpfload::manifest::resolve_key(&sys, g.manifest_key.as_deref());
     cfg.manifest_min_version = netbpfload::manifest::min_version(g.manifest_min_version);
     if let Some(s) = g.verify_budget_secs {

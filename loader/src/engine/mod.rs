@@ -32,6 +32,7 @@ pub use object::check_map;
 use crate::bpffs::Bpffs;
 use crate::error::ObjectError;
 use crate::gate::{GateEnv, SkipReason};
+use crate::libbpf::KernelBtf;
 use crate::manifest::{self, ManifestError, PublicKey};
 use crate::paths::{self, Location};
 use crate::plan::{self, ObjectPlan, PlanEnv};
@@ -95,6 +96,9 @@ pub struct LoadConfig {
     pub manifest_key: Option<Result<PublicKey, ManifestError>>,
     /// Lowest manifest version accepted ([`manifest::min_version`]).
     pub manifest_min_version: u64,
+    /// The kernel's BTF, read (once) for libbpf-style objects with CO-RE
+    /// relocations; [`crate::libbpf::DEFAULT_KERNEL_BTF`] by default.
+    pub kernel_btf: KernelBtf,
 }
 
 impl LoadConfig {
@@ -127,6 +131,7 @@ impl LoadConfig {
             create_pin_dirs: false,
             manifest_key: manifest::configured_key(),
             manifest_min_version: manifest::BUILD_TIME_MIN_VERSION,
+            kernel_btf: KernelBtf::new(crate::libbpf::DEFAULT_KERNEL_BTF),
         })
     }
 
@@ -392,9 +397,23 @@ fn prepare(
                 })
             }
             Ok(()) => {
-                match crate::parse::parse_object_as(&file, &bytes, cfg.rules.record_sizes.records())
-                {
-                    Err(e) => Err(ObjectError::from(e)),
+                // The kernel's BTF, read through `sys` once per configuration,
+                // only for a libbpf object with CO-RE relocations.
+                let kernel_btf = || {
+                    cfg.kernel_btf.get(|path| {
+                        sys.read_file(path, crate::libbpf::MAX_KERNEL_BTF_SIZE)
+                            .map(|(bytes, _)| bytes)
+                            .map_err(|e| e.to_string())
+                    })
+                };
+                let env = crate::object::ParseEnv {
+                    kver: cfg.gate.kver,
+                    records: cfg.rules.record_sizes.records(),
+                    kernel_btf: &kernel_btf,
+                    libbpf: cfg.rules.libbpf,
+                };
+                match crate::object::parse(&file, &bytes, &env) {
+                    Err(e) => Err(e),
                     Ok(spec) => {
                         drop(bytes);
                         own_critical.clone_from(&spec.critical);

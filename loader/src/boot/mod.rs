@@ -86,6 +86,11 @@ pub struct BootConfig {
     /// `--manifest-min-version`: raises the lowest manifest version accepted
     /// above the compiled-in one ([`crate::manifest::min_version`]).
     pub manifest_min_version: Option<u64>,
+    /// Android device or Linux board. Default: a board with a staging root
+    /// (the layout of `init/netbpfload.service`), Android with `/` (or when
+    /// built for Android). A board also loads libbpf-style objects and
+    /// takes the run lock.
+    pub host: crate::release::Host,
     /// The run lock (a file outside the bpffs) serialising loaders on a
     /// Linux board. Default: on with a staging root (the board layout of
     /// `init/netbpfload.service`), off with `/` (Android's layout, where
@@ -100,6 +105,11 @@ pub struct BootConfig {
 impl BootConfig {
     /// The device defaults, with every absolute path under `root`.
     pub fn with_root(root: PathBuf) -> BootConfig {
+        let host = if cfg!(target_os = "android") || root == Path::new("/") {
+            crate::release::Host::Android
+        } else {
+            crate::release::Host::Board
+        };
         BootConfig {
             bpffs_root: PathBuf::from(paths::DEFAULT_BPFFS_ROOT),
             proc_sys: PathBuf::from("/proc/sys"),
@@ -114,7 +124,8 @@ impl BootConfig {
             insecure: false,
             manifest_key_file: None,
             manifest_min_version: None,
-            run_lock: (!cfg!(target_os = "android") && root != Path::new("/"))
+            host,
+            run_lock: (host == crate::release::Host::Board)
                 .then(|| PathBuf::from(DEFAULT_RUN_LOCK)),
             run_lock_timeout: DEFAULT_RUN_LOCK_TIMEOUT,
             verify_budget: engine::verify::DEFAULT_VERIFY_BUDGET,
@@ -297,14 +308,9 @@ fn load_config(
     role: Role,
     bpffs: Bpffs,
 ) -> Result<LoadConfig, BootError> {
-    let mut lc = LoadConfig::new(
-        sys,
-        bpffs,
-        env.rules.role_on(role, crate::release::Host::current()),
-        env.gate,
-    )?
-    .sequential(cfg.sequential)
-    .insecure(cfg.insecure);
+    let mut lc = LoadConfig::new(sys, bpffs, env.rules.role_on(role, cfg.host), env.gate)?
+        .sequential(cfg.sequential)
+        .insecure(cfg.insecure);
     lc.manifest_key = crate::manifest::resolve_key(sys, cfg.manifest_key_file.as_deref());
     lc.manifest_min_version = crate::manifest::min_version(cfg.manifest_min_version);
     lc.verify_budget = cfg.verify_budget;

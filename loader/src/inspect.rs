@@ -405,6 +405,7 @@ mod tests {
             location: loc,
             page_size: 4096,
             tmp_tag: "PID_N",
+            on_change: Default::default(),
         }
     }
 

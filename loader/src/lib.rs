@@ -32,6 +32,7 @@ pub mod parse;
 pub mod paths;
 pub mod plan;
 pub mod platform;
+pub mod progtag;
 pub mod release;
 pub mod reloc;
 pub mod report;

@@ -503,6 +503,7 @@ fn without_cap_chown_objects_with_non_root_pins_fail_cleanly() {
                     location: &l,
                     page_size: cfg.page_size,
                     tmp_tag: "x",
+                    on_change: Default::default(),
                 },
             )
             .expect("corpus object plans");

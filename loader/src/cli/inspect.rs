@@ -11,7 +11,7 @@ use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::inspect::{render_text, InspectJson};
 use netbpfload::parse::parse_object;
 use netbpfload::paths::Location;
-use netbpfload::plan::{plan_object, PlanEnv};
+use netbpfload::plan::{plan_object, OnChange, PlanEnv};
 use netbpfload::release::{Release, Role, API_25Q2, API_V};
 use netbpfload::report::SCHEMA_VERSION;
 use netbpfload::spec::Kver;
@@ -47,6 +47,10 @@ pub struct InspectArgs {
     /// Architecture the `ignore_on_*` gates see [default: this machine's].
     #[arg(long, value_name = "MACHINE")]
     machine: Option<String>,
+    /// Plan as `load --replace` would: a pinned program that differs from
+    /// the object's is replaced.
+    #[arg(long)]
+    replace: bool,
     /// Object files.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -92,6 +96,11 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
         location: &location,
         page_size: sys.page_size().unwrap_or(4096),
         tmp_tag: "PID_N",
+        on_change: if a.replace {
+            OnChange::Replace
+        } else {
+            OnChange::Keep
+        },
     };
     let mut failed = false;
     let mut objects = Vec::new();

@@ -32,7 +32,7 @@ use crate::error::ObjectError;
 use crate::gate::{GateEnv, SkipReason};
 use crate::manifest::{self, ManifestError, PublicKey};
 use crate::paths::{self, Location};
-use crate::plan::{self, ObjectPlan, PlanEnv};
+use crate::plan::{self, ObjectPlan, OnChange, PlanEnv};
 use crate::release::{FailurePolicy, RoleRules};
 use crate::spec::ObjectSpec;
 use crate::sys::{Credentials, Sys, SysError};
@@ -87,6 +87,14 @@ pub struct LoadConfig {
     /// instead of failing the object (the boot flow, which creates them all
     /// up front as Android does).
     pub create_pin_dirs: bool,
+    /// What to do with a pinned program that differs from the object's:
+    /// keep it (the default, and always at boot) or replace it
+    /// (`load --replace`).
+    pub on_change: OnChange,
+    /// Include the verifier log's tail in the log record of a failed object
+    /// (the boot flow: the log is the only report). `load` turns it off: its
+    /// summary prints the log, which must not appear twice on a terminal.
+    pub log_verifier: bool,
     /// Key the per-location manifests must be signed with
     /// ([`manifest::resolve_key`]); `None` checks unsigned manifests only
     /// where present, `Some(Err(_))` fails every object.
@@ -121,6 +129,8 @@ impl LoadConfig {
             verify_budget: verify::DEFAULT_VERIFY_BUDGET,
             trust: trust::Policy::enforcing(),
             create_pin_dirs: false,
+            on_change: OnChange::Keep,
+            log_verifier: true,
             manifest_key: manifest::configured_key(),
         })
     }
@@ -203,6 +213,30 @@ pub struct PinReport {
     pub reused: bool,
     /// Kernel id of the map or program behind the pin (0 below 4.14).
     pub id: u32,
+    /// A program's tag (`bpf_prog_info.tag`) as pinned after the load
+    /// (`None` for maps and below 4.14).
+    pub tag: Option<crate::progtag::Tag>,
+    /// A reused program pin holds a program other than the object's (its tag
+    /// is not the object's): kept, with a warning ([`OnChange::Keep`]).
+    pub changed: bool,
+    /// The pin held a program other than the object's and now holds the
+    /// object's ([`OnChange::Replace`]); `reused` is false.
+    pub replaced: bool,
+}
+
+impl PinReport {
+    /// A report for a map or program pin that is neither changed nor replaced.
+    pub fn plain(name: &str, pin: &str, reused: bool, id: u32) -> Self {
+        PinReport {
+            name: name.to_string(),
+            pin: pin.to_string(),
+            reused,
+            id,
+            tag: None,
+            changed: false,
+            replaced: false,
+        }
+    }
 }
 
 /// One gated-out map or program.
@@ -212,6 +246,8 @@ pub struct SkipReport {
     pub name: String,
     /// Why.
     pub reason: SkipReason,
+    /// For an optional program the kernel refused: the verifier log's tail.
+    pub verifier_log: Option<String>,
 }
 
 /// Why a whole location was not loaded.
@@ -308,6 +344,7 @@ pub(crate) fn plan_for(
             location,
             page_size: cfg.page_size,
             tmp_tag: &tag,
+            on_change: cfg.on_change,
         },
     )
 }

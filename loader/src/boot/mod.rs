@@ -369,7 +369,7 @@ fn load_locations(
                 continue;
             }
         }
-        log::info!(
+        log::debug!(
             "loading {} (pins under {})",
             crate::logging::shown(&loc.dir),
             crate::logging::shown(&lc.bpffs.path(&loc.prefix))
@@ -383,11 +383,16 @@ fn load_locations(
     Ok(reports)
 }
 
-/// Logs the failure diagnosis (one record, the reason first), waits, and
-/// returns `code`.
+/// Logs the failure diagnosis (one message: the failing objects with their
+/// reasons, first), waits, and returns `code`.
 fn critical_exit(cfg: &BootConfig, f: &LocationFailure, code: i32) -> i32 {
+    let wait = if cfg.critical_delay.is_zero() {
+        String::new()
+    } else {
+        format!(" in {} s", cfg.critical_delay.as_secs_f32())
+    };
     let mut msg = format!(
-        "=== CRITICAL FAILURE loading eBPF objects from {}: exiting with status {code}; do not expect the system to boot successfully ===",
+        "=== CRITICAL FAILURE loading eBPF objects from {}: exiting with status {code}{wait}; do not expect the system to boot successfully ===",
         crate::logging::shown(&f.dir)
     );
     for l in &f.lines {
@@ -396,10 +401,6 @@ fn critical_exit(cfg: &BootConfig, f: &LocationFailure, code: i32) -> i32 {
     }
     log::error!("{msg}");
     if !cfg.critical_delay.is_zero() {
-        log::error!(
-            "waiting {} s before exiting",
-            cfg.critical_delay.as_secs_f32()
-        );
         std::thread::sleep(cfg.critical_delay);
     }
     code

@@ -155,7 +155,7 @@ impl GlobalArgs {
             .kmsg
             .as_deref()
             .unwrap_or(Path::new(netbpfload::logging::KMSG_PATH));
-        netbpfload::logging::init(kmsg, self.verbose);
+        netbpfload::logging::init(kmsg, self.kmsg.is_some(), self.verbose);
     }
 
     /// The run lock: `--run-lock none` disables it.

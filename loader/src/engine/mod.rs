@@ -412,9 +412,13 @@ pub fn load_object(
         })
 }
 
-/// Logs one object's outcome: one line, and the verifier log's tail for a
-/// rejected program.
-fn log_outcome(r: &ObjectReport) {
+/// Logs one object's outcome. A failure is one message (at most
+/// [`crate::logging::MAX_RECORDS_PER_MESSAGE`] kernel-log records): the
+/// file, whether it is fatal and the reason on its first line, then (unless
+/// the caller prints it itself) the verifier log's tail. A loaded object's
+/// warnings are one message; that it loaded is a debug line (the location's
+/// summary says it at info).
+fn log_outcome(r: &ObjectReport, log_verifier: bool) {
     let file = crate::logging::shown(&r.file);
     match &r.outcome {
         ObjectOutcome::Loaded {
@@ -423,30 +427,79 @@ fn log_outcome(r: &ObjectReport) {
             skipped,
             warnings,
         } => {
-            for w in warnings {
-                log::warn!("{file}: {}", crate::logging::escape(w));
+            if !warnings.is_empty() {
+                let mut msg = format!("{file}: {} warning(s):", warnings.len());
+                for w in warnings {
+                    msg.push('\n');
+                    msg.push_str(&crate::logging::escape(w));
+                }
+                log::warn!("{msg}");
             }
             let new = maps.iter().chain(programs).filter(|p| !p.reused).count();
-            log::info!(
+            log::debug!(
                 "{file}: loaded: {} maps, {} programs ({new} new pins), {} skipped",
                 maps.len(),
                 programs.len(),
                 skipped.len()
             );
         }
-        ObjectOutcome::Skipped { reason } => log::info!("{file}: skipped: {reason}"),
+        ObjectOutcome::Skipped { reason } => log::debug!("{file}: skipped: {reason}"),
         ObjectOutcome::Failed { error } => {
             let crit = if r.fatal { " (fatal)" } else { "" };
             let mut msg = format!(
                 "{file}: failed{crit}: {}",
                 crate::logging::escape(&error.to_string())
             );
-            if let Some(l) = error.verifier_log() {
-                msg.push_str("\nverifier log (tail):\n");
-                msg.push_str(l);
+            if let Some(l) = error.verifier_log().filter(|_| log_verifier) {
+                msg.push_str("\nverifier log (tail):");
+                for line in l.lines() {
+                    msg.push('\n');
+                    msg.push_str(&crate::logging::escape(line));
+                }
             }
             log::error!("{msg}");
         }
+    }
+}
+
+/// Logs what happened to a location: one line with the counts and the
+/// objects that were skipped or failed (their reasons were logged with
+/// them).
+fn log_location(report: &LocationReport, location: &Location, bpffs: &Bpffs) {
+    let name = |o: &ObjectReport| {
+        o.file
+            .file_name()
+            .map(|n| crate::logging::shown(Path::new(n)))
+            .unwrap_or_default()
+    };
+    let (mut loaded, mut skipped, mut failed) = (0, Vec::new(), Vec::new());
+    for o in &report.objects {
+        match &o.outcome {
+            ObjectOutcome::Loaded { .. } => loaded += 1,
+            ObjectOutcome::Skipped { .. } => skipped.push(name(o)),
+            ObjectOutcome::Failed { .. } => failed.push(name(o)),
+        }
+    }
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", v.join(", "))
+        }
+    };
+    let line = format!(
+        "{} (pins under {}): {loaded} loaded, {} skipped{}, {} failed{}",
+        crate::logging::shown(&location.dir),
+        crate::logging::shown(&bpffs.path(&location.prefix)),
+        skipped.len(),
+        list(&skipped),
+        failed.len(),
+        list(&failed),
+    );
+    if failed.is_empty() {
+        log::info!("{line}");
+    } else {
+        log::warn!("{line}");
     }
 }
 
@@ -529,10 +582,11 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
                 critical: p.critical,
                 outcome,
             };
-            log_outcome(&r);
+            log_outcome(&r, cfg.log_verifier);
             report.objects.push(r);
         }
         start = end;
     }
+    log_location(&report, location, &cfg.bpffs);
     report
 }

@@ -281,8 +281,13 @@ pub(crate) fn apply(
                         prog: p.section.clone(),
                         source,
                     })?;
-                for s in skipped {
-                    log::warn!("{}: {what}: {s}", ctx.file.display());
+                if let Some(first) = skipped.first() {
+                    // One line per program, however many there are.
+                    log::warn!(
+                        "{}: {what}: {} relocation(s) skipped, the first: {first}",
+                        crate::logging::shown(ctx.file),
+                        skipped.len(),
+                    );
                 }
                 let fd = match load_program(ctx, spec, p, &insns, &mut budget) {
                     Ok(fd) => fd,

@@ -37,7 +37,11 @@ fn inspect_reports_bad_files_and_continues() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v[0]["object"]["name"], "pktCount");
-    assert_eq!(v[0]["prog_pins"][0]["pin"], "prog_pktCount_skfilter_count");
-    assert_eq!(v[0]["object"]["maps"][1]["def"]["gid"], 1000);
+    let o = &v["objects"][0];
+    assert_eq!(o["object"]["name"], "pktCount", "{v:#}");
+    assert_eq!(
+        o["plan"]["programs"][0]["pin"], "prog_pktCount_skfilter_count",
+        "{v:#}"
+    );
+    assert_eq!(o["object"]["maps"][1]["gid"], 1000, "{v:#}");
 }

@@ -4,4 +4,5 @@
 pub mod bpffs;
 pub mod cfg;
 pub mod qemu;
+pub mod schema;
 pub mod selinux;

@@ -1,4 +1,4 @@
-//! `netbpfload inspect [--json] [--prefix P] FILE...`: print what the parser
+//! `netbpfload inspect [-j|-p] [--prefix P] FILE...`: print what the parser
 //! sees and what loading each object would do under a release, loader
 //! version, kernel and build type (by default: Android 15's rules as root on
 //! the running kernel). A file that fails to read or parse is reported on
@@ -6,6 +6,7 @@
 //! is 1 if any failed.
 
 use super::args::GlobalArgs;
+use super::output::OutputArgs;
 use netbpfload::engine::MAX_OBJECT_SIZE;
 use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::inspect::{render_text, InspectJson};
@@ -26,12 +27,8 @@ pub const HONOURED: &[&str] = &["release", "api_level", "build_type", "verbose"]
 /// Arguments of `inspect`.
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
-    /// Print one JSON document (pretty-printed).
-    #[arg(long, short = 'p', alias = "pretty")]
-    json: bool,
-    /// Print one JSON document on one line.
-    #[arg(short = 'j', conflicts_with = "json")]
-    compact: bool,
+    #[command(flatten)]
+    out: OutputArgs,
     /// Location prefix the pin paths are computed for (e.g. `tethering/`).
     #[arg(long, default_value = "")]
     prefix: String,
@@ -102,7 +99,7 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
             OnChange::Keep
         },
     };
-    let mut failed = false;
+    let mut errors = Vec::new();
     let mut objects = Vec::new();
     for file in &a.files {
         let parsed = sys
@@ -116,42 +113,33 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
             }
             Err(e) => {
                 eprintln!("{e}");
-                failed = true;
+                errors.push(FileError {
+                    file: netbpfload::report::path(file),
+                    message: e,
+                });
             }
         }
     }
 
     let mut stdout = std::io::stdout().lock();
-    let written = if a.json || a.compact {
-        #[derive(serde::Serialize)]
-        struct Doc<'a> {
-            schema_version: u32,
-            command: &'static str,
-            release: Release,
-            role: Role,
-            loader_version: u32,
-            kernel: String,
-            objects: Vec<InspectJson<'a>>,
-        }
+    let written = if a.out.is_json() {
         let doc = Doc {
             schema_version: SCHEMA_VERSION,
             command: "inspect",
             release: rel,
             role: a.role,
             loader_version: gate.loader_ver,
-            kernel: kver.to_string(),
+            kernel: netbpfload::report::kver(kver),
+            build_type: gate.build_type,
+            arch: gate.arch,
+            prefix: &location.prefix,
             objects: objects
                 .iter()
-                .map(|(file, spec, plan)| InspectJson::new(file, spec, &location.prefix, plan))
+                .map(|(file, spec, plan)| InspectJson::new(file, spec, plan))
                 .collect(),
+            errors: &errors,
         };
-        let r = if a.compact {
-            serde_json::to_writer(&mut stdout, &doc)
-        } else {
-            serde_json::to_writer_pretty(&mut stdout, &doc)
-        };
-        r.map_err(std::io::Error::from)
-            .and_then(|()| writeln!(stdout))
+        a.out.write_json(&mut stdout, &doc)
     } else {
         objects
             .iter()
@@ -167,5 +155,28 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
         eprintln!("inspect: writing output: {e}");
         return 1;
     }
-    i32::from(failed)
+    i32::from(!errors.is_empty())
+}
+
+/// A file that could not be read or parsed.
+#[derive(Debug, serde::Serialize)]
+struct FileError {
+    file: String,
+    message: String,
+}
+
+/// `inspect --json`.
+#[derive(serde::Serialize)]
+struct Doc<'a> {
+    schema_version: u32,
+    command: &'static str,
+    release: Release,
+    role: Role,
+    loader_version: u32,
+    kernel: String,
+    build_type: netbpfload::gate::BuildType,
+    arch: netbpfload::gate::Arch,
+    prefix: &'a str,
+    objects: Vec<InspectJson<'a>>,
+    errors: &'a [FileError],
 }

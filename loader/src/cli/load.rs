@@ -10,10 +10,12 @@
 //! failed.
 
 use super::args::GlobalArgs;
+use super::output::OutputArgs;
 use netbpfload::bpffs::Bpffs;
 use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome};
 use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::paths::{self, Location};
+use netbpfload::plan::OnChange;
 use netbpfload::release::{Release, Role};
 use netbpfload::report::LoadJson;
 use netbpfload::spec::Kver;
@@ -55,15 +57,17 @@ pub struct LoadArgs {
     /// 46 for Android 15 as root].
     #[arg(long, value_name = "N")]
     loader_ver: Option<u32>,
-    /// Print the report as JSON (pretty-printed).
-    #[arg(long, short = 'p', alias = "pretty")]
-    json: bool,
-    /// Print the report as compact JSON (one line).
-    #[arg(short = 'j', conflicts_with = "json")]
-    compact: bool,
+    /// Replace a pinned program that differs from the object's (another
+    /// tag: the object was rebuilt) with the object's, atomically. Maps are
+    /// kept, with their data; the boot flow never replaces.
+    #[arg(long)]
+    replace: bool,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
-fn parse_role(s: &str) -> Result<Role, String> {
+/// Parses `--role`.
+pub(super) fn parse_role(s: &str) -> Result<Role, String> {
     match s {
         "mainline" | "netbpfload" => Ok(Role::Mainline),
         "platform" | "bpfloader" => Ok(Role::Platform),
@@ -125,11 +129,29 @@ fn write_human(out: &mut impl Write, r: &LocationReport, cfg: &LoadConfig) -> io
                     .map(|p| ("map ", p))
                     .chain(programs.iter().map(|p| ("prog", p)))
                 {
-                    let how = if p.reused { "reused" } else { "new" };
-                    writeln!(out, "    {kind} {} (id {}, {how})", p.pin, p.id)?;
+                    let tag = p
+                        .tag
+                        .map(|t| format!(", tag {}", netbpfload::progtag::hex(&t)))
+                        .unwrap_or_default();
+                    let how = if p.replaced {
+                        "REPLACED the changed program"
+                    } else if p.changed {
+                        "reused, CHANGED: not the object's program, kept (--replace replaces it)"
+                    } else if p.reused {
+                        "reused"
+                    } else {
+                        "new"
+                    };
+                    writeln!(out, "    {kind} {} (id {}{tag}, {how})", p.pin, p.id)?;
                 }
                 for s in skipped {
                     writeln!(out, "    skipped {}: {}", s.name, s.reason)?;
+                    if let Some(l) = &s.verifier_log {
+                        writeln!(out, "      verifier log:")?;
+                        for line in l.lines() {
+                            writeln!(out, "        {line}")?;
+                        }
+                    }
                 }
                 for w in warnings {
                     writeln!(out, "    warning: {w}")?;
@@ -237,6 +259,11 @@ pub fn run(a: LoadArgs, g: &GlobalArgs) -> i32 {
         Err(e) => return fail(e),
     };
     cfg.create_pin_dirs = true;
+    // The summary prints the verifier log; the log line must not repeat it.
+    cfg.log_verifier = false;
+    if a.replace {
+        cfg.on_change = OnChange::Replace;
+    }
     cfg.manifest_key = netbpfload::manifest::resolve_key(&sys, g.manifest_key.as_deref());
     if let Some(s) = g.verify_budget_secs {
         cfg.verify_budget = Duration::from_secs(s);
@@ -245,14 +272,9 @@ pub fn run(a: LoadArgs, g: &GlobalArgs) -> i32 {
     let location = Location::new(&a.location, &a.prefix);
     let report = engine::load_location(&sys, &cfg, &location);
     let mut out = io::BufWriter::new(io::stdout().lock());
-    let written = if a.json || a.compact {
-        let doc = LoadJson::new(rel, a.role, &cfg, &report);
-        let r = if a.compact {
-            serde_json::to_writer(&mut out, &doc)
-        } else {
-            serde_json::to_writer_pretty(&mut out, &doc)
-        };
-        r.map_err(io::Error::from).and_then(|()| writeln!(out))
+    let written = if a.out.is_json() {
+        a.out
+            .write_json(&mut out, &LoadJson::new(rel, a.role, &cfg, &report))
     } else {
         write_human(&mut out, &report, &cfg)
     };

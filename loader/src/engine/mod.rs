@@ -26,6 +26,7 @@ mod tests;
 
 pub use error::LoadError;
 pub use object::check_map;
+pub use pin::{examine as examine_pin, unpin, Contents as PinContents};
 
 use crate::bpffs::Bpffs;
 use crate::error::ObjectError;

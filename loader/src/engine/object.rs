@@ -119,11 +119,30 @@ pub(crate) fn apply(
     let info = gate::kernel_has_obj_info(cfg.gate.kver);
     for d in &plan.pin_dirs {
         let dir = cfg.bpffs.path(d);
-        if cfg.create_pin_dirs && sys.lstat(&dir).is_err_and(|e| e.is(libc::ENOENT)) {
-            match sys.mkdir(&dir, crate::paths::PIN_DIR_MODE) {
-                Ok(()) => log::info!("created pin directory {}", dir.display()),
-                Err(e) if e.is(libc::EEXIST) => {}
-                Err(e) => return Err(LoadError::sys(format!("create pin directory {d}"), e)),
+        if cfg.create_pin_dirs {
+            // The directory and any missing parent (`vendor/x/`), each
+            // checked to be a directory of the bpffs before going into it.
+            let mut at = String::new();
+            for part in d.split('/').filter(|p| !p.is_empty()) {
+                if !at.is_empty() {
+                    cfg.bpffs
+                        .check_dir(sys, &at)
+                        .map_err(|problem| LoadError::PinDir {
+                            dir: cfg.bpffs.path(&at),
+                            problem,
+                        })?;
+                    at.push('/');
+                }
+                at.push_str(part);
+                let path = cfg.bpffs.path(&at);
+                if !sys.lstat(&path).is_err_and(|e| e.is(libc::ENOENT)) {
+                    continue;
+                }
+                match sys.mkdir(&path, crate::paths::PIN_DIR_MODE) {
+                    Ok(()) => log::info!("created pin directory {}", path.display()),
+                    Err(e) if e.is(libc::EEXIST) => {}
+                    Err(e) => return Err(LoadError::sys(format!("create pin directory {at}"), e)),
+                }
             }
         }
         cfg.bpffs

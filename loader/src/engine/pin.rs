@@ -33,7 +33,7 @@ use super::error::LoadError;
 use crate::bpffs::Bpffs;
 use crate::plan::PinPlan;
 use crate::sys::{Credentials, ObjKind, PinHandle, Sys, BPF_F_RDONLY};
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// What is at a pin path.
 #[derive(Debug)]
@@ -349,4 +349,75 @@ pub(crate) fn commit(
         }
     }
     Ok(())
+}
+
+/// What a pin holds, as `netbpfload show` reports it.
+#[derive(Debug, Clone)]
+pub enum Contents {
+    /// A map.
+    Map(crate::sys::MapInfo),
+    /// A program.
+    Prog(crate::sys::ProgInfo),
+    /// Something else pinned (a link, an iterator), or a file this loader
+    /// cannot open; the text says what.
+    Other(String),
+}
+
+/// Opens what is pinned at `rel` read-only and asks the kernel what it is.
+/// Never changes anything (unlike [`find`], it does not lend itself read
+/// access to an unreadable pin: it reports it).
+pub fn examine(sys: &dyn Sys, bpffs: &Bpffs, rel: &str) -> Contents {
+    let path = bpffs.path(rel);
+    let pin = match sys.open_pin(&path) {
+        Ok(p) => p,
+        Err(e) => return Contents::Other(e.to_string()),
+    };
+    if !pin.stat.is_file() {
+        return Contents::Other(format!("a {}", pin.stat.kind_name()));
+    }
+    if pin.stat.dev != bpffs.dev() {
+        return Contents::Other("a file of another filesystem".to_string());
+    }
+    let mut refused = None;
+    for kind in [ObjKind::Map, ObjKind::Prog] {
+        match sys.obj_get_pin(&pin, BPF_F_RDONLY, kind) {
+            Ok(fd) => {
+                let info = match kind {
+                    ObjKind::Map => sys.map_info(fd.as_fd()).map(Contents::Map),
+                    ObjKind::Prog => sys.prog_info(fd.as_fd()).map(Contents::Prog),
+                };
+                return info.unwrap_or_else(|e| Contents::Other(e.to_string()));
+            }
+            Err(e) if e.is(libc::EINVAL) => {}
+            Err(e) => refused = Some(e),
+        }
+    }
+    Contents::Other(match refused {
+        Some(e) if e.is(libc::EACCES) || e.is(libc::EPERM) => format!("cannot be opened: {e}"),
+        Some(e) => format!("not a pinned map or program ({e})"),
+        None => "a pinned object that is neither a map nor a program".to_string(),
+    })
+}
+
+/// Removes the pin at `rel` if it is a pin of `kind` on the loader's bpffs
+/// ([`find`]'s checks: a symlink, a directory, a file of another mount or
+/// a pinned object of the other kind is refused and left). Only
+/// `netbpfload unload` calls it: the boot flow never unlinks.
+pub fn unpin(
+    sys: &dyn Sys,
+    bpffs: &Bpffs,
+    creds: &Credentials,
+    rel: &str,
+    kind: ObjKind,
+) -> Result<bool, LoadError> {
+    match find(sys, bpffs, creds, rel, kind)? {
+        Found::Absent => Ok(false),
+        Found::Pinned { fd, pin } => {
+            drop(fd);
+            drop(pin);
+            sys.unlink(&bpffs.path(rel))
+                .map_err(|e| LoadError::sys(format!("unpin {rel}"), e))?;
+            Ok(true)
+        }
+    }
 }

@@ -1121,3 +1121,39 @@ fn a_refused_optional_replacement_keeps_the_pinned_program_and_its_log() {
         "the optional program's verifier log is kept"
     );
 }
+
+#[test]
+fn load_creates_missing_pin_directories_and_their_parents() {
+    let f = fake();
+    let mut c = cfg(&f);
+    c.create_pin_dirs = true;
+    let spec = obj(vec![map("m", ARRAY, 4, 8, 2)], vec![prog("skfilter/a", 0)]);
+    let loc = Location::new(DIR, "vendor/x/");
+    let (maps, ..) = loaded(load_object(
+        &f,
+        &c,
+        &loc,
+        Path::new("/etc/bpf/obj.o"),
+        &spec,
+    ));
+    assert_eq!(maps[0].pin, "vendor/x/map_obj_m");
+    for d in ["vendor", "vendor/x"] {
+        assert!(
+            matches!(f.node(p(d)), Some(Node::Dir(m)) if m.mode == paths::PIN_DIR_MODE),
+            "{d}"
+        );
+    }
+    // Without the option (the boot flow) a missing directory fails the
+    // object, naming it, and nothing is created.
+    let f = fake();
+    let e = load_error(load_object(
+        &f,
+        &cfg(&f),
+        &loc,
+        Path::new("/etc/bpf/obj.o"),
+        &spec,
+    ));
+    assert!(matches!(e, LoadError::PinDir { .. }), "{e}");
+    assert!(e.to_string().contains("vendor/x"), "{e}");
+    assert!(f.node(p("vendor")).is_none());
+}

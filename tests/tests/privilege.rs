@@ -431,7 +431,7 @@ fn loads_the_corpus_with_only_the_granted_capabilities() {
             for o in json["location"]["objects"].as_array().into_iter().flatten() {
                 if o["outcome"]["status"] == "loaded" {
                     for p in o["outcome"]["maps"].as_array().into_iter().flatten() {
-                        assert_eq!(p["reused"], true, "warm, {caps:?}: {p:#}");
+                        assert_eq!(p["action"], "reused", "warm, {caps:?}: {p:#}");
                     }
                 }
             }
@@ -468,7 +468,7 @@ fn a_pin_its_owner_locked_up_does_not_fail_the_next_run() {
         .into_iter()
         .flatten()
         .flat_map(|o| o["outcome"]["maps"].as_array().into_iter().flatten())
-        .any(|p| p["pin"] == rel && p["reused"] == true);
+        .any(|p| p["pin"] == rel && p["action"] == "reused");
     assert!(reused, "{json:#}");
 }
 

@@ -48,8 +48,11 @@ pub const DEFAULT_CRITICAL_DELAY: Duration = Duration::from_secs(20);
 /// How long a loader waits for another one's run lock by default.
 pub const DEFAULT_RUN_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The run lock file on Linux boards (none on Android).
-pub const DEFAULT_RUN_LOCK: &str = "/run/netbpfload.lock";
+/// The run lock file on Linux boards (none on Android), in the directory the
+/// systemd unit has systemd create (`RuntimeDirectory=netbpfload`), so that
+/// the sandboxed service (read-only `/run`) and `netbpfload load` by hand
+/// share it.
+pub const DEFAULT_RUN_LOCK: &str = "/run/netbpfload/lock";
 
 /// Everything the boot flow needs to know, resolved from the command line.
 #[derive(Debug, Clone)]

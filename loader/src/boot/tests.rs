@@ -578,3 +578,22 @@ fn the_run_lock_is_on_for_a_staged_board_tree_and_off_for_android_s_layout() {
         Some(PathBuf::from(DEFAULT_RUN_LOCK))
     );
 }
+
+#[test]
+fn the_run_lock_directory_is_created_if_its_parent_exists() {
+    use crate::sys::fake::FakeSys;
+    let sys = FakeSys::new();
+    sys.add_dir("/run");
+    let lock =
+        setup::take_run_lock(&sys, Path::new(DEFAULT_RUN_LOCK), Duration::ZERO).expect("lock");
+    assert!(lock.is_some());
+    assert!(matches!(
+        sys.node("/run/netbpfload"),
+        Some(crate::sys::fake::Node::Dir(m)) if m.mode == 0o755
+    ));
+    // No /run at all: loading goes on without the lock.
+    let sys = FakeSys::new();
+    let lock = setup::take_run_lock(&sys, Path::new(DEFAULT_RUN_LOCK), Duration::ZERO)
+        .expect("no lock, no error");
+    assert!(lock.is_none());
+}

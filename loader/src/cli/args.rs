@@ -79,7 +79,7 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "FILE", global = true)]
     pub manifest_key: Option<PathBuf>,
     /// Lock file serialising loaders on a Linux board (`none`: no lock, as
-    /// on Android) [default: /run/netbpfload.lock off Android].
+    /// on Android) [default: /run/netbpfload/lock off Android].
     #[arg(long, value_name = "FILE|none", global = true)]
     pub run_lock: Option<PathBuf>,
     /// Seconds one object may spend in failing verifications before its

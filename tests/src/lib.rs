@@ -3,6 +3,7 @@
 
 pub mod bpffs;
 pub mod cfg;
+pub mod cli;
 pub mod qemu;
 pub mod schema;
 pub mod selinux;

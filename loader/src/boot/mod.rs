@@ -276,8 +276,8 @@ fn check_platform_rc(sys: &dyn Sys, cfg: &BootConfig) -> Result<(), BootError> {
     let new = reroot(&cfg.root, paths::PLATFORM_NETBPFLOAD_RC);
     let exists = |p: &PathBuf| sys.lstat(p).is_ok();
     match (exists(&old), exists(&new)) {
-        (true, false) => log::info!("platform init file: {}", old.display()),
-        (false, true) => log::info!("platform init file: {}", new.display()),
+        (true, false) => log::debug!("platform init file: {}", old.display()),
+        (false, true) => log::debug!("platform init file: {}", new.display()),
         (both, _) => {
             return Err(BootError::PlatformRc {
                 bpfloader_rc: old,
@@ -365,7 +365,7 @@ fn load_locations(
         // nothing to load.
         if let Err(e) = sys.lstat(&loc.dir) {
             if e.is(libc::ENOENT) {
-                log::info!(
+                log::debug!(
                     "{}: no such directory, nothing to load",
                     crate::logging::shown(&loc.dir)
                 );
@@ -384,6 +384,21 @@ fn load_locations(
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// Logs what a role loaded: one message, `what` and then one line per
+/// location (a warning if an object failed without failing the boot).
+fn log_loaded(what: &str, reports: &[LocationReport]) {
+    let mut msg = what.to_string();
+    for r in reports {
+        msg.push('\n');
+        msg.push_str(&engine::location_summary(r));
+    }
+    if reports.iter().any(|r| r.failures().next().is_some()) {
+        log::warn!("{msg}");
+    } else {
+        log::info!("{msg}");
+    }
 }
 
 /// Logs the failure diagnosis (one message: the failing objects with their
@@ -472,14 +487,15 @@ fn mainline(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, BootError> {
         .collect();
     let (bpffs, _lock) = prepare_bpffs(sys, cfg, &env.creds, &subdirs)?;
     let lc = load_config(sys, cfg, &env, Role::Mainline, bpffs.clone())?;
-    if let Err(f) = load_locations(sys, &lc, &locations, false) {
-        return Ok(critical_exit(cfg, &f, rules.mainline.critical_exit));
-    }
+    let reports = match load_locations(sys, &lc, &locations, false) {
+        Ok(r) => r,
+        Err(f) => return Ok(critical_exit(cfg, &f, rules.mainline.critical_exit)),
+    };
     setup::sanity_check(sys)?;
     if rules.mainline_done {
         setup::make_pin_dirs(sys, &bpffs, [paths::MAINLINE_DONE])?;
     }
-    log::info!("mainline eBPF objects loaded");
+    log_loaded("mainline eBPF objects loaded", &reports);
     if env.creds.euid != 0 {
         log::info!("not running as root: the platform's own loader does the rest");
         return Ok(EXIT_OK);
@@ -524,10 +540,11 @@ fn platform(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, BootError> {
     let locations = paths::locations(&cfg.root, &rules.platform);
     let (bpffs, _lock) = prepare_bpffs(sys, cfg, &env.creds, &[])?;
     let lc = load_config(sys, cfg, &env, Role::Platform, bpffs)?;
-    if let Err(f) = load_locations(sys, &lc, &locations, true) {
-        return Ok(critical_exit(cfg, &f, rules.platform.critical_exit));
-    }
-    log::info!("bpfloader: platform eBPF objects loaded");
+    let reports = match load_locations(sys, &lc, &locations, true) {
+        Ok(r) => r,
+        Err(f) => return Ok(critical_exit(cfg, &f, rules.platform.critical_exit)),
+    };
+    log_loaded("bpfloader: platform eBPF objects loaded", &reports);
     let mut argv = vec![cfg.done_loader.clone().into_os_string()];
     argv.extend(cfg.forward_args.iter().cloned());
     argv.push(OsString::from("done"));

@@ -463,10 +463,9 @@ fn log_outcome(r: &ObjectReport, log_verifier: bool) {
     }
 }
 
-/// Logs what happened to a location: one line with the counts and the
-/// objects that were skipped or failed (their reasons were logged with
-/// them).
-fn log_location(report: &LocationReport, location: &Location, bpffs: &Bpffs) {
+/// What happened to a location in one line: its prefix, the counts, and
+/// the objects skipped or failed (their reasons were logged with them).
+pub fn location_summary(report: &LocationReport) -> String {
     let name = |o: &ObjectReport| {
         o.file
             .file_name()
@@ -488,20 +487,25 @@ fn log_location(report: &LocationReport, location: &Location, bpffs: &Bpffs) {
             format!(" ({})", v.join(", "))
         }
     };
-    let line = format!(
-        "{} (pins under {}): {loaded} loaded, {} skipped{}, {} failed{}",
-        crate::logging::shown(&location.dir),
-        crate::logging::shown(&bpffs.path(&location.prefix)),
-        skipped.len(),
-        list(&skipped),
-        failed.len(),
-        list(&failed),
-    );
-    if failed.is_empty() {
-        log::info!("{line}");
+    let prefix = if report.prefix.is_empty() {
+        "/"
     } else {
-        log::warn!("{line}");
+        report.prefix.as_str()
+    };
+    let mut line = format!("{prefix}: {loaded} loaded");
+    if !skipped.is_empty() {
+        line.push_str(&format!(", {} skipped{}", skipped.len(), list(&skipped)));
     }
+    if !failed.is_empty() {
+        line.push_str(&format!(", {} failed{}", failed.len(), list(&failed)));
+    }
+    if let Some(e) = &report.error {
+        line.push_str(&format!(
+            ", refused: {}",
+            crate::logging::escape(&e.to_string())
+        ));
+    }
+    line
 }
 
 /// Loads every `*.o` of `location` (readdir order, non-recursive, regular
@@ -588,6 +592,5 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
         }
         start = end;
     }
-    log_location(&report, location, &cfg.bpffs);
     report
 }

@@ -65,8 +65,9 @@ fn copy_name(dst: &mut [libc::c_char; 16], name: &str) {
 /// A kernel `char[16]` object name (NUL-terminated unless full) as text;
 /// the kernel only accepts ASCII alphanumerics, `_` and `.` in it.
 fn c_name(name: &[libc::c_char; 16]) -> String {
+    // `c_char` is i8 on x86 and u8 on Arm: take its byte either way.
     name.iter()
-        .map(|&c| c as u8)
+        .map(|c| u8::from_ne_bytes(c.to_ne_bytes()))
         .take_while(|&b| b != 0)
         .map(char::from)
         .collect()

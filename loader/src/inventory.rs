@@ -88,6 +88,16 @@ pub fn declared(
     let mut d = Declared::default();
     for c in locations {
         let loc = &c.location;
+        // A location a load would refuse declares nothing (and an untrusted
+        // directory must not decide what `unload` removes).
+        match trust::check_location_dir(sys, &loc.dir, policy) {
+            Ok(()) => {}
+            Err(trust::TrustError::Io { source, .. }) if source.is(libc::ENOENT) => continue,
+            Err(e) => {
+                d.problems.push(format!("location refused: {e}"));
+                continue;
+            }
+        }
         let names = match sys.read_dir(&loc.dir) {
             Ok(n) => n,
             Err(e) if e.is(libc::ENOENT) => continue,

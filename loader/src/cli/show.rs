@@ -50,6 +50,7 @@ pub(super) struct Setup {
     pub(super) policy: trust::Policy,
     pub(super) bpffs: Bpffs,
     pub(super) configured: Vec<Configured<'static>>,
+    pub(super) root: PathBuf,
 }
 
 impl Setup {
@@ -93,6 +94,7 @@ impl Setup {
             policy: trust::Policy::from_insecure(g.insecure),
             bpffs,
             configured,
+            root,
         })
     }
 
@@ -119,7 +121,7 @@ fn write_human(
 ) -> io::Result<()> {
     writeln!(
         out,
-        "bpffs {}{} ({} pins; owners from the {} locations' objects)",
+        "bpffs {}{}: {} pins; declared by: the objects of the {} locations under {}",
         s.bpffs.root().display(),
         if prefix.is_empty() {
             String::new()
@@ -127,7 +129,8 @@ fn write_human(
             format!(", under {prefix}")
         },
         entries.len(),
-        s.release.name()
+        s.release.name(),
+        s.root.display()
     )?;
     for e in entries {
         writeln!(

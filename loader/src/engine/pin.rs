@@ -364,7 +364,7 @@ pub enum Contents {
 }
 
 /// Opens what is pinned at `rel` read-only and asks the kernel what it is.
-/// Never changes anything (unlike [`find`], it does not lend itself read
+/// Never changes anything (unlike the load path, it does not lend itself read
 /// access to an unreadable pin: it reports it).
 pub fn examine(sys: &dyn Sys, bpffs: &Bpffs, rel: &str) -> Contents {
     let path = bpffs.path(rel);
@@ -400,7 +400,7 @@ pub fn examine(sys: &dyn Sys, bpffs: &Bpffs, rel: &str) -> Contents {
 }
 
 /// Removes the pin at `rel` if it is a pin of `kind` on the loader's bpffs
-/// ([`find`]'s checks: a symlink, a directory, a file of another mount or
+/// (the load path's checks: a symlink, a directory, a file of another mount or
 /// a pinned object of the other kind is refused and left). Only
 /// `netbpfload unload` calls it: the boot flow never unlinks.
 pub fn unpin(

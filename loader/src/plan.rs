@@ -33,6 +33,23 @@ pub struct PlanEnv<'a> {
     /// Makes this object's temporary pin names unique in the process
     /// (the engine passes `<pid>_<n>`).
     pub tmp_tag: &'a str,
+    /// What to do with a pinned program that differs from the object's.
+    pub on_change: OnChange,
+}
+
+/// What happens to an existing program pin whose program is not the one the
+/// object would load (its tag differs: the object was rebuilt or changed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnChange {
+    /// Keep the pinned program and warn: the boot flow (as Android's
+    /// loaders, which never look at what a pin holds beyond its type).
+    #[default]
+    Keep,
+    /// Load the object's program and put it at the pin in place of the old
+    /// one, atomically (`netbpfload load --replace`). Maps are never
+    /// replaced: the new program uses the pinned maps and their data.
+    Replace,
 }
 
 /// A pin to create or reuse.
@@ -122,6 +139,8 @@ pub struct ProgLoad {
     pub optional: bool,
     /// A new program without a JITed image fails (`ENOTSUP`).
     pub require_jited: bool,
+    /// What happens if the pin already holds a different program.
+    pub on_change: OnChange,
 }
 
 /// What happens to one map.
@@ -654,6 +673,7 @@ pub fn plan_object(spec: &ObjectSpec, env: &PlanEnv<'_>) -> Result<ObjectPlan, P
             },
             optional: d.optional,
             require_jited: rules.jited_len_min_version.is_some_and(|v| ver >= v),
+            on_change: env.on_change,
         }));
     }
     let btf = match (prepared, libbpf_btf) {

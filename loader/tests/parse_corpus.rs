@@ -53,6 +53,7 @@ fn plan_on(spec: &ObjectSpec, prefix: &str, kver: Kver) -> LoadPlan {
         location: &location,
         page_size: 4096,
         tmp_tag: "1_0",
+        on_change: Default::default(),
     };
     match plan_object(spec, &env).unwrap_or_else(|e| panic!("{e}")) {
         ObjectPlan::Load(p) => p,

@@ -3,7 +3,9 @@
 
 pub mod bpffs;
 pub mod cfg;
+pub mod cli;
 pub mod gen;
 pub mod qemu;
+pub mod schema;
 pub mod selinux;
 pub mod stage;

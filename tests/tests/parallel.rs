@@ -127,6 +127,14 @@ fn normalized(reports: &[LocationReport], fs: &PrivateBpffs) -> Vec<String> {
                         .chain(programs)
                         .map(|p| format!("{} {} reused={}", p.name, p.pin, p.reused))
                         .collect();
+                    // A verifier log names kernel addresses: whether there
+                    // was one is kept.
+                    let skipped: Vec<String> = skipped
+                        .iter()
+                        .map(|s| {
+                            format!("{} {:?} log={}", s.name, s.reason, s.verifier_log.is_some())
+                        })
+                        .collect();
                     format!("loaded {pins:?} skipped {skipped:?} warnings {warnings:?}")
                 }
                 ObjectOutcome::Failed { error } => format!(

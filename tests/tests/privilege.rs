@@ -411,7 +411,7 @@ fn loads_the_corpus_with_only_the_granted_capabilities() {
             for o in json["location"]["objects"].as_array().into_iter().flatten() {
                 if o["outcome"]["status"] == "loaded" {
                     for p in o["outcome"]["maps"].as_array().into_iter().flatten() {
-                        assert_eq!(p["reused"], true, "warm, {caps:?}: {p:#}");
+                        assert_eq!(p["action"], "reused", "warm, {caps:?}: {p:#}");
                     }
                 }
             }
@@ -448,7 +448,7 @@ fn a_pin_its_owner_locked_up_does_not_fail_the_next_run() {
         .into_iter()
         .flatten()
         .flat_map(|o| o["outcome"]["maps"].as_array().into_iter().flatten())
-        .any(|p| p["pin"] == rel && p["reused"] == true);
+        .any(|p| p["pin"] == rel && p["action"] == "reused");
     assert!(reused, "{json:#}");
 }
 
@@ -483,6 +483,7 @@ fn without_cap_chown_objects_with_non_root_pins_fail_cleanly() {
                     location: &l,
                     page_size: cfg.page_size,
                     tmp_tag: "x",
+                    on_change: Default::default(),
                 },
             )
             .expect("corpus object plans");
@@ -583,7 +584,7 @@ fn a_critical_object_s_pins_locked_up_by_their_owner_do_not_fail_the_next_run() 
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .any(|p| p["pin"] == rel.as_str() && p["reused"] == true)
+                    .any(|p| p["pin"] == rel.as_str() && p["action"] == "reused")
             });
             assert!(reused, "{caps:?}: {rel} not reused: {warm:#}");
             assert_eq!(

@@ -1049,9 +1049,8 @@ fn cli_load_json_end_to_end() {
             .output()
             .expect("run netbpfload");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let json: serde_json::Value =
-            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
-        assert_eq!(json["schema_version"], 1, "{stdout}");
+        let json = netbpfload_tests::schema::parse_valid(&out.stdout);
+        assert_eq!(json["schema_version"], 2, "{stdout}");
         let objects = json["location"]["objects"].as_array().expect("objects");
         let mut expected_code = 0;
         for o in placed().filter(|o| {
@@ -1092,7 +1091,7 @@ fn cli_load_json_end_to_end() {
                 // Fresh bpffs: only a shared map (`map__<name>`) can have
                 // been pinned by an earlier object of the same location.
                 if !rel.contains("/map__") {
-                    assert_eq!(p["reused"], serde_json::Value::Bool(false), "{rel}");
+                    assert_eq!(p["action"], "created", "{rel}");
                 }
             }
         }

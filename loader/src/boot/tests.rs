@@ -803,3 +803,22 @@ fn libbpf_objects_are_refused_on_android() {
     assert!(has_call(&sys, "execve"));
     no_lock_no_unlink(&sys);
 }
+
+#[test]
+fn the_run_lock_directory_is_created_if_its_parent_exists() {
+    use crate::sys::fake::FakeSys;
+    let sys = FakeSys::new();
+    sys.add_dir("/run");
+    let lock =
+        setup::take_run_lock(&sys, Path::new(DEFAULT_RUN_LOCK), Duration::ZERO).expect("lock");
+    assert!(lock.is_some());
+    assert!(matches!(
+        sys.node("/run/netbpfload"),
+        Some(crate::sys::fake::Node::Dir(m)) if m.mode == 0o755
+    ));
+    // No /run at all: loading goes on without the lock.
+    let sys = FakeSys::new();
+    let lock = setup::take_run_lock(&sys, Path::new(DEFAULT_RUN_LOCK), Duration::ZERO)
+        .expect("no lock, no error");
+    assert!(lock.is_none());
+}

@@ -776,6 +776,7 @@ mod plan {
             location: loc,
             page_size: 4096,
             tmp_tag: "1_0",
+            on_change: crate::plan::OnChange::Keep,
         }
     }
 

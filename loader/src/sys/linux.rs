@@ -62,6 +62,17 @@ fn copy_name(dst: &mut [libc::c_char; 16], name: &str) {
     }
 }
 
+/// A kernel `char[16]` object name (NUL-terminated unless full) as text;
+/// the kernel only accepts ASCII alphanumerics, `_` and `.` in it.
+fn c_name(name: &[libc::c_char; 16]) -> String {
+    // `c_char` is i8 on x86 and u8 on Arm: take its byte either way.
+    name.iter()
+        .map(|c| u8::from_ne_bytes(c.to_ne_bytes()))
+        .take_while(|&b| b != 0)
+        .map(char::from)
+        .collect()
+}
+
 /// `bpf(cmd, attr, sizeof(*attr))`.
 fn sys_bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> Result<libc::c_long, Errno> {
     // SAFETY: `attr` is a valid, exclusively borrowed `bpf_attr` of the size we
@@ -273,6 +284,7 @@ impl Bpf for LinuxSys {
         obj_info(Op::MapInfo, fd, &mut info)?;
         Ok(MapInfo {
             id: info.id,
+            name: c_name(&info.name),
             map_type: info.type_,
             key_size: info.key_size,
             value_size: info.value_size,
@@ -292,6 +304,7 @@ impl Bpf for LinuxSys {
         obj_info(Op::ProgInfo, fd, &mut info)?;
         Ok(ProgInfo {
             id: info.id,
+            name: c_name(&info.name),
             prog_type: info.type_,
             tag: info.tag,
             jited_prog_len: info.jited_prog_len,
@@ -397,6 +410,10 @@ impl Files for LinuxSys {
             return Err(nix_err(OP, Some(to), Errno::last()));
         }
         Ok(())
+    }
+
+    fn rename_over(&self, from: &Path, to: &Path) -> SysResult<()> {
+        std::fs::rename(from, to).map_err(|e| io_err(Op::RenameOver, to, e))
     }
 
     fn unlink(&self, path: &Path) -> SysResult<()> {

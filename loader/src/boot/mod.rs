@@ -537,7 +537,19 @@ fn mainline(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, BootError> {
         }
     };
     for path in candidates {
-        let mut argv = vec![path.clone().into_os_string()];
+        // This binary picks its role from argv[0]'s file name: a follow-up
+        // given by another name (`--followup-loader /usr/sbin/netbpfload`)
+        // would run the mainline role again, and exec itself forever. The
+        // platform loader is asked for by its name; uprobestats' loader is a
+        // program of its own.
+        let argv0 = if path.file_name() == Some(std::ffi::OsStr::new("bpfloader"))
+            || path.ends_with(paths::UPROBESTATS_BPFLOAD_PATH.trim_start_matches('/'))
+        {
+            path.clone().into_os_string()
+        } else {
+            OsString::from("bpfloader")
+        };
+        let mut argv = vec![argv0];
         argv.extend(cfg.forward_args.iter().cloned());
         exec(sys, &path, argv);
     }

@@ -822,3 +822,27 @@ fn the_run_lock_directory_is_created_if_its_parent_exists() {
         .expect("no lock, no error");
     assert!(lock.is_none());
 }
+
+/// A follow-up loader given by another file name (a board's
+/// `--followup-loader /usr/sbin/netbpfload`) is executed as `bpfloader`,
+/// the name that selects the platform role: otherwise the mainline role
+/// would run again and execute itself forever.
+#[test]
+fn a_follow_up_by_another_name_is_executed_as_bpfloader() {
+    let sys = device(V_USER);
+    let mut c = cfg();
+    c.followup_loader = Some(PathBuf::from("/usr/sbin/netbpfload"));
+    run_mainline(&sys, &c);
+    assert!(
+        has_call(&sys, "execve /usr/sbin/netbpfload bpfloader"),
+        "{:#?}",
+        sys.calls()
+    );
+    // The platform's own keeps its path as argv[0].
+    let sys = device(V_USER);
+    run_mainline(&sys, &cfg());
+    assert!(has_call(
+        &sys,
+        "execve /system/bin/bpfloader /system/bin/bpfloader"
+    ));
+}

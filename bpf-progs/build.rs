@@ -27,6 +27,12 @@
 //! `@` file name and the object whose `.BTF` is corrupted after the build
 //! ([`corrupt_btf`]). A list of every object written goes to
 //! `$OUT_DIR/objects.txt`.
+//!
+//! `src/libbpf/*.c` are libbpf-style objects (BTF-defined maps, libbpf
+//! section names, CO-RE), built as libbpf users build theirs: the same
+//! flags with libbpf's headers (`<bpf/bpf_helpers.h>`, from libbpf-dev),
+//! then only the DWARF stripped (`llvm-strip -g`), so `.BTF` *and*
+//! `.BTF.ext` (the CO-RE relocations) stay.
 
 use std::env;
 use std::fs;
@@ -90,10 +96,12 @@ fn main() {
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let progs_dir = manifest_dir.join("src/progs");
+    let libbpf_dir = manifest_dir.join("src/libbpf");
     let include_dir = manifest_dir.join("include");
 
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed={}", progs_dir.display());
+    println!("cargo:rerun-if-changed={}", libbpf_dir.display());
     println!("cargo:rerun-if-changed={}", include_dir.display());
     for var in ["BPF_CLANG", "BPF_LLVM_STRIP", "BPF_MULTIARCH_INCLUDE"] {
         println!("cargo:rerun-if-env-changed={var}");
@@ -143,6 +151,32 @@ fn main() {
             }
             written.push(output.object);
         }
+    }
+
+    let mut libbpf_sources: Vec<PathBuf> = fs::read_dir(&libbpf_dir)
+        .unwrap_or_else(|e| panic!("bpf-progs: cannot read {}: {e}", libbpf_dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    libbpf_sources.sort();
+    for source in &libbpf_sources {
+        let file_name = source
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or_else(|| panic!("bpf-progs: non-UTF-8 file name {}", source.display()));
+        let stem = file_name.trim_end_matches(".c");
+        let output = Output::plain(format!("{stem}.o"));
+        let object = out_dir.join(&output.object);
+        compile(
+            &clang,
+            &libbpf_dir,
+            file_name,
+            &asm_include,
+            &output,
+            &object,
+        );
+        strip_debug(&strip, &object);
+        written.push(output.object);
     }
 
     fs::write(out_dir.join("objects.txt"), written.join("\n") + "\n")
@@ -205,6 +239,28 @@ fn strip_btf_ext(strip: &str, object: &Path) {
             "--remove-section=.rel.BTF.ext",
             "--remove-section=.BTF.ext",
         ])
+        .arg(object)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "bpf-progs: cannot run `{strip}` ({e}): install llvm (`apt-get install llvm`) \
+                 or set BPF_LLVM_STRIP"
+            )
+        });
+    if !result.status.success() {
+        panic!(
+            "bpf-progs: `{strip}` failed on {}: {}",
+            object.display(),
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+}
+
+/// Removes the DWARF of a libbpf-style object, keeping `.BTF` and
+/// `.BTF.ext` (what `llvm-strip -g` does in libbpf users' builds).
+fn strip_debug(strip: &str, object: &Path) {
+    let result = Command::new(strip)
+        .arg("-g")
         .arg(object)
         .output()
         .unwrap_or_else(|e| {

@@ -56,4 +56,12 @@ printf '# made by hand\r\nnetbpfload-manifest 2\r\n%s  a.o\r\nversion 1844674407
     "$h" "$loc" > fuzz/corpus/manifest/format2-crlf
 printf 'netbpfload-manifest 3\nlocation %s\n' "$loc" > fuzz/corpus/manifest/format3
 { head -c 64 /dev/zero; cat fuzz/corpus/manifest/format2; } > fuzz/corpus/manifest/signed
-echo "seeded $n objects into $out, $(ls fuzz/corpus/btf | wc -l) .BTF sections into fuzz/corpus/btf"
+# fuzz/corpus/libbpf/: the libbpf-style corpus objects (bpf-progs/src/libbpf),
+# which carry .maps, .BTF.ext and CO-RE records.
+mkdir -p fuzz/corpus/libbpf
+for f in "$dir"/*.o; do
+    if grep -qa '\.BTF\.ext' "$f"; then
+        cp "$f" fuzz/corpus/libbpf/
+    fi
+done
+echo "seeded $n objects into $out, $(ls fuzz/corpus/btf | wc -l) .BTF sections into fuzz/corpus/btf, $(ls fuzz/corpus/libbpf | wc -l) libbpf objects into fuzz/corpus/libbpf"

@@ -21,6 +21,7 @@ cd "$(dirname "$0")/.."
 PARSE_SECS=${FUZZ_PARSE_SECS:-60}
 MANIFEST_SECS=${FUZZ_MANIFEST_SECS:-20}
 BTF_SECS=${FUZZ_BTF_SECS:-20}
+LIBBPF_SECS=${FUZZ_LIBBPF_SECS:-40}
 
 if ! command -v cargo-fuzz >/dev/null; then
   echo "fuzz: installing cargo-fuzz"
@@ -36,7 +37,7 @@ fi
 
 fuzz/seed.sh
 cd fuzz
-for target in parse_object:$PARSE_SECS manifest:$MANIFEST_SECS btf:$BTF_SECS; do
+for target in parse_object:$PARSE_SECS manifest:$MANIFEST_SECS btf:$BTF_SECS libbpf:$LIBBPF_SECS; do
   name=${target%%:*}; secs=${target##*:}
   case $name in
     parse_object) limits=(-max_len=1048576 -timeout=5 -rss_limit_mb=1024 -malloc_limit_mb=64) ;;

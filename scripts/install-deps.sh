@@ -13,9 +13,11 @@ set -euo pipefail
 # strace, binutils (strip): the benchmark (scripts/bench.sh).
 # checkpolicy, m4, policycoreutils (setfiles): sepolicy/check/check.sh and the
 # enforcing-SELinux QEMU boot, whose static helper needs gcc and libc6-dev.
+# systemd (systemd-analyze verify/security, offline: no running systemd
+# needed): the board unit's checks in scripts/test.sh.
 PKGS=(clang clang-19 llvm llvm-19 bpftool libbpf-dev qemu-system-x86 qemu-system-arm
       busybox-static cpio gzip debian-archive-keyring libcap2-bin util-linux hyperfine
-      strace binutils checkpolicy m4 policycoreutils gcc libc6-dev)
+      strace binutils checkpolicy m4 policycoreutils gcc libc6-dev systemd)
 
 missing=()
 for p in "${PKGS[@]}"; do

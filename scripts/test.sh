@@ -46,6 +46,15 @@ cargo clippy -p netbpfload --all-targets --locked --target aarch64-linux-android
 cargo check -p netbpfload --locked --target aarch64-linux-android
 cargo check -p netbpfload --locked --target armv7-linux-androideabi
 
+step "systemd unit: verify, and sandbox exposure at most 3.0 (measured 2.4)"
+unit_root=$(mktemp -d)
+cargo build -p netbpfload --locked
+scripts/install-board.sh --destdir "$unit_root" --binary target/debug/netbpfload >/dev/null
+verify=$(systemd-analyze verify --root="$unit_root" netbpfload.service 2>&1) || { echo "$verify"; exit 1; }
+[ -z "$verify" ] || { echo "systemd-analyze verify: $verify" >&2; exit 1; }
+systemd-analyze security --offline=true --root="$unit_root" --threshold=30 netbpfload.service | tail -1
+rm -rf "$unit_root"
+
 step "tier 1: unit tests"
 cargo test --workspace --locked --exclude netbpfload-tests
 cargo test -p netbpfload-tests --lib --locked
@@ -55,9 +64,9 @@ BPF_CLANG=clang-19 BPF_LLVM_STRIP=llvm-strip-19 \
 
 step "tier 2: root tests (real kernel, private mount namespace + bpffs)"
 # Build first so the namespace only runs tests.
-cargo test -p netbpfload-tests --locked --no-run --test root --test robustness --test parallel --test faults --test privilege --test btf --test hostile_boot --test android_path
+cargo test -p netbpfload-tests --locked --no-run --test root --test robustness --test parallel --test faults --test privilege --test btf --test hostile_boot --test android_path --test libbpf --test board
 unshare -m --propagation private \
-  cargo test -p netbpfload-tests --locked --test root --test robustness --test parallel --test faults --test privilege --test btf --test hostile_boot --test android_path
+  cargo test -p netbpfload-tests --locked --test root --test robustness --test parallel --test faults --test privilege --test btf --test hostile_boot --test android_path --test libbpf --test board
 
 step "tier 3: QEMU boot matrix ($QEMU_MATRIX)"
 # Kernels for every cell (cached under target/qemu-kernels/ after the first

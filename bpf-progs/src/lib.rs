@@ -1,6 +1,7 @@
 //! The eBPF object corpus: Android-format objects compiled from
-//! `src/progs/*.c` by `build.rs`, embedded here, and a helper that lays them
-//! out the way a device does.
+//! `src/progs/*.c` and libbpf-style objects compiled from `src/libbpf/*.c`
+//! by `build.rs`, embedded here, and helpers that lay them out the way a
+//! device (or a board) does.
 //!
 //! [`OBJECTS`] lists every object with the location it belongs to and what a
 //! loader should make of it; `README.md` has the per-map and per-program
@@ -121,6 +122,30 @@ pub enum Kind {
         /// Declared (or implied) prog def size.
         prog_def_size: usize,
     },
+    /// A libbpf-style object (`src/libbpf/`: BTF-defined maps in `.maps`,
+    /// libbpf section names, CO-RE relocations): loads where libbpf objects
+    /// are accepted (a Linux board), pinned as `map_<object>_<map>` and
+    /// `prog_<object>_<function>`; Android's loaders refuse it. Kept out of
+    /// the Android layouts ([`install_libbpf`] places them).
+    Libbpf {
+        /// Its maps, as declared in `.maps` (in that order).
+        maps: &'static [&'static str],
+        /// Its programs' function names (in section order).
+        programs: &'static [&'static str],
+    },
+    /// A libbpf-style object whose program the verifier rejects: it fails
+    /// alone, with none of its maps or programs pinned.
+    LibbpfRejected {
+        /// The rejected program's function name.
+        program: &'static str,
+    },
+}
+
+impl Kind {
+    /// A libbpf-style object (not Android's `maps`/`progs` format).
+    pub const fn is_libbpf(self) -> bool {
+        matches!(self, Kind::Libbpf { .. } | Kind::LibbpfRejected { .. })
+    }
 }
 
 /// One compiled object.
@@ -274,6 +299,45 @@ pub static OBJECTS: &[CorpusObject] = &[
         critical: false,
     },
     CorpusObject {
+        file_name: "coreSkb.o",
+        bytes: object_bytes!("coreSkb.o"),
+        location: None,
+        kind: Kind::Libbpf {
+            maps: &["packets"],
+            programs: &["socket_len", "tc_mark"],
+        },
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "coreTrace.o",
+        bytes: object_bytes!("coreTrace.o"),
+        location: None,
+        kind: Kind::Libbpf {
+            maps: &["calls"],
+            programs: &["count_getpid"],
+        },
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "coreNet.o",
+        bytes: object_bytes!("coreNet.o"),
+        location: None,
+        kind: Kind::Libbpf {
+            maps: &["verdicts", "flows", "events"],
+            programs: &["xdp_pass", "skb_ingress"],
+        },
+        critical: false,
+    },
+    CorpusObject {
+        file_name: "libbpfReject.o",
+        bytes: object_bytes!("libbpfReject.o"),
+        location: None,
+        kind: Kind::LibbpfRejected {
+            program: "unchecked_lookup",
+        },
+        critical: false,
+    },
+    CorpusObject {
         file_name: "legacyT.o",
         bytes: object_bytes!("legacyT.o"),
         location: None,
@@ -284,6 +348,35 @@ pub static OBJECTS: &[CorpusObject] = &[
         critical: false,
     },
 ];
+
+/// Bpffs prefix (and location directory name) the tests use for the
+/// libbpf-style objects.
+pub const LIBBPF_PREFIX: &str = "libbpf/";
+
+/// The objects of Android's `maps`/`progs` format.
+pub fn android_objects() -> impl Iterator<Item = &'static CorpusObject> {
+    OBJECTS.iter().filter(|o| !o.kind.is_libbpf())
+}
+
+/// The libbpf-style objects.
+pub fn libbpf_objects() -> impl Iterator<Item = &'static CorpusObject> {
+    OBJECTS.iter().filter(|o| o.kind.is_libbpf())
+}
+
+/// Writes every libbpf-style object into `dir` (created if missing, mode
+/// 0755; files 0644), for a location of their own. Returns the files.
+pub fn install_libbpf(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    fs::create_dir_all(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))?;
+    let mut written = Vec::new();
+    for obj in libbpf_objects() {
+        let path = dir.join(obj.file_name);
+        fs::write(&path, obj.bytes)?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(FILE_MODE))?;
+        written.push(path);
+    }
+    Ok(written)
+}
 
 /// Looks an object up by file name.
 pub fn object(file_name: &str) -> Option<&'static CorpusObject> {

@@ -225,7 +225,7 @@ fn source_file_names_have_no_underscore() {
 
 #[test]
 fn record_sections_match_declared_sizes() {
-    for obj in OBJECTS {
+    for obj in android_objects() {
         let e = Elf::parse(obj.bytes);
         let (map_size, prog_size) = match obj.kind {
             Kind::Legacy {
@@ -283,7 +283,7 @@ fn record_sections_match_declared_sizes() {
 
 #[test]
 fn every_code_section_has_one_function_with_a_def_and_map_relocations() {
-    for obj in OBJECTS {
+    for obj in android_objects() {
         let e = Elf::parse(obj.bytes);
         let map_names: BTreeSet<&str> = e
             .symbols_in("maps")
@@ -359,7 +359,7 @@ fn object_sections_license_critical_and_loader_versions() {
         ("legacyS.o", "Apache 2.0", Some(0)),
         ("legacyT.o", "Apache 2.0", Some(0)),
     ];
-    assert_eq!(expected.len(), OBJECTS.len());
+    assert_eq!(expected.len(), android_objects().count());
     for (file, license, min_ver) in expected {
         let obj = object(file).unwrap();
         let e = Elf::parse(obj.bytes);
@@ -557,7 +557,7 @@ fn legacy_layouts_put_fields_where_those_abis_did() {
 #[test]
 fn every_object_carries_btf_and_none_carries_btf_ext() {
     // Built the Soong way: -g, then .BTF.ext, .rel.BTF* and debug info stripped.
-    for obj in OBJECTS {
+    for obj in android_objects() {
         let e = Elf::parse(obj.bytes);
         let btf = e.section(".BTF").map(|s| s.data);
         assert!(btf.is_some_and(|b| b.len() > 24), "{}", obj.file_name);
@@ -601,7 +601,7 @@ fn btf_types(btf: &[u8]) -> Vec<(u32, String)> {
 fn every_map_but_ring_buffers_has_a_key_value_annotation() {
     const STRUCT: u32 = 4;
     const RINGBUF: u32 = 27;
-    for obj in OBJECTS.iter().filter(|o| o.file_name != "btfCorrupt.o") {
+    for obj in android_objects().filter(|o| o.file_name != "btfCorrupt.o") {
         let e = Elf::parse(obj.bytes);
         let types = btf_types(e.section(".BTF").unwrap().data);
         for sym in e.symbols_in("maps") {
@@ -868,5 +868,134 @@ fn ring_buffer_size_must_be_a_power_of_two_page_multiple() {
     for bad in [1000, 6144] {
         let (ok, err) = compile_snippet(120, &rb(bad));
         assert!(!ok && err.contains("power of two >= 4096"), "{bad}: {err}");
+    }
+}
+
+// ---- libbpf-style objects (src/libbpf/).
+
+const STT_OBJECT: u8 = 1;
+
+/// `(section, function)` of each program, from the C sources' SEC() lines.
+const LIBBPF_PROGRAMS: &[(&str, &str, &str)] = &[
+    ("coreSkb.o", "socket", "socket_len"),
+    ("coreSkb.o", "tc", "tc_mark"),
+    (
+        "coreTrace.o",
+        "tracepoint/syscalls/sys_enter_getpid",
+        "count_getpid",
+    ),
+    ("coreNet.o", "xdp", "xdp_pass"),
+    ("coreNet.o", "cgroup_skb/ingress", "skb_ingress"),
+    ("libbpfReject.o", "socket", "unchecked_lookup"),
+];
+
+#[test]
+fn libbpf_objects_are_libbpf_style_with_btf_and_core_relocations() {
+    let mut n = 0;
+    for obj in libbpf_objects() {
+        n += 1;
+        assert!(
+            obj.location.is_none(),
+            "{}: kept out of the Android layouts",
+            obj.file_name
+        );
+        let e = Elf::parse(obj.bytes);
+        for s in [
+            "maps",
+            "progs",
+            "bpfloader_min_ver",
+            "size_of_bpf_map_def",
+            "critical",
+        ] {
+            assert!(
+                e.section(s).is_none(),
+                "{}: Android section {s}",
+                obj.file_name
+            );
+        }
+        assert_eq!(
+            e.section("license").unwrap().data,
+            b"GPL\0",
+            "{}",
+            obj.file_name
+        );
+        assert!(e.section(".BTF").is_some_and(|s| s.data.len() > 24));
+        // .BTF.ext kept, with CO-RE records (core_relo_len, header word 7).
+        let ext = e
+            .section(".BTF.ext")
+            .unwrap_or_else(|| panic!("{}", obj.file_name));
+        assert!(u32_at(ext.data, 4) >= 32, "{}", obj.file_name);
+        assert!(
+            u32_at(ext.data, 28) > 0,
+            "{}: no CO-RE records",
+            obj.file_name
+        );
+        assert!(
+            e.sections.iter().all(|s| !s.name.starts_with(".debug")),
+            "{}",
+            obj.file_name
+        );
+        // The map symbols of .maps, in address order, are the declared ones.
+        let maps: Vec<&str> = e
+            .symbols_in(".maps")
+            .into_iter()
+            .filter(|s| s.info & 0xf == STT_OBJECT)
+            .map(|s| s.name.as_str())
+            .collect();
+        let programs: Vec<&str> = LIBBPF_PROGRAMS
+            .iter()
+            .filter(|(f, _, _)| *f == obj.file_name)
+            .map(|(_, _, p)| *p)
+            .collect();
+        for (_, section, func) in LIBBPF_PROGRAMS
+            .iter()
+            .filter(|(f, _, _)| *f == obj.file_name)
+        {
+            let funcs: Vec<&str> = e
+                .symbols_in(section)
+                .into_iter()
+                .filter(|s| s.info & 0xf == STT_FUNC)
+                .map(|s| s.name.as_str())
+                .collect();
+            assert_eq!(funcs, [*func], "{}: {section}", obj.file_name);
+        }
+        match obj.kind {
+            Kind::Libbpf {
+                maps: declared,
+                programs: listed,
+            } => {
+                assert_eq!(maps, declared, "{}", obj.file_name);
+                assert_eq!(programs, listed, "{}", obj.file_name);
+            }
+            Kind::LibbpfRejected { program } => {
+                assert_eq!(maps, ["rejected_map"]);
+                assert_eq!(programs, [program]);
+            }
+            other => panic!("{}: {other:?}", obj.file_name),
+        }
+    }
+    assert_eq!(n, 4);
+}
+
+#[test]
+fn install_libbpf_writes_only_libbpf_objects() {
+    let dir = TempDir::new("libbpf");
+    let loc = dir.0.join("libbpf");
+    let written = install_libbpf(&loc).unwrap();
+    let names: BTreeSet<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let expected: BTreeSet<String> = libbpf_objects().map(|o| o.file_name.to_string()).collect();
+    assert_eq!(names, expected);
+    assert_eq!(mode(&loc), DIR_MODE);
+    for p in written {
+        assert_eq!(mode(&p), FILE_MODE);
+    }
+    // The Android layouts do not place them.
+    let root = TempDir::new("libbpf-tree");
+    for p in install_tree(&root.0).unwrap() {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!object(&name).unwrap().kind.is_libbpf(), "{name}");
     }
 }

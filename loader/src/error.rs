@@ -4,6 +4,7 @@
 //! `{kind, reason, errno, errno_name, message}` (see `docs/json-schema.md`).
 
 use crate::engine::LoadError;
+use crate::libbpf::LibbpfError;
 use crate::manifest::ManifestError;
 use crate::parse::ParseError;
 use crate::plan::PlanError;
@@ -47,6 +48,9 @@ pub enum ObjectError {
     /// Parsing.
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// Parsing a libbpf-style object (or deciding it is of neither kind).
+    #[error(transparent)]
+    Libbpf(#[from] LibbpfError),
     /// Planning.
     #[error(transparent)]
     Plan(#[from] PlanError),
@@ -61,7 +65,7 @@ impl ObjectError {
         match self {
             ObjectError::Read(_) => ErrorKind::Read,
             ObjectError::Integrity { .. } => ErrorKind::Integrity,
-            ObjectError::Parse(_) => ErrorKind::Parse,
+            ObjectError::Parse(_) | ObjectError::Libbpf(_) => ErrorKind::Parse,
             ObjectError::Plan(_) => ErrorKind::Plan,
             ObjectError::Load(_) => ErrorKind::Load,
         }
@@ -73,6 +77,7 @@ impl ObjectError {
             ObjectError::Read(e) => variant_name(e),
             ObjectError::Integrity { source, .. } => variant_name(source),
             ObjectError::Parse(e) => variant_name(e.kind()),
+            ObjectError::Libbpf(e) => variant_name(&e.kind),
             ObjectError::Plan(e) => variant_name(e),
             ObjectError::Load(e) => e.reason().to_string(),
         }

@@ -626,6 +626,7 @@ mod tests {
             bpfloader_min_required_ver: None,
             present: Default::default(),
             btf: None,
+            libbpf: None,
         };
         assert!(object_gate(&env(), &obj).is_some());
         let e = GateEnv {

@@ -6,6 +6,8 @@
 //!   [`spec::ObjectSpec`] out. No syscalls, no knowledge of the running kernel.
 //!   The format is described in `docs/object-format.md`.
 //! * [`release`]: one table of rules per Android release and loader role.
+//! * [`libbpf`]: the same for libbpf-style objects (BTF-defined maps, CO-RE
+//!   against the kernel's BTF, passed in); [`object`] picks the parser.
 //! * [`paths`]: the single home of every path, mode and naming rule.
 //! * [`plan`], [`gate`], [`reloc`]: pure decisions. [`plan::plan_object`] is
 //!   the one place deciding what loading an object does (gating, pin paths,
@@ -30,12 +32,17 @@ pub mod engine;
 pub mod error;
 pub mod gate;
 pub mod inspect;
+pub mod inventory;
+pub mod libbpf;
 pub mod logging;
 pub mod manifest;
+pub mod names;
+pub mod object;
 pub mod parse;
 pub mod paths;
 pub mod plan;
 pub mod platform;
+pub mod progtag;
 pub mod release;
 pub mod reloc;
 pub mod report;

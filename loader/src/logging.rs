@@ -1,12 +1,29 @@
 //! Where log lines go.
 //!
-//! At boot the loader runs before logd, so like the reference's
-//! `KernelLogger` every line is written to the kernel log (`/dev/kmsg`, one
-//! record per line with a `<N>netbpfload: ` priority prefix, N being the
-//! syslog level). When stderr is a terminal (someone ran the tool by hand)
-//! lines also go there; when neither `/dev/kmsg` can be opened nor stderr is
-//! a terminal, stderr is used anyway so nothing is lost. On Android,
-//! `android_logger` additionally sends them to logcat.
+//! * The boot flow, started by init (Android, or a board's init without
+//!   systemd): the kernel log (`/dev/kmsg`), like the reference's
+//!   `KernelLogger`, and stderr too (a terminal, or a file someone
+//!   redirected it to; on Android it is `/dev/null`).
+//! * The boot flow started by systemd (`JOURNAL_STREAM` names the stream
+//!   stderr is): stderr only, each line with its `<N>` priority prefix
+//!   (sd-daemon(3)), so the journal records the priority and attributes the
+//!   lines to the unit. Writing to `/dev/kmsg` as well would put every line
+//!   in the journal twice (journald reads the kernel log) and under the
+//!   kernel's name.
+//! * Commands run by hand (`load`, `inspect`, `show`, `unload`): stderr,
+//!   always (with `<N>` prefixes under systemd), and `--kmsg` if given.
+//!
+//! The kernel rate-limits `/dev/kmsg` writers (unless `printk.devkmsg=on`,
+//! each open file may write 10 records per 5 s; the rest are dropped), so the
+//! boot flow writes few records: one message is one record, its lines joined
+//! by newlines (the kernel keeps them: `dmesg` and journald print one line
+//! each), split only where a record would exceed what the kernel accepts,
+//! and never more than [`MAX_RECORDS_PER_MESSAGE`]: the first record (where
+//! every message puts its reason) and the end of the message (where a
+//! verifier log says why), with a line saying what was left out between. A
+//! failing object is one message; see `engine::log_outcome`.
+//!
+//! On Android, `android_logger` additionally sends every line to logcat.
 //!
 //! The logger is process-global infrastructure that must work before (and
 //! independently of) any [`crate::sys::Sys`], so it uses `std` I/O directly.
@@ -24,6 +41,10 @@ pub const TAG: &str = "netbpfload";
 /// The kernel accepts at most this many bytes per `/dev/kmsg` write
 /// (`LOG_LINE_MAX` is 1024 minus the record header); longer lines are cut.
 const KMSG_LINE_MAX: usize = 976;
+
+/// Most `/dev/kmsg` records one message becomes: the head and the tail of
+/// a long message are kept (see the module doc).
+pub const MAX_RECORDS_PER_MESSAGE: usize = 3;
 
 /// Text made safe for one log line: control characters (a newline that
 /// would start a fake `netbpfload:` record, escape sequences) are escaped.
@@ -68,20 +89,92 @@ pub fn syslog_priority(level: log::Level) -> u8 {
     }
 }
 
-/// Formats one message as `/dev/kmsg` records: one per line of `msg`, each
-/// `<N>tag: line`, cut to what the kernel accepts at a char boundary.
+/// One line of a record: `tag: line`, cut at a char boundary to what one
+/// record may hold.
+fn tagged_line(tag: &str, line: &str, max: usize) -> String {
+    let mut l = format!("{tag}: {line}");
+    if l.len() > max {
+        let mut cut = max;
+        while !l.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        l.truncate(cut);
+    }
+    l
+}
+
+/// Packs lines into records of at most `max` bytes of text (lines joined by
+/// `\n`), in order.
+fn pack<'a>(lines: impl Iterator<Item = &'a String>, max: usize) -> Vec<Vec<&'a String>> {
+    let mut recs: Vec<Vec<&String>> = Vec::new();
+    let mut len = 0;
+    for l in lines {
+        match recs.last_mut() {
+            Some(r) if len + 1 + l.len() <= max => {
+                r.push(l);
+                len += 1 + l.len();
+            }
+            _ => {
+                recs.push(vec![l]);
+                len = l.len();
+            }
+        }
+    }
+    recs
+}
+
+/// Formats one message as `/dev/kmsg` records (see the module doc): each
+/// record `<N>` + its lines, each line `tag: line`, joined by `\n`, ending
+/// with `\n`; at most [`MAX_RECORDS_PER_MESSAGE`] records, keeping the
+/// first and the end of the message.
 pub fn kmsg_records(tag: &str, level: log::Level, msg: &str) -> Vec<String> {
-    let prio = syslog_priority(level);
-    msg.lines()
+    let prio = format!("<{}>", syslog_priority(level));
+    // Room for the text of one record: the priority and the final newline
+    // are not part of it.
+    let max = KMSG_LINE_MAX - prio.len() - 1;
+    let lines: Vec<String> = msg
+        .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let mut rec = format!("<{prio}>{tag}: {line}");
-            if rec.len() > KMSG_LINE_MAX {
-                let mut cut = KMSG_LINE_MAX;
-                while !rec.is_char_boundary(cut) {
-                    cut -= 1;
+        .map(|l| tagged_line(tag, l, max))
+        .collect();
+    let mut recs = pack(lines.iter(), max);
+    let marker;
+    if recs.len() > MAX_RECORDS_PER_MESSAGE {
+        let head = recs.swap_remove(0);
+        // The tail: whole records packed backwards from the last line, with
+        // room left in the first of them for the marker line.
+        let marker_room = tag.len() + 64;
+        let mut tail: Vec<&String> = Vec::new();
+        let mut used_recs = 1;
+        let mut len = marker_room;
+        for l in lines.iter().skip(head.len()).rev() {
+            if len + 1 + l.len() > max {
+                if used_recs == MAX_RECORDS_PER_MESSAGE - 1 {
+                    break;
                 }
-                rec.truncate(cut);
+                used_recs += 1;
+                len = 0;
+            }
+            len += 1 + l.len();
+            tail.push(l);
+        }
+        tail.reverse();
+        let omitted = lines.len() - head.len() - tail.len();
+        marker = format!("{tag}: [... {omitted} lines omitted ...]");
+        let mut rest = vec![&marker];
+        rest.extend(tail);
+        recs = std::iter::once(head)
+            .chain(pack(rest.into_iter(), max))
+            .collect();
+    }
+    recs.into_iter()
+        .map(|r| {
+            let mut rec = prio.clone();
+            for (i, l) in r.iter().enumerate() {
+                if i > 0 {
+                    rec.push('\n');
+                }
+                rec.push_str(l);
             }
             rec.push('\n');
             rec
@@ -89,9 +182,21 @@ pub fn kmsg_records(tag: &str, level: log::Level, msg: &str) -> Vec<String> {
         .collect()
 }
 
+/// How lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stderr {
+    /// Not at all.
+    Off,
+    /// `netbpfload: LEVEL: line`, one per line.
+    Plain,
+    /// `<N>line`, one per line: the sd-daemon(3) priority prefix journald
+    /// reads from a service's stderr.
+    Journal,
+}
+
 struct Logger {
     kmsg: Option<Mutex<std::fs::File>>,
-    stderr: bool,
+    stderr: Stderr,
     max: log::LevelFilter,
 }
 
@@ -113,11 +218,14 @@ impl log::Log for Logger {
                 }
             }
         }
-        if self.stderr {
-            let mut err = std::io::stderr().lock();
-            for line in msg.lines() {
-                let _ = writeln!(err, "{TAG}: {}: {line}", record.level());
-            }
+        let prio = syslog_priority(record.level());
+        let mut err = std::io::stderr().lock();
+        for line in msg.lines() {
+            let _ = match self.stderr {
+                Stderr::Off => Ok(()),
+                Stderr::Plain => writeln!(err, "{TAG}: {}: {line}", record.level()),
+                Stderr::Journal => writeln!(err, "<{prio}>{line}"),
+            };
         }
         #[cfg(target_os = "android")]
         android::log(record);
@@ -135,22 +243,81 @@ fn open_log_target(path: &Path) -> Option<std::fs::File> {
     std::fs::OpenOptions::new().append(true).open(path).ok()
 }
 
+/// Whether `journal_stream` (the value of `JOURNAL_STREAM`, `<dev>:<ino>`)
+/// names the file stderr is, as systemd.exec(5) says to check (a child
+/// whose stderr was redirected inherits the variable but not the stream).
+fn is_journal_stream(journal_stream: Option<&str>, stderr_dev_ino: Option<(u64, u64)>) -> bool {
+    let (Some(v), Some((dev, ino))) = (journal_stream, stderr_dev_ino) else {
+        return false;
+    };
+    let Some((d, i)) = v.split_once(':') else {
+        return false;
+    };
+    d.parse() == Ok(dev) && i.parse() == Ok(ino)
+}
+
+/// Device and inode of stderr.
+fn stderr_dev_ino() -> Option<(u64, u64)> {
+    use std::os::fd::AsFd;
+    let st = nix::sys::stat::fstat(std::io::stderr().as_fd()).ok()?;
+    #[allow(
+        clippy::useless_conversion,
+        reason = "dev_t and ino_t are 32-bit on some targets"
+    )]
+    Some((u64::from(st.st_dev), u64::from(st.st_ino)))
+}
+
+/// Whether stderr is connected to the journal (the process runs under
+/// systemd with `StandardError=journal`).
+pub fn stderr_is_journal() -> bool {
+    let v = std::env::var("JOURNAL_STREAM").ok();
+    is_journal_stream(v.as_deref(), stderr_dev_ino())
+}
+
 /// Installs the logger of a command run by hand (`load`, `inspect`, ...):
 /// every line to stderr, and to `kmsg` too if one is given.
 pub fn init_stderr(kmsg: Option<&Path>, verbose: bool) {
     let kmsg = kmsg.and_then(open_log_target).map(Mutex::new);
-    install(kmsg, true, verbose);
+    let style = if stderr_is_journal() {
+        Stderr::Journal
+    } else {
+        Stderr::Plain
+    };
+    install(kmsg, style, verbose);
 }
 
-/// Installs the process logger. `kmsg` is normally [`KMSG_PATH`]; a second
-/// call is a no-op. `verbose` lowers the threshold from info to debug.
-pub fn init(kmsg: &Path, verbose: bool) {
-    let kmsg = open_log_target(kmsg).map(Mutex::new);
-    let stderr = std::io::stderr().is_terminal() || kmsg.is_none();
-    install(kmsg, stderr, verbose);
+/// Installs the logger of the boot flow (see the module doc). `kmsg` is
+/// normally [`KMSG_PATH`]; `explicit_kmsg` says it was given on the command
+/// line, in which case it is written even under systemd. A second call is a
+/// no-op. `verbose` lowers the threshold from info to debug.
+pub fn init(kmsg: &Path, explicit_kmsg: bool, verbose: bool) {
+    let journal = stderr_is_journal();
+    let kmsg = if journal && !explicit_kmsg {
+        None
+    } else {
+        open_log_target(kmsg).map(Mutex::new)
+    };
+    let style = if journal {
+        Stderr::Journal
+    } else if kmsg.is_none() || std::io::stderr().is_terminal() || !stderr_is_null() {
+        Stderr::Plain
+    } else {
+        Stderr::Off
+    };
+    install(kmsg, style, verbose);
 }
 
-fn install(kmsg: Option<Mutex<std::fs::File>>, stderr: bool, verbose: bool) {
+/// Whether stderr is `/dev/null` (Android's init gives services that):
+/// nothing is formatted for it then.
+fn stderr_is_null() -> bool {
+    let Ok(null) = std::fs::metadata("/dev/null") else {
+        return false;
+    };
+    use std::os::unix::fs::MetadataExt;
+    stderr_dev_ino().is_some_and(|(dev, ino)| (dev, ino) == (null.dev(), null.ino()))
+}
+
+fn install(kmsg: Option<Mutex<std::fs::File>>, stderr: Stderr, verbose: bool) {
     let max = if verbose {
         log::LevelFilter::Debug
     } else {
@@ -217,9 +384,54 @@ mod tests {
     }
 
     #[test]
-    fn one_record_per_line_with_prefix() {
+    fn one_record_per_message_lines_tagged() {
         let r = kmsg_records("netbpfload", log::Level::Error, "a\n\nb c\n");
-        assert_eq!(r, vec!["<3>netbpfload: a\n", "<3>netbpfload: b c\n"]);
+        assert_eq!(r, vec!["<3>netbpfload: a\nnetbpfload: b c\n"]);
+    }
+
+    #[test]
+    fn a_long_message_keeps_its_head_and_tail_in_three_records() {
+        let mut msg = String::from("x.o: failed: program p: Permission denied");
+        msg.push_str("\nverifier log (tail):");
+        for i in 0..500 {
+            msg.push_str(&format!("\n{i}: (b7) r0 = 0 ; a verifier line"));
+        }
+        msg.push_str("\nR0 !read_ok");
+        let r = kmsg_records("netbpfload", log::Level::Error, &msg);
+        assert_eq!(r.len(), MAX_RECORDS_PER_MESSAGE, "{r:#?}");
+        for rec in &r {
+            assert!(rec.len() <= KMSG_LINE_MAX, "{}", rec.len());
+            assert!(rec.starts_with("<3>netbpfload: "), "{rec}");
+            assert!(rec.ends_with('\n'));
+            assert!(
+                rec.trim_end()
+                    .split('\n')
+                    .all(|l| l.trim_start_matches("<3>").starts_with("netbpfload: ")),
+                "{rec}"
+            );
+        }
+        assert!(r[0].starts_with("<3>netbpfload: x.o: failed: program p: Permission denied\n"));
+        assert!(r[1].contains("lines omitted ...]"), "{}", r[1]);
+        assert!(r[2].ends_with("netbpfload: R0 !read_ok\n"), "{}", r[2]);
+        // The omitted count is right: every kept line plus the omitted ones
+        // make the message.
+        let kept: usize = r.iter().map(|rec| rec.trim_end().split('\n').count()).sum();
+        let omitted: usize = r[1]
+            .split("[... ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("count");
+        assert_eq!(kept - 1 + omitted, 503, "503 lines in the message");
+    }
+
+    #[test]
+    fn journal_stream_must_name_stderr() {
+        assert!(is_journal_stream(Some("8:1234"), Some((8, 1234))));
+        assert!(!is_journal_stream(Some("8:1234"), Some((8, 99))));
+        assert!(!is_journal_stream(Some("junk"), Some((8, 1234))));
+        assert!(!is_journal_stream(None, Some((8, 1234))));
+        assert!(!is_journal_stream(Some("8:1234"), None));
     }
 
     #[test]
@@ -228,7 +440,7 @@ mod tests {
         let r = kmsg_records("t", log::Level::Info, &long);
         assert_eq!(r.len(), 1);
         let rec = &r[0];
-        assert!(rec.len() <= KMSG_LINE_MAX + 1, "{}", rec.len());
+        assert!(rec.len() <= KMSG_LINE_MAX, "{}", rec.len());
         assert!(rec.starts_with("<6>t: é"));
         assert!(rec.ends_with('\n'));
     }

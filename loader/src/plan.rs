@@ -10,7 +10,9 @@
 
 use crate::gate::{self, GateEnv, SkipReason};
 use crate::paths::{self, Location};
-use crate::release::{ProgsSection, RecordSizes, RoleRules, UnknownDomain, BASE_LOADER_VERSION};
+use crate::release::{
+    LibbpfObjects, ProgsSection, RecordSizes, RoleRules, UnknownDomain, BASE_LOADER_VERSION,
+};
 use crate::spec::{
     Domain, Kver, ObjectSpec, ProgKind, RawDomains, BPF_MAP_DEF_SIZE, BPF_PROG_DEF_SIZE,
 };
@@ -31,6 +33,23 @@ pub struct PlanEnv<'a> {
     /// Makes this object's temporary pin names unique in the process
     /// (the engine passes `<pid>_<n>`).
     pub tmp_tag: &'a str,
+    /// What to do with a pinned program that differs from the object's.
+    pub on_change: OnChange,
+}
+
+/// What happens to an existing program pin whose program is not the one the
+/// object would load (its tag differs: the object was rebuilt or changed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnChange {
+    /// Keep the pinned program and warn: the boot flow (as Android's
+    /// loaders, which never look at what a pin holds beyond its type).
+    #[default]
+    Keep,
+    /// Load the object's program and put it at the pin in place of the old
+    /// one, atomically (`netbpfload load --replace`). Maps are never
+    /// replaced: the new program uses the pinned maps and their data.
+    Replace,
 }
 
 /// A pin to create or reuse.
@@ -120,6 +139,8 @@ pub struct ProgLoad {
     pub optional: bool,
     /// A new program without a JITed image fails (`ENOTSUP`).
     pub require_jited: bool,
+    /// What happens if the pin already holds a different program.
+    pub on_change: OnChange,
 }
 
 /// What happens to one map.
@@ -299,6 +320,12 @@ pub enum PlanError {
         /// Why.
         reason: String,
     },
+    /// A libbpf-style object, which these rules do not load.
+    #[error("{reason}")]
+    LibbpfRefused {
+        /// Why (which release, what it lacks).
+        reason: &'static str,
+    },
     /// A pin file name longer than the filesystem allows.
     #[error("pin name {name:?} is {len} bytes, more than {max}")]
     PinNameTooLong {
@@ -310,6 +337,9 @@ pub enum PlanError {
         max: usize,
     },
 }
+
+/// Kernels from this version on load BTF (`BPF_BTF_LOAD`, 4.18).
+pub const LIBBPF_BTF_MIN_KERNEL: Kver = Kver::new(4, 18, 0);
 
 /// Longest file name a bpffs entry may have (`NAME_MAX`).
 pub const NAME_MAX: usize = 255;
@@ -407,54 +437,65 @@ pub fn plan_object(spec: &ObjectSpec, env: &PlanEnv<'_>) -> Result<ObjectPlan, P
     let rules = env.rules;
     let g = &env.gate;
     let ver = g.loader_ver;
-
-    if rules.version_sections_required {
-        for (present, section) in [
-            (spec.present.bpfloader_min_ver, "bpfloader_min_ver"),
-            (spec.present.bpfloader_max_ver, "bpfloader_max_ver"),
-        ] {
-            if !present {
-                return Err(PlanError::MissingSection { section });
+    let libbpf = spec.libbpf.as_deref();
+    if libbpf.is_some() {
+        if let LibbpfObjects::Refused(reason) = rules.libbpf {
+            return Err(PlanError::LibbpfRefused { reason });
+        }
+    } else {
+        if rules.version_sections_required {
+            for (present, section) in [
+                (spec.present.bpfloader_min_ver, "bpfloader_min_ver"),
+                (spec.present.bpfloader_max_ver, "bpfloader_max_ver"),
+            ] {
+                if !present {
+                    return Err(PlanError::MissingSection { section });
+                }
             }
         }
-    }
-    if rules.gates.loader_version {
-        if let Some(reason) = gate::object_gate(g, spec) {
-            return Ok(ObjectPlan::Skip { reason });
+        if rules.gates.loader_version {
+            if let Some(reason) = gate::object_gate(g, spec) {
+                return Ok(ObjectPlan::Skip { reason });
+            }
         }
-    }
-    if rules.object_min_versions {
-        if let Some(min) = spec.netbpfload_min_ver.filter(|&m| ver < m) {
-            return Ok(ObjectPlan::Skip {
-                reason: SkipReason::NetbpfloadMinVer { ver, min },
+        if rules.object_min_versions {
+            if let Some(min) = spec.netbpfload_min_ver.filter(|&m| ver < m) {
+                return Ok(ObjectPlan::Skip {
+                    reason: SkipReason::NetbpfloadMinVer { ver, min },
+                });
+            }
+            // Checked after the skips: an object outside [min, max) never
+            // fails on it.
+            if let Some(required) = spec.bpfloader_min_required_ver.filter(|&r| ver < r) {
+                return Err(PlanError::LoaderTooOld { ver, required });
+            }
+        }
+        if !spec.present.progs {
+            let ok = match rules.progs_section {
+                ProgsSection::Required => false,
+                ProgsSection::OptionalFrom42 => spec.bpfloader_min_ver >= BASE_LOADER_VERSION,
+            };
+            if !ok {
+                return Err(PlanError::MissingSection { section: "progs" });
+            }
+        }
+        if rules.record_sizes == RecordSizes::Exact
+            && (spec.size_of_bpf_map_def != BPF_MAP_DEF_SIZE
+                || spec.size_of_bpf_prog_def != BPF_PROG_DEF_SIZE)
+        {
+            return Err(PlanError::RecordSizes {
+                map_def: spec.size_of_bpf_map_def,
+                prog_def: spec.size_of_bpf_prog_def,
             });
         }
-        // Checked after the skips: an object outside [min, max) never
-        // fails on it.
-        if let Some(required) = spec.bpfloader_min_required_ver.filter(|&r| ver < r) {
-            return Err(PlanError::LoaderTooOld { ver, required });
-        }
     }
-    if !spec.present.progs {
-        let ok = match rules.progs_section {
-            ProgsSection::Required => false,
-            ProgsSection::OptionalFrom42 => spec.bpfloader_min_ver >= BASE_LOADER_VERSION,
-        };
-        if !ok {
-            return Err(PlanError::MissingSection { section: "progs" });
-        }
-    }
-    if rules.record_sizes == RecordSizes::Exact
-        && (spec.size_of_bpf_map_def != BPF_MAP_DEF_SIZE
-            || spec.size_of_bpf_prog_def != BPF_PROG_DEF_SIZE)
-    {
-        return Err(PlanError::RecordSizes {
-            map_def: spec.size_of_bpf_map_def,
-            prog_def: spec.size_of_bpf_prog_def,
-        });
-    }
+    // A libbpf object's BTF (fixed up by its parser) types its maps on
+    // kernels that load BTF at all (4.18+).
+    let libbpf_btf = libbpf
+        .and_then(|l| l.btf.as_ref())
+        .filter(|_| g.kver >= LIBBPF_BTF_MIN_KERNEL);
     let prepared = match rules.btf_min_kernel {
-        Some(min) if g.kver >= min && spec.present.maps => match &spec.btf {
+        Some(min) if libbpf.is_none() && g.kver >= min && spec.present.maps => match &spec.btf {
             Some(source) => Some(crate::btf::prepare(source).map_err(|e| PlanError::Btf {
                 reason: e.to_string(),
             })?),
@@ -525,8 +566,23 @@ pub fn plan_object(spec: &ObjectSpec, env: &PlanEnv<'_>) -> Result<ObjectPlan, P
             } else {
                 String::new()
             },
-            btf: match prepared.as_ref().filter(|_| gate::map_takes_btf(map_type)) {
-                Some(b) => {
+            btf: match (libbpf, prepared.as_ref()) {
+                // A libbpf map: the ids its BTF definition names, for the
+                // map types libbpf creates with BTF.
+                (Some(l), _) => l
+                    .maps
+                    .get(i)
+                    .filter(|t| {
+                        libbpf_btf.is_some()
+                            && crate::libbpf::map_takes_btf(map_type)
+                            && t.btf_key_type_id != 0
+                            && t.btf_value_type_id != 0
+                    })
+                    .map(|t| BtfIds {
+                        key: t.btf_key_type_id,
+                        value: t.btf_value_type_id,
+                    }),
+                (None, Some(b)) if gate::map_takes_btf(map_type) => {
                     let t = b
                         .map_types(&m.name, d.key_size, d.value_size)
                         .map_err(|e| PlanError::Btf {
@@ -537,7 +593,7 @@ pub fn plan_object(spec: &ObjectSpec, env: &PlanEnv<'_>) -> Result<ObjectPlan, P
                         value: t.value_type_id,
                     })
                 }
-                None => None,
+                (None, _) => None,
             },
         }));
     }
@@ -545,14 +601,20 @@ pub fn plan_object(spec: &ObjectSpec, env: &PlanEnv<'_>) -> Result<ObjectPlan, P
     let mut programs = Vec::with_capacity(spec.programs.len());
     for (i, p) in spec.programs.iter().enumerate() {
         let d = &p.def;
-        let Some(row) = rules.sections.lookup(&p.section) else {
-            programs.push(ProgStep::Skip {
-                section: p.section.clone(),
-                reason: SkipReason::NotAProgram,
-            });
-            continue;
+        // A libbpf program's kind comes from libbpf's section names (its
+        // parser); an Android one's from the release's table.
+        let kind = if libbpf.is_some() {
+            p.kind
+        } else {
+            let Some(row) = rules.sections.lookup(&p.section) else {
+                programs.push(ProgStep::Skip {
+                    section: p.section.clone(),
+                    reason: SkipReason::NotAProgram,
+                });
+                continue;
+            };
+            row.kind()
         };
-        let kind = row.kind();
         // A type the location does not permit fails the object even if the
         // program would be gated out (the platform loader checks it while
         // reading code sections, before any gate).
@@ -611,13 +673,24 @@ pub fn plan_object(spec: &ObjectSpec, env: &PlanEnv<'_>) -> Result<ObjectPlan, P
             },
             optional: d.optional,
             require_jited: rules.jited_len_min_version.is_some_and(|v| ver >= v),
+            on_change: env.on_change,
         }));
     }
-    let btf = prepared.map(|b| BtfPlan {
-        size: b.bytes().len(),
-        data: b.bytes().to_vec(),
-        downgraded: b.downgraded(),
-    });
+    let btf = match (prepared, libbpf_btf) {
+        (Some(b), _) => Some(BtfPlan {
+            size: b.bytes().len(),
+            data: b.bytes().to_vec(),
+            downgraded: b.downgraded(),
+        }),
+        // aya-obj already dropped what this kernel lacks (FUNC linkage
+        // included): no retry blob.
+        (None, Some(data)) => Some(BtfPlan {
+            size: data.len(),
+            data: data.clone(),
+            downgraded: None,
+        }),
+        (None, None) => None,
+    };
     Ok(ObjectPlan::Load(LoadPlan {
         maps,
         programs,

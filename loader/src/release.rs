@@ -192,6 +192,55 @@ pub enum ProgsSection {
     OptionalFrom42,
 }
 
+/// Whether libbpf-style objects (BTF-defined `.maps`, libbpf program
+/// section names, CO-RE relocations; see [`crate::libbpf`]) are loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "libbpf", content = "reason")]
+pub enum LibbpfObjects {
+    /// Loaded with the pin naming and reuse rules of Android objects.
+    Accepted,
+    /// The object fails, with this reason.
+    Refused(&'static str),
+}
+
+/// What the loader runs on: a device running the Android release, or a
+/// Linux board (the `load` command anywhere, the boot flow off Android)
+/// that follows the release's rules for Android objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Host {
+    /// An Android device: exactly the release's loaders.
+    Android,
+    /// A Linux board: the release's rules, plus what Android's loaders of
+    /// that release lack and a board needs (libbpf-style objects).
+    Board,
+}
+
+impl Host {
+    /// The host this binary is built for: [`Host::Android`] on Android,
+    /// [`Host::Board`] elsewhere.
+    pub const fn current() -> Host {
+        if cfg!(target_os = "android") {
+            Host::Android
+        } else {
+            Host::Board
+        }
+    }
+}
+
+/// Android 15: neither loader reads anything but `maps`/`progs` objects.
+const LIBBPF_V: LibbpfObjects = LibbpfObjects::Refused(
+    "libbpf-style objects are not loaded by Android 15's loaders (they read only objects \
+     with Android's maps/progs sections)",
+);
+/// 25Q2: no libbpf path either; the experimental one is later (see
+/// `docs/android-release-rules.md`, "libbpf objects").
+const LIBBPF_25Q2: LibbpfObjects = LibbpfObjects::Refused(
+    "libbpf-style objects are not loaded by Android 25Q2's loaders (NetBpfLoad's \
+     experimental libbpf path came later, behind the use_libbpf flag, and still needs \
+     Android's .android_maps/.android_progs definitions)",
+);
+
 /// What the mainline loader executes once its locations are loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -271,6 +320,8 @@ pub struct RoleRules {
     /// A program with no JITed image fails (`ENOTSUP`) from this loader
     /// version on.
     pub jited_len_min_version: Option<u32>,
+    /// libbpf-style objects.
+    pub libbpf: LibbpfObjects,
 }
 
 /// The rules of one release.
@@ -300,6 +351,10 @@ pub struct Rules {
     /// Wear devices and those that first shipped on API ≤ 33 may run 32-bit
     /// Arm userspace on kernel 6.2+ (with a warning).
     pub arm32_userspace_exemptions: bool,
+    /// The mainline role's rules on a Linux board ([`Host::Board`]).
+    pub board_mainline: RoleRules,
+    /// The platform role's rules on a Linux board.
+    pub board_platform: RoleRules,
 }
 
 impl Rules {
@@ -308,6 +363,16 @@ impl Rules {
         match role {
             Role::Mainline => &self.mainline,
             Role::Platform => &self.platform,
+        }
+    }
+
+    /// The rules of `role` on `host`: on a board, the Android rules plus
+    /// libbpf-style objects (the one place they differ).
+    pub const fn role_on(&self, role: Role, host: Host) -> &RoleRules {
+        match (host, role) {
+            (Host::Android, _) => self.role(role),
+            (Host::Board, Role::Mainline) => &self.board_mainline,
+            (Host::Board, Role::Platform) => &self.board_platform,
         }
     }
 }
@@ -483,56 +548,67 @@ const PLATFORM: RoleRules = RoleRules {
     btf_min_kernel: None,
     btf_required: false,
     jited_len_min_version: None,
+    libbpf: LIBBPF_V,
+};
+
+/// The 25Q2 platform loader: as Android 15's, no libbpf path.
+const PLATFORM_25Q2: RoleRules = RoleRules {
+    libbpf: LIBBPF_25Q2,
+    ..PLATFORM
+};
+
+/// Android 15's mainline loader.
+const V_MAINLINE: RoleRules = RoleRules {
+    role: Role::Mainline,
+    locations: &[
+        loc("/apex/com.android.tethering/etc/bpf/", "tethering/"),
+        loc(
+            "/apex/com.android.tethering/etc/bpf/netd_shared/",
+            "netd_shared/",
+        ),
+        loc(
+            "/apex/com.android.tethering/etc/bpf/netd_readonly/",
+            "netd_readonly/",
+        ),
+        loc(
+            "/apex/com.android.tethering/etc/bpf/net_shared/",
+            "net_shared/",
+        ),
+        loc(
+            "/apex/com.android.tethering/etc/bpf/net_private/",
+            "net_private/",
+        ),
+    ],
+    sections: SectionTable {
+        prefixes: V_MAINLINE_PREFIXES,
+    },
+    record_sizes: RecordSizes::Compatible,
+    progs_section: ProgsSection::Required,
+    map_name_min_kernel: Kver::new(4, 15, 0),
+    prog_name_min_kernel: Kver::new(4, 14, 0),
+    gates: Gates {
+        lpm_trie: false,
+        ..Gates::ALL
+    },
+    object_min_versions: true,
+    version_sections_required: false,
+    pin_subdir: true,
+    selinux_context: true,
+    domains: DOMAINS_V,
+    unknown_selinux_context: UnknownDomain::Unspecified,
+    unknown_pin_subdir: UnknownDomain::Fail,
+    prog_domains_before_gates: false,
+    failure: FailurePolicy::CriticalOnly,
+    critical_exit: 2,
+    btf_min_kernel: None,
+    btf_required: false,
+    jited_len_min_version: None,
+    libbpf: LIBBPF_V,
 };
 
 static V: Rules = Rules {
     release: Release::V,
-    mainline: RoleRules {
-        role: Role::Mainline,
-        locations: &[
-            loc("/apex/com.android.tethering/etc/bpf/", "tethering/"),
-            loc(
-                "/apex/com.android.tethering/etc/bpf/netd_shared/",
-                "netd_shared/",
-            ),
-            loc(
-                "/apex/com.android.tethering/etc/bpf/netd_readonly/",
-                "netd_readonly/",
-            ),
-            loc(
-                "/apex/com.android.tethering/etc/bpf/net_shared/",
-                "net_shared/",
-            ),
-            loc(
-                "/apex/com.android.tethering/etc/bpf/net_private/",
-                "net_private/",
-            ),
-        ],
-        sections: SectionTable {
-            prefixes: V_MAINLINE_PREFIXES,
-        },
-        record_sizes: RecordSizes::Compatible,
-        progs_section: ProgsSection::Required,
-        map_name_min_kernel: Kver::new(4, 15, 0),
-        prog_name_min_kernel: Kver::new(4, 14, 0),
-        gates: Gates {
-            lpm_trie: false,
-            ..Gates::ALL
-        },
-        object_min_versions: true,
-        version_sections_required: false,
-        pin_subdir: true,
-        selinux_context: true,
-        domains: DOMAINS_V,
-        unknown_selinux_context: UnknownDomain::Unspecified,
-        unknown_pin_subdir: UnknownDomain::Fail,
-        prog_domains_before_gates: false,
-        failure: FailurePolicy::CriticalOnly,
-        critical_exit: 2,
-        btf_min_kernel: None,
-        btf_required: false,
-        jited_len_min_version: None,
-    },
+    mainline: V_MAINLINE,
     platform: PLATFORM,
     mainline_done: true,
     rc_header: None,
@@ -541,57 +617,63 @@ static V: Rules = Rules {
     lts: LTS_V,
     follow_up: FollowUp::PlatformLoader,
     arm32_userspace_exemptions: false,
+    board_mainline: board(V_MAINLINE),
+    board_platform: board(PLATFORM),
+};
+
+/// The 25Q2 mainline loader.
+const R25Q2_MAINLINE: RoleRules = RoleRules {
+    role: Role::Mainline,
+    locations: &[
+        loc(
+            "/apex/com.android.tethering/etc/bpf/tethering/",
+            "tethering/",
+        ),
+        loc(
+            "/apex/com.android.tethering/etc/bpf/netd_shared/",
+            "netd_shared/",
+        ),
+        loc(
+            "/apex/com.android.tethering/etc/bpf/netd_readonly/",
+            "netd_readonly/",
+        ),
+        loc(
+            "/apex/com.android.tethering/etc/bpf/net_shared/",
+            "net_shared/",
+        ),
+        loc(
+            "/apex/com.android.tethering/etc/bpf/net_private/",
+            "net_private/",
+        ),
+    ],
+    sections: SectionTable {
+        prefixes: NET_PREFIXES,
+    },
+    record_sizes: RecordSizes::Exact,
+    progs_section: ProgsSection::OptionalFrom42,
+    map_name_min_kernel: Kver::new(4, 15, 0),
+    prog_name_min_kernel: Kver::new(4, 15, 0),
+    gates: Gates::ALL,
+    object_min_versions: false,
+    version_sections_required: true,
+    pin_subdir: true,
+    selinux_context: true,
+    domains: DOMAINS_25Q2,
+    unknown_selinux_context: UnknownDomain::Fail,
+    unknown_pin_subdir: UnknownDomain::Fail,
+    prog_domains_before_gates: true,
+    failure: FailurePolicy::Any,
+    critical_exit: 2,
+    btf_min_kernel: Some(Kver::new(5, 10, 0)),
+    btf_required: true,
+    jited_len_min_version: Some(47),
+    libbpf: LIBBPF_25Q2,
 };
 
 static R25Q2: Rules = Rules {
     release: Release::R25Q2,
-    mainline: RoleRules {
-        role: Role::Mainline,
-        locations: &[
-            loc(
-                "/apex/com.android.tethering/etc/bpf/tethering/",
-                "tethering/",
-            ),
-            loc(
-                "/apex/com.android.tethering/etc/bpf/netd_shared/",
-                "netd_shared/",
-            ),
-            loc(
-                "/apex/com.android.tethering/etc/bpf/netd_readonly/",
-                "netd_readonly/",
-            ),
-            loc(
-                "/apex/com.android.tethering/etc/bpf/net_shared/",
-                "net_shared/",
-            ),
-            loc(
-                "/apex/com.android.tethering/etc/bpf/net_private/",
-                "net_private/",
-            ),
-        ],
-        sections: SectionTable {
-            prefixes: NET_PREFIXES,
-        },
-        record_sizes: RecordSizes::Exact,
-        progs_section: ProgsSection::OptionalFrom42,
-        map_name_min_kernel: Kver::new(4, 15, 0),
-        prog_name_min_kernel: Kver::new(4, 15, 0),
-        gates: Gates::ALL,
-        object_min_versions: false,
-        version_sections_required: true,
-        pin_subdir: true,
-        selinux_context: true,
-        domains: DOMAINS_25Q2,
-        unknown_selinux_context: UnknownDomain::Fail,
-        unknown_pin_subdir: UnknownDomain::Fail,
-        prog_domains_before_gates: true,
-        failure: FailurePolicy::Any,
-        critical_exit: 2,
-        btf_min_kernel: Some(Kver::new(5, 10, 0)),
-        btf_required: true,
-        jited_len_min_version: Some(47),
-    },
-    platform: PLATFORM,
+    mainline: R25Q2_MAINLINE,
+    platform: PLATFORM_25Q2,
     mainline_done: true,
     rc_header: Some([2025, 2, 36, 0, 0]),
     fatal_min_kernel: Some(Kver::new(5, 4, 0)),
@@ -599,7 +681,17 @@ static R25Q2: Rules = Rules {
     lts: LTS_25Q2,
     follow_up: FollowUp::UprobestatsThenPlatform,
     arm32_userspace_exemptions: true,
+    board_mainline: board(R25Q2_MAINLINE),
+    board_platform: board(PLATFORM_25Q2),
 };
+
+/// `rules` on a Linux board: libbpf-style objects are accepted.
+const fn board(rules: RoleRules) -> RoleRules {
+    RoleRules {
+        libbpf: LibbpfObjects::Accepted,
+        ..rules
+    }
+}
 
 /// The APEX root of the mainline objects (for staging trees and messages).
 pub const APEX_BPF_ROOT: &str = APEX;
@@ -621,6 +713,42 @@ mod tests {
         assert_eq!(Release::for_api_level(36), Release::R25Q2);
         assert_eq!(Release::for_api_level(API_FUTURE), Release::R25Q2);
         assert_eq!(Release::for_api_level(34), Release::V);
+    }
+
+    #[test]
+    fn libbpf_objects_are_refused_by_android_and_accepted_on_a_board_only() {
+        for r in Release::ALL {
+            for role in [Role::Mainline, Role::Platform] {
+                let android = r.rules().role(role);
+                let board = r.rules().role_on(role, Host::Board);
+                assert!(
+                    matches!(android.libbpf, LibbpfObjects::Refused(why) if why.contains(match r {
+                        Release::V => "Android 15",
+                        Release::R25Q2 => "25Q2",
+                    })),
+                    "{r:?} {role:?}"
+                );
+                assert_eq!(r.rules().role_on(role, Host::Android), android);
+                assert_eq!(board.libbpf, LibbpfObjects::Accepted);
+                // The one difference.
+                assert_eq!(
+                    *board,
+                    RoleRules {
+                        libbpf: LibbpfObjects::Accepted,
+                        ..*android
+                    },
+                    "{r:?} {role:?}"
+                );
+            }
+        }
+        assert_eq!(
+            Host::current(),
+            if cfg!(target_os = "android") {
+                Host::Android
+            } else {
+                Host::Board
+            }
+        );
     }
 
     #[test]

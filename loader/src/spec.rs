@@ -326,6 +326,35 @@ pub struct ObjectSpec {
     /// The `.BTF` section and what its fix-ups need, if the object has one.
     #[serde(skip)]
     pub btf: Option<crate::btf::BtfSource>,
+    /// `Some` for a libbpf-style object ([`crate::libbpf`]): what it needs
+    /// besides the common fields (which then hold their defaults: no
+    /// `critical`, loader versions `[0, 0x10000)`, no Android sections).
+    pub libbpf: Option<Box<LibbpfInfo>>,
+}
+
+/// What a libbpf-style object needs besides the common spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LibbpfInfo {
+    /// The object's `.BTF` as `BPF_BTF_LOAD` takes it: DATASEC sizes and
+    /// VAR offsets fixed up, kinds the running kernel lacks replaced
+    /// (aya-obj's `fixup_and_sanitize_btf`). `None` without `.BTF`.
+    #[serde(skip)]
+    pub btf: Option<Vec<u8>>,
+    /// Size of [`Self::btf`] (0 without).
+    pub btf_size: usize,
+    /// One entry per map, in [`ObjectSpec::maps`] order.
+    pub maps: Vec<LibbpfMap>,
+    /// CO-RE relocations applied against the kernel's BTF.
+    pub core_relocations: usize,
+}
+
+/// The BTF types of one libbpf map (`__type(key, …)`, `__type(value, …)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LibbpfMap {
+    /// Type id of the key in [`LibbpfInfo::btf`]; 0 if declared by size only.
+    pub btf_key_type_id: u32,
+    /// Type id of the value; 0 if declared by size only.
+    pub btf_value_type_id: u32,
 }
 
 /// Which of the sections some releases require the object has.

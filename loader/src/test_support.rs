@@ -113,6 +113,7 @@ pub(crate) fn obj(maps: Vec<MapSpec>, programs: Vec<ProgramSpec>) -> ObjectSpec 
         netbpfload_min_ver: None,
         bpfloader_min_required_ver: None,
         btf: None,
+        libbpf: None,
     }
 }
 

@@ -995,7 +995,11 @@ fn android_bp_corpus_matches_the_cargo_objects() {
     for obj in bpf_progs::OBJECTS {
         // Not expressible in Soong: ABI variants of one source, and a .BTF
         // corrupted after the build (see the file's header).
-        if matches!(obj.kind, bpf_progs::Kind::Legacy { .. }) || obj.file_name == "btfCorrupt.o" {
+        // Nor the libbpf-style objects: Android does not load them.
+        if matches!(obj.kind, bpf_progs::Kind::Legacy { .. })
+            || obj.kind.is_libbpf()
+            || obj.file_name == "btfCorrupt.o"
+        {
             continue;
         }
         let stem = paths::object_name(Path::new(obj.file_name));

@@ -38,12 +38,12 @@ fn inspect_reports_bad_files_and_continues() {
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let o = &v["objects"][0];
-    assert_eq!(o["object"]["name"], "pktCount");
+    assert_eq!(o["object"]["name"], "pktCount", "{v:#}");
     assert_eq!(
-        o["plan"]["Ok"]["programs"][0]["pin"]["rel"],
-        "prog_pktCount_skfilter_count"
+        o["plan"]["programs"][0]["pin"], "prog_pktCount_skfilter_count",
+        "{v:#}"
     );
-    assert_eq!(o["object"]["maps"][1]["def"]["gid"], 1000);
+    assert_eq!(o["object"]["maps"][1]["gid"], 1000, "{v:#}");
 }
 
 fn inspect(file: &std::path::Path) -> (Option<i32>, String) {

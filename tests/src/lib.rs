@@ -3,8 +3,10 @@
 
 pub mod bpffs;
 pub mod cfg;
+pub mod cli;
 pub mod expected;
 pub mod gen;
 pub mod qemu;
+pub mod schema;
 pub mod selinux;
 pub mod stage;

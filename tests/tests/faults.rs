@@ -17,6 +17,7 @@ use netbpfload::sys::{
     Bpf, Files, Hook, Interposed, Op, Process, Sys, SysError, SysResult, BPF_F_RDONLY,
 };
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
+use netbpfload_tests::stage::{netbpfload_bin, workspace};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
@@ -25,30 +26,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-/// Builds the `netbpfload` binary and returns its path.
-fn netbpfload_bin() -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "netbpfload", "--bin", "netbpfload"])
-        .current_dir(workspace())
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p netbpfload failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    let bin = target.join("debug").join("netbpfload");
-    assert!(bin.exists(), "{} missing after cargo build", bin.display());
-    bin
-}
 
 /// Android 15's rules for `role` into the bpffs at `root`, configured
 /// through `sys` (uname, credentials, limits: before any kill point).
@@ -362,8 +339,8 @@ fn read_only_bpffs_is_refused_before_anything_is_created() {
 }
 
 fn json_objects(text: &str) -> Vec<Value> {
-    let v: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-    assert_eq!(v["schema_version"], 1, "{text}");
+    let v = netbpfload_tests::schema::parse_valid(text.as_bytes());
+    assert_eq!(v["schema_version"], 2, "{text}");
     v["location"]["objects"]
         .as_array()
         .cloned()

@@ -12,6 +12,7 @@ use netbpfload::release::{Release, Role};
 use netbpfload::sys::linux::LinuxSys;
 use netbpfload::sys::{Bpf, BPF_F_RDONLY};
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
+use netbpfload_tests::stage::netbpfload_bin;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -125,6 +126,14 @@ fn normalized(reports: &[LocationReport], fs: &PrivateBpffs) -> Vec<String> {
                         .iter()
                         .chain(programs)
                         .map(|p| format!("{} {} reused={}", p.name, p.pin, p.reused))
+                        .collect();
+                    // A verifier log names kernel addresses: whether there
+                    // was one is kept.
+                    let skipped: Vec<String> = skipped
+                        .iter()
+                        .map(|s| {
+                            format!("{} {:?} log={}", s.name, s.reason, s.verifier_log.is_some())
+                        })
                         .collect();
                     format!("loaded {pins:?} skipped {skipped:?} warnings {warnings:?}")
                 }
@@ -251,26 +260,6 @@ fn scale_corpus_parallel_and_sequential_pin_the_same_tree() {
     assert_eq!(pins, under);
 }
 
-/// Builds the `netbpfload` binary (a dependency's binaries are not built for
-/// this crate's tests) and returns its path.
-fn netbpfload_bin() -> PathBuf {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "netbpfload", "--bin", "netbpfload"])
-        .current_dir(&ws)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p netbpfload failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| ws.join("target"));
-    target.join("debug").join("netbpfload")
-}
-
 /// systemd's default open-file limit, soft and hard.
 const NOFILE: &str = "1024";
 
@@ -283,6 +272,15 @@ type Run = (Option<i32>, Vec<(String, String, String)>, Vec<String>);
 /// name)` per object, and the pin tree.
 fn load_limited(bin: &Path, dir: &Path, sequential: bool) -> Run {
     let fs = fresh_bpffs();
+    let cold = load_limited_into(bin, dir, sequential, &fs);
+    // A warm run over the pins the cold one left (every reused pin must
+    // cost no more descriptors than a new one) gives the same result.
+    let warm = load_limited_into(bin, dir, sequential, &fs);
+    assert_eq!(cold, warm, "warm run differs from the cold run");
+    cold
+}
+
+fn load_limited_into(bin: &Path, dir: &Path, sequential: bool, fs: &PrivateBpffs) -> Run {
     let mut c = Command::new("prlimit");
     c.arg(format!("--nofile={NOFILE}:{NOFILE}"))
         .arg(bin)
@@ -320,7 +318,7 @@ fn load_limited(bin: &Path, dir: &Path, sequential: bool) -> Run {
             )
         })
         .collect();
-    (out.status.code(), objects, tree(&fs))
+    (out.status.code(), objects, tree(fs))
 }
 
 /// Issue 11 item 5: under `nofile=1024` (systemd's default), an object

@@ -18,6 +18,7 @@ use netbpfload::spec::ObjectSpec;
 use netbpfload::sys::linux::LinuxSys;
 use netbpfload::sys::{Bpf, BPF_F_RDONLY};
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
+use netbpfload_tests::stage::{netbpfload_bin, workspace};
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
@@ -27,27 +28,6 @@ use std::process::Command;
 /// `BPF_F_WRONLY` (`include/uapi/linux/bpf.h`).
 const BPF_F_WRONLY: u32 = 1 << 4;
 const NOBODY: u32 = 65534;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn netbpfload_bin() -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "netbpfload", "--bin", "netbpfload"])
-        .current_dir(workspace())
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p netbpfload failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    target.join("debug").join("netbpfload")
-}
 
 fn stage() -> tempfile::TempDir {
     let s = tempfile::tempdir().expect("stage");
@@ -431,7 +411,7 @@ fn loads_the_corpus_with_only_the_granted_capabilities() {
             for o in json["location"]["objects"].as_array().into_iter().flatten() {
                 if o["outcome"]["status"] == "loaded" {
                     for p in o["outcome"]["maps"].as_array().into_iter().flatten() {
-                        assert_eq!(p["reused"], true, "warm, {caps:?}: {p:#}");
+                        assert_eq!(p["action"], "reused", "warm, {caps:?}: {p:#}");
                     }
                 }
             }
@@ -468,7 +448,7 @@ fn a_pin_its_owner_locked_up_does_not_fail_the_next_run() {
         .into_iter()
         .flatten()
         .flat_map(|o| o["outcome"]["maps"].as_array().into_iter().flatten())
-        .any(|p| p["pin"] == rel && p["reused"] == true);
+        .any(|p| p["pin"] == rel && p["action"] == "reused");
     assert!(reused, "{json:#}");
 }
 
@@ -503,6 +483,7 @@ fn without_cap_chown_objects_with_non_root_pins_fail_cleanly() {
                     location: &l,
                     page_size: cfg.page_size,
                     tmp_tag: "x",
+                    on_change: Default::default(),
                 },
             )
             .expect("corpus object plans");
@@ -603,7 +584,7 @@ fn a_critical_object_s_pins_locked_up_by_their_owner_do_not_fail_the_next_run() 
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .any(|p| p["pin"] == rel.as_str() && p["reused"] == true)
+                    .any(|p| p["pin"] == rel.as_str() && p["action"] == "reused")
             });
             assert!(reused, "{caps:?}: {rel} not reused: {warm:#}");
             assert_eq!(

@@ -26,6 +26,7 @@ use netbpfload::release::Release;
 use netbpfload::sys::linux::LinuxSys;
 use netbpfload::trust::TrustError;
 use netbpfload_tests::bpffs::PrivateBpffs;
+use netbpfload_tests::stage::netbpfload_bin;
 use std::collections::BTreeSet;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -92,7 +93,10 @@ fn all_pins(root: &Path) -> BTreeSet<String> {
     )
     .expect("mount -t bpf");
     let preloaded = files_under(fresh.path());
-    nix::mount::umount(fresh.path()).expect("umount");
+    // Detached: a process another test forks at this moment may briefly
+    // hold a copy of the directory fd `files_under` just used (until its
+    // exec closes it), and a plain umount would then fail with EBUSY.
+    nix::mount::umount2(fresh.path(), nix::mount::MntFlags::MNT_DETACH).expect("umount");
     files_under(root).difference(&preloaded).cloned().collect()
 }
 
@@ -376,26 +380,6 @@ fn manifest_rejects_tampered_and_unlisted_objects() {
     ));
     let pins = all_pins(fs.path());
     assert!(pins.iter().all(|p| p.contains("_listed_")), "{pins:?}");
-}
-
-/// Builds the `netbpfload` binary (a dependency's binaries are not built for
-/// this crate's tests) and returns its path.
-fn netbpfload_bin() -> PathBuf {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "netbpfload", "--bin", "netbpfload"])
-        .current_dir(&ws)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p netbpfload failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| ws.join("target"));
-    target.join("debug").join("netbpfload")
 }
 
 fn make_manifest() -> Command {

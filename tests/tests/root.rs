@@ -21,6 +21,7 @@ use netbpfload::sys::linux::LinuxSys;
 use netbpfload::sys::{Bpf, MapCreateAttr, ObjKind, BPF_F_RDONLY};
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
 use netbpfload_tests::cfg::{kver, load_config, load_config_for};
+use netbpfload_tests::stage::netbpfload_bin;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
@@ -963,6 +964,8 @@ fn incompatible_existing_pin_fails_only_that_object() {
             }
             // Loaded without BTF (Android 15's rules).
             Kind::BtfRejected { .. } => matches!(got, ObjectOutcome::Loaded { .. }),
+            // Never placed in an Android location (tests/tests/libbpf.rs).
+            Kind::Libbpf { .. } | Kind::LibbpfRejected { .. } => false,
         };
         assert!(ok, "{}: {got:#?}", o.file_name);
     }
@@ -1134,28 +1137,6 @@ fn unprivileged_access_follows_mode_and_group() {
     }
 }
 
-/// Builds the `netbpfload` binary (a dependency's binaries are not built for
-/// this crate's tests) and returns its path.
-fn netbpfload_bin() -> PathBuf {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "-p", "netbpfload", "--bin", "netbpfload"])
-        .current_dir(&ws)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p netbpfload failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| ws.join("target"));
-    let bin = target.join("debug").join("netbpfload");
-    assert!(bin.exists(), "{} missing after cargo build", bin.display());
-    bin
-}
-
 #[test]
 fn cli_load_json_end_to_end() {
     let env = Env::new();
@@ -1177,9 +1158,8 @@ fn cli_load_json_end_to_end() {
             .output()
             .expect("run netbpfload");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let json: serde_json::Value =
-            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
-        assert_eq!(json["schema_version"], 1, "{stdout}");
+        let json = netbpfload_tests::schema::parse_valid(&out.stdout);
+        assert_eq!(json["schema_version"], 2, "{stdout}");
         let objects = json["location"]["objects"].as_array().expect("objects");
         let mut expected_code = 0;
         for o in placed().filter(|o| {
@@ -1199,6 +1179,9 @@ fn cli_load_json_end_to_end() {
                 Kind::Good | Kind::Legacy { .. } | Kind::BtfRejected { .. } => "loaded",
                 Kind::LoaderVersionSkipped => "skipped",
                 Kind::VerifierRejected | Kind::FailingCritical | Kind::NeedsBtf => "failed",
+                // Placed only by tests/tests/libbpf.rs.
+                Kind::Libbpf { .. } => "loaded",
+                Kind::LibbpfRejected { .. } => "failed",
             };
             assert_eq!(status, want, "{}: {j:#}", o.file_name);
             if status == "failed" {
@@ -1217,7 +1200,7 @@ fn cli_load_json_end_to_end() {
                 // Fresh bpffs: only a shared map (`map__<name>`) can have
                 // been pinned by an earlier object of the same location.
                 if !rel.contains("/map__") {
-                    assert_eq!(p["reused"], serde_json::Value::Bool(false), "{rel}");
+                    assert_eq!(p["action"], "created", "{rel}");
                 }
             }
         }

@@ -48,8 +48,11 @@ pub const DEFAULT_CRITICAL_DELAY: Duration = Duration::from_secs(20);
 /// How long a loader waits for another one's run lock by default.
 pub const DEFAULT_RUN_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The run lock file on Linux boards (none on Android).
-pub const DEFAULT_RUN_LOCK: &str = "/run/netbpfload.lock";
+/// The run lock file on Linux boards (none on Android), in the directory the
+/// systemd unit has systemd create (`RuntimeDirectory=netbpfload`), so that
+/// the sandboxed service (read-only `/run`) and `netbpfload load` by hand
+/// share it.
+pub const DEFAULT_RUN_LOCK: &str = "/run/netbpfload/lock";
 
 /// Everything the boot flow needs to know, resolved from the command line.
 #[derive(Debug, Clone)]
@@ -86,6 +89,11 @@ pub struct BootConfig {
     /// `--manifest-min-version`: raises the lowest manifest version accepted
     /// above the compiled-in one ([`crate::manifest::min_version`]).
     pub manifest_min_version: Option<u64>,
+    /// Android device or Linux board. Default: a board with a staging root
+    /// (the layout of `init/netbpfload.service`), Android with `/` (or when
+    /// built for Android). A board also loads libbpf-style objects and
+    /// takes the run lock.
+    pub host: crate::release::Host,
     /// The run lock (a file outside the bpffs) serialising loaders on a
     /// Linux board. Default: on with a staging root (the board layout of
     /// `init/netbpfload.service`), off with `/` (Android's layout, where
@@ -100,6 +108,11 @@ pub struct BootConfig {
 impl BootConfig {
     /// The device defaults, with every absolute path under `root`.
     pub fn with_root(root: PathBuf) -> BootConfig {
+        let host = if cfg!(target_os = "android") || root == Path::new("/") {
+            crate::release::Host::Android
+        } else {
+            crate::release::Host::Board
+        };
         BootConfig {
             bpffs_root: PathBuf::from(paths::DEFAULT_BPFFS_ROOT),
             proc_sys: PathBuf::from("/proc/sys"),
@@ -114,7 +127,8 @@ impl BootConfig {
             insecure: false,
             manifest_key_file: None,
             manifest_min_version: None,
-            run_lock: (!cfg!(target_os = "android") && root != Path::new("/"))
+            host,
+            run_lock: (host == crate::release::Host::Board)
                 .then(|| PathBuf::from(DEFAULT_RUN_LOCK)),
             run_lock_timeout: DEFAULT_RUN_LOCK_TIMEOUT,
             verify_budget: engine::verify::DEFAULT_VERIFY_BUDGET,
@@ -277,8 +291,8 @@ fn check_platform_rc(sys: &dyn Sys, cfg: &BootConfig) -> Result<(), BootError> {
     let new = reroot(&cfg.root, paths::PLATFORM_NETBPFLOAD_RC);
     let exists = |p: &PathBuf| sys.lstat(p).is_ok();
     match (exists(&old), exists(&new)) {
-        (true, false) => log::info!("platform init file: {}", old.display()),
-        (false, true) => log::info!("platform init file: {}", new.display()),
+        (true, false) => log::debug!("platform init file: {}", old.display()),
+        (false, true) => log::debug!("platform init file: {}", new.display()),
         (both, _) => {
             return Err(BootError::PlatformRc {
                 bpfloader_rc: old,
@@ -297,7 +311,7 @@ fn load_config(
     role: Role,
     bpffs: Bpffs,
 ) -> Result<LoadConfig, BootError> {
-    let mut lc = LoadConfig::new(sys, bpffs, env.rules.role(role), env.gate)?
+    let mut lc = LoadConfig::new(sys, bpffs, env.rules.role_on(role, cfg.host), env.gate)?
         .sequential(cfg.sequential)
         .insecure(cfg.insecure);
     lc.manifest_key = crate::manifest::resolve_key(sys, cfg.manifest_key_file.as_deref());
@@ -374,14 +388,14 @@ fn load_locations(
         // nothing to load.
         if let Err(e) = sys.lstat(&loc.dir) {
             if e.is(libc::ENOENT) {
-                log::info!(
+                log::debug!(
                     "{}: no such directory, nothing to load",
                     crate::logging::shown(&loc.dir)
                 );
                 continue;
             }
         }
-        log::info!(
+        log::debug!(
             "loading {} (pins under {})",
             crate::logging::shown(&loc.dir),
             crate::logging::shown(&lc.bpffs.path(&loc.prefix))
@@ -395,11 +409,31 @@ fn load_locations(
     Ok(reports)
 }
 
-/// Logs the failure diagnosis (one record, the reason first), waits, and
-/// returns `code`.
+/// Logs what a role loaded: one message, `what` and then one line per
+/// location (a warning if an object failed without failing the boot).
+fn log_loaded(what: &str, reports: &[LocationReport]) {
+    let mut msg = what.to_string();
+    for r in reports {
+        msg.push('\n');
+        msg.push_str(&engine::location_summary(r));
+    }
+    if reports.iter().any(|r| r.failures().next().is_some()) {
+        log::warn!("{msg}");
+    } else {
+        log::info!("{msg}");
+    }
+}
+
+/// Logs the failure diagnosis (one message: the failing objects with their
+/// reasons, first), waits, and returns `code`.
 fn critical_exit(cfg: &BootConfig, f: &LocationFailure, code: i32) -> i32 {
+    let wait = if cfg.critical_delay.is_zero() {
+        String::new()
+    } else {
+        format!(" in {} s", cfg.critical_delay.as_secs_f32())
+    };
     let mut msg = format!(
-        "=== CRITICAL FAILURE loading eBPF objects from {}: exiting with status {code}; do not expect the system to boot successfully ===",
+        "=== CRITICAL FAILURE loading eBPF objects from {}: exiting with status {code}{wait}; do not expect the system to boot successfully ===",
         crate::logging::shown(&f.dir)
     );
     for l in &f.lines {
@@ -408,10 +442,6 @@ fn critical_exit(cfg: &BootConfig, f: &LocationFailure, code: i32) -> i32 {
     }
     log::error!("{msg}");
     if !cfg.critical_delay.is_zero() {
-        log::error!(
-            "waiting {} s before exiting",
-            cfg.critical_delay.as_secs_f32()
-        );
         std::thread::sleep(cfg.critical_delay);
     }
     code
@@ -480,14 +510,15 @@ fn mainline(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, BootError> {
         .collect();
     let (bpffs, _lock) = prepare_bpffs(sys, cfg, &env.creds, &subdirs)?;
     let lc = load_config(sys, cfg, &env, Role::Mainline, bpffs.clone())?;
-    if let Err(f) = load_locations(sys, &lc, &locations, false) {
-        return Ok(critical_exit(cfg, &f, rules.mainline.critical_exit));
-    }
+    let reports = match load_locations(sys, &lc, &locations, false) {
+        Ok(r) => r,
+        Err(f) => return Ok(critical_exit(cfg, &f, rules.mainline.critical_exit)),
+    };
     setup::sanity_check(sys)?;
     if rules.mainline_done {
         setup::make_pin_dirs(sys, &bpffs, [paths::MAINLINE_DONE])?;
     }
-    log::info!("mainline eBPF objects loaded");
+    log_loaded("mainline eBPF objects loaded", &reports);
     if env.creds.euid != 0 {
         log::info!("not running as root: the platform's own loader does the rest");
         return Ok(EXIT_OK);
@@ -506,7 +537,19 @@ fn mainline(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, BootError> {
         }
     };
     for path in candidates {
-        let mut argv = vec![path.clone().into_os_string()];
+        // This binary picks its role from argv[0]'s file name: a follow-up
+        // given by another name (`--followup-loader /usr/sbin/netbpfload`)
+        // would run the mainline role again, and exec itself forever. The
+        // platform loader is asked for by its name; uprobestats' loader is a
+        // program of its own.
+        let argv0 = if path.file_name() == Some(std::ffi::OsStr::new("bpfloader"))
+            || path.ends_with(paths::UPROBESTATS_BPFLOAD_PATH.trim_start_matches('/'))
+        {
+            path.clone().into_os_string()
+        } else {
+            OsString::from("bpfloader")
+        };
+        let mut argv = vec![argv0];
         argv.extend(cfg.forward_args.iter().cloned());
         exec(sys, &path, argv);
     }
@@ -532,10 +575,11 @@ fn platform(sys: &dyn Sys, cfg: &BootConfig) -> Result<i32, BootError> {
     let locations = paths::locations(&cfg.root, &rules.platform);
     let (bpffs, _lock) = prepare_bpffs(sys, cfg, &env.creds, &[])?;
     let lc = load_config(sys, cfg, &env, Role::Platform, bpffs)?;
-    if let Err(f) = load_locations(sys, &lc, &locations, true) {
-        return Ok(critical_exit(cfg, &f, rules.platform.critical_exit));
-    }
-    log::info!("bpfloader: platform eBPF objects loaded");
+    let reports = match load_locations(sys, &lc, &locations, true) {
+        Ok(r) => r,
+        Err(f) => return Ok(critical_exit(cfg, &f, rules.platform.critical_exit)),
+    };
+    log_loaded("bpfloader: platform eBPF objects loaded", &reports);
     let mut argv = vec![cfg.done_loader.clone().into_os_string()];
     argv.extend(cfg.forward_args.iter().cloned());
     argv.push(OsString::from("done"));

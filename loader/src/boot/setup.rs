@@ -162,18 +162,29 @@ pub fn make_pin_dirs<'a>(
 
 /// Takes the run lock `path` (a file outside the bpffs), waiting at most
 /// `timeout`. Linux boards only: on Android, init runs exactly one loader
-/// and its policy allows no lock anywhere near the pins. `Ok(None)` if the
-/// lock's directory does not exist (nothing can be serialised there).
+/// and its policy allows no lock anywhere near the pins. A missing lock
+/// directory is created (mode 0755, its parent must exist); `Ok(None)` if
+/// that is not possible (nothing can be serialised there).
 pub fn take_run_lock(
     sys: &dyn Sys,
     path: &Path,
     timeout: Duration,
 ) -> Result<Option<OwnedFd>, SetupError> {
-    match sys.lock_file(path, timeout) {
+    let mut attempt = sys.lock_file(path, timeout);
+    if attempt.as_ref().is_err_and(|e| e.is(libc::ENOENT)) {
+        if let Some(dir) = path.parent() {
+            match sys.mkdir(dir, 0o755) {
+                Ok(()) => attempt = sys.lock_file(path, timeout),
+                Err(e) if e.is(libc::EEXIST) => attempt = sys.lock_file(path, timeout),
+                Err(_) => {}
+            }
+        }
+    }
+    match attempt {
         Ok(fd) => Ok(Some(fd)),
         Err(e) if e.is(libc::ENOENT) => {
             log::warn!(
-                "run lock {}: its directory does not exist; loading without it",
+                "run lock {}: its directory does not exist and cannot be created; loading without it",
                 path.display()
             );
             Ok(None)

@@ -572,11 +572,12 @@ fn platform_rc_error_names_both_files() {
 
 #[test]
 fn the_run_lock_is_on_for_a_staged_board_tree_and_off_for_android_s_layout() {
-    assert_eq!(BootConfig::with_root(PathBuf::from("/")).run_lock, None);
-    assert_eq!(
-        BootConfig::with_root(PathBuf::from("/usr/lib/netbpfload")).run_lock,
-        Some(PathBuf::from(DEFAULT_RUN_LOCK))
-    );
+    use crate::release::Host;
+    let android = BootConfig::with_root(PathBuf::from("/"));
+    assert_eq!((android.host, android.run_lock), (Host::Android, None));
+    let board = BootConfig::with_root(PathBuf::from("/usr/lib/netbpfload"));
+    assert_eq!(board.host, Host::Board);
+    assert!(board.run_lock.is_some());
 }
 
 /// A manifest signing key, its public half in a key file on the device.
@@ -773,4 +774,75 @@ fn the_refusal_is_named_in_the_critical_failure_block() {
             "location refused: {NET_PRIVATE}: bpf.manifest.sig does not verify bpf.manifest with the configured key"
         )]
     );
+}
+
+/// A libbpf-style object in an Android location: Android's loaders of both
+/// releases read only maps/progs objects, so it fails alone (not fatal on
+/// Android 15) and nothing of it is pinned. (A board loads it:
+/// tests/tests/libbpf.rs.)
+#[test]
+fn libbpf_objects_are_refused_on_android() {
+    let sys = device(V_USER);
+    let dir = "/apex/com.android.tethering/etc/bpf/net_private";
+    install(&sys, dir, "coreSkb.o");
+    install(&sys, dir, "pktCount.o");
+    assert_eq!(cfg().host, crate::release::Host::Android);
+    let code = run_mainline(&sys, &cfg());
+    assert_eq!(code, EXIT_FAILURE, "the fake exec of the platform loader");
+    let pins = pins_under(&sys, "/sys/fs/bpf/net_private");
+    assert!(
+        pins.iter()
+            .all(|p| !p.to_string_lossy().contains("coreSkb")),
+        "{pins:#?}"
+    );
+    assert!(
+        pins.iter()
+            .any(|p| p.to_string_lossy().contains("pktCount")),
+        "{pins:#?}"
+    );
+    assert!(has_call(&sys, "execve"));
+    no_lock_no_unlink(&sys);
+}
+
+#[test]
+fn the_run_lock_directory_is_created_if_its_parent_exists() {
+    use crate::sys::fake::FakeSys;
+    let sys = FakeSys::new();
+    sys.add_dir("/run");
+    let lock =
+        setup::take_run_lock(&sys, Path::new(DEFAULT_RUN_LOCK), Duration::ZERO).expect("lock");
+    assert!(lock.is_some());
+    assert!(matches!(
+        sys.node("/run/netbpfload"),
+        Some(crate::sys::fake::Node::Dir(m)) if m.mode == 0o755
+    ));
+    // No /run at all: loading goes on without the lock.
+    let sys = FakeSys::new();
+    let lock = setup::take_run_lock(&sys, Path::new(DEFAULT_RUN_LOCK), Duration::ZERO)
+        .expect("no lock, no error");
+    assert!(lock.is_none());
+}
+
+/// A follow-up loader given by another file name (a board's
+/// `--followup-loader /usr/sbin/netbpfload`) is executed as `bpfloader`,
+/// the name that selects the platform role: otherwise the mainline role
+/// would run again and execute itself forever.
+#[test]
+fn a_follow_up_by_another_name_is_executed_as_bpfloader() {
+    let sys = device(V_USER);
+    let mut c = cfg();
+    c.followup_loader = Some(PathBuf::from("/usr/sbin/netbpfload"));
+    run_mainline(&sys, &c);
+    assert!(
+        has_call(&sys, "execve /usr/sbin/netbpfload bpfloader"),
+        "{:#?}",
+        sys.calls()
+    );
+    // The platform's own keeps its path as argv[0].
+    let sys = device(V_USER);
+    run_mainline(&sys, &cfg());
+    assert!(has_call(
+        &sys,
+        "execve /system/bin/bpfloader /system/bin/bpfloader"
+    ));
 }

@@ -206,7 +206,7 @@ fn one_map(f: impl FnOnce(&mut Builder) -> (u32, u32)) -> BtfSource {
 fn every_corpus_object_but_the_corrupt_one_prepares_and_types_its_maps() {
     const RINGBUF: u32 = 27;
     let mut typed = 0;
-    for obj in bpf_progs::OBJECTS {
+    for obj in bpf_progs::android_objects() {
         let spec = corpus(obj.file_name);
         let src = spec.btf.as_ref().expect(".BTF");
         let prepared = prepare(src);

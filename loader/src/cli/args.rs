@@ -84,7 +84,7 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "N", global = true, value_parser = parse_min_version)]
     pub manifest_min_version: Option<u64>,
     /// Lock file serialising loaders on a Linux board (`none`: no lock, as
-    /// on Android) [default: /run/netbpfload.lock off Android].
+    /// on Android) [default: /run/netbpfload/lock off Android].
     #[arg(long, value_name = "FILE|none", global = true)]
     pub run_lock: Option<PathBuf>,
     /// Seconds one object may spend in failing verifications before its
@@ -165,7 +165,7 @@ impl GlobalArgs {
             .kmsg
             .as_deref()
             .unwrap_or(Path::new(netbpfload::logging::KMSG_PATH));
-        netbpfload::logging::init(kmsg, self.verbose);
+        netbpfload::logging::init(kmsg, self.kmsg.is_some(), self.verbose);
     }
 
     /// The run lock: `--run-lock none` disables it.

@@ -1,4 +1,4 @@
-//! `netbpfload inspect [--json] [--prefix P] FILE...`: print what the parser
+//! `netbpfload inspect [-j|-p] [--prefix P] FILE...`: print what the parser
 //! sees and what loading each object would do under a release, loader
 //! version, kernel and build type (by default: Android 15's rules as root on
 //! the running kernel). A file that fails to read or parse is reported on
@@ -6,13 +6,13 @@
 //! is 1 if any failed.
 
 use super::args::GlobalArgs;
+use super::output::OutputArgs;
 use netbpfload::engine::MAX_OBJECT_SIZE;
 use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::inspect::{render_text, InspectJson};
-use netbpfload::parse::parse_object_as;
 use netbpfload::paths::Location;
-use netbpfload::plan::{plan_object, PlanEnv};
-use netbpfload::release::{Release, Role, API_25Q2, API_V};
+use netbpfload::plan::{plan_object, OnChange, PlanEnv};
+use netbpfload::release::{Host, Release, Role, API_25Q2, API_V};
 use netbpfload::report::SCHEMA_VERSION;
 use netbpfload::spec::Kver;
 use netbpfload::sys::linux::LinuxSys;
@@ -26,12 +26,8 @@ pub const HONOURED: &[&str] = &["release", "api_level", "build_type", "verbose"]
 /// Arguments of `inspect`.
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
-    /// Print one JSON document (pretty-printed).
-    #[arg(long, short = 'p', alias = "pretty")]
-    json: bool,
-    /// Print one JSON document on one line.
-    #[arg(short = 'j', conflicts_with = "json")]
-    compact: bool,
+    #[command(flatten)]
+    out: OutputArgs,
     /// Location prefix the pin paths are computed for (e.g. `tethering/`).
     #[arg(long, default_value = "")]
     prefix: String,
@@ -47,6 +43,13 @@ pub struct InspectArgs {
     /// Architecture the `ignore_on_*` gates see [default: this machine's].
     #[arg(long, value_name = "MACHINE")]
     machine: Option<String>,
+    /// The kernel's BTF, for CO-RE relocations of libbpf-style objects.
+    #[arg(long, value_name = "FILE", default_value = netbpfload::libbpf::DEFAULT_KERNEL_BTF)]
+    kernel_btf: PathBuf,
+    /// Plan as `load --replace` would: a pinned program that differs from
+    /// the object's is replaced.
+    #[arg(long)]
+    replace: bool,
     /// Object files.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -109,18 +112,36 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
     };
     let location = Location::new("", &a.prefix);
     let env = PlanEnv {
-        rules: rel.rules().role(a.role),
+        rules: rel.rules().role_on(a.role, Host::current()),
         gate,
         location: &location,
         page_size: sys.page_size().unwrap_or(4096),
         tmp_tag: "PID_N",
+        on_change: if a.replace {
+            OnChange::Replace
+        } else {
+            OnChange::Keep
+        },
     };
-    let mut failed = false;
+    let mut errors = Vec::new();
     let mut objects = Vec::new();
+    let kernel_btf = netbpfload::libbpf::KernelBtf::new(&a.kernel_btf);
+    let target = || {
+        kernel_btf.get(|path| {
+            sys.read_file(path, netbpfload::libbpf::MAX_KERNEL_BTF_SIZE)
+                .map(|(bytes, _)| bytes)
+                .map_err(|e| e.to_string())
+        })
+    };
+    let parse_env = netbpfload::object::ParseEnv {
+        kver,
+        records: env.rules.record_sizes.records(),
+        kernel_btf: &target,
+        libbpf: env.rules.libbpf,
+    };
     for file in &a.files {
         let parsed = read_object(&sys, file).and_then(|bytes| {
-            parse_object_as(file, &bytes, env.rules.record_sizes.records())
-                .map_err(|e| e.to_string())
+            netbpfload::object::parse(file, &bytes, &parse_env).map_err(|e| e.to_string())
         });
         match parsed {
             Ok(spec) => {
@@ -129,42 +150,33 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
             }
             Err(e) => {
                 eprintln!("{e}");
-                failed = true;
+                errors.push(FileError {
+                    file: netbpfload::report::path(file),
+                    message: e,
+                });
             }
         }
     }
 
     let mut stdout = std::io::stdout().lock();
-    let written = if a.json || a.compact {
-        #[derive(serde::Serialize)]
-        struct Doc<'a> {
-            schema_version: u32,
-            command: &'static str,
-            release: Release,
-            role: Role,
-            loader_version: u32,
-            kernel: String,
-            objects: Vec<InspectJson<'a>>,
-        }
+    let written = if a.out.is_json() {
         let doc = Doc {
             schema_version: SCHEMA_VERSION,
             command: "inspect",
             release: rel,
             role: a.role,
             loader_version: gate.loader_ver,
-            kernel: kver.to_string(),
+            kernel: netbpfload::report::kver(kver),
+            build_type: gate.build_type,
+            arch: gate.arch,
+            prefix: &location.prefix,
             objects: objects
                 .iter()
-                .map(|(file, spec, plan)| InspectJson::new(file, spec, &location.prefix, plan))
+                .map(|(file, spec, plan)| InspectJson::new(file, spec, plan))
                 .collect(),
+            errors: &errors,
         };
-        let r = if a.compact {
-            serde_json::to_writer(&mut stdout, &doc)
-        } else {
-            serde_json::to_writer_pretty(&mut stdout, &doc)
-        };
-        r.map_err(std::io::Error::from)
-            .and_then(|()| writeln!(stdout))
+        a.out.write_json(&mut stdout, &doc)
     } else {
         objects
             .iter()
@@ -180,5 +192,28 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
         eprintln!("inspect: writing output: {e}");
         return 1;
     }
-    i32::from(failed)
+    i32::from(!errors.is_empty())
+}
+
+/// A file that could not be read or parsed.
+#[derive(Debug, serde::Serialize)]
+struct FileError {
+    file: String,
+    message: String,
+}
+
+/// `inspect --json`.
+#[derive(serde::Serialize)]
+struct Doc<'a> {
+    schema_version: u32,
+    command: &'static str,
+    release: Release,
+    role: Role,
+    loader_version: u32,
+    kernel: String,
+    build_type: netbpfload::gate::BuildType,
+    arch: netbpfload::gate::Arch,
+    prefix: &'a str,
+    objects: Vec<InspectJson<'a>>,
+    errors: &'a [FileError],
 }

@@ -1,7 +1,8 @@
 //! `netbpfload load`: load one location by hand (dev boards, tests).
 //!
 //! Loads every `*.o` of `--location` into the bpffs under `--prefix`, for
-//! the running kernel, under the rules of `--release` (default Android 15),
+//! the running kernel, under the rules of `--release` (default Android 15)
+//! on a board (libbpf-style objects too, CO-RE against `--kernel-btf`),
 //! and prints one summary per object: loaded with its pins, skipped by which
 //! gate, or failed why (with the verifier log's tail). Pin directories the
 //! objects need are created; nothing is created when the location or the
@@ -11,11 +12,13 @@
 //! boot too.
 
 use super::args::GlobalArgs;
+use super::output::OutputArgs;
 use netbpfload::bpffs::Bpffs;
 use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome};
 use netbpfload::gate::{Arch, BuildType, GateEnv};
 use netbpfload::paths::{self, Location};
-use netbpfload::release::{Release, Role};
+use netbpfload::plan::OnChange;
+use netbpfload::release::{Host, Release, Role};
 use netbpfload::report::LoadJson;
 use netbpfload::spec::Kver;
 use netbpfload::sys::linux::LinuxSys;
@@ -57,15 +60,20 @@ pub struct LoadArgs {
     /// 46 for Android 15 as root].
     #[arg(long, value_name = "N")]
     loader_ver: Option<u32>,
-    /// Print the report as JSON (pretty-printed).
-    #[arg(long, short = 'p', alias = "pretty")]
-    json: bool,
-    /// Print the report as compact JSON (one line).
-    #[arg(short = 'j', conflicts_with = "json")]
-    compact: bool,
+    /// The kernel's BTF, for CO-RE relocations of libbpf-style objects.
+    #[arg(long, value_name = "FILE", default_value = netbpfload::libbpf::DEFAULT_KERNEL_BTF)]
+    kernel_btf: PathBuf,
+    /// Replace a pinned program that differs from the object's (another
+    /// tag: the object was rebuilt) with the object's, atomically. Maps are
+    /// kept, with their data; the boot flow never replaces.
+    #[arg(long)]
+    replace: bool,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
-fn parse_role(s: &str) -> Result<Role, String> {
+/// Parses `--role`.
+pub(super) fn parse_role(s: &str) -> Result<Role, String> {
     match s {
         "mainline" | "netbpfload" => Ok(Role::Mainline),
         "platform" | "bpfloader" => Ok(Role::Platform),
@@ -128,11 +136,29 @@ fn write_human(out: &mut impl Write, r: &LocationReport, cfg: &LoadConfig) -> io
                     .map(|p| ("map ", p))
                     .chain(programs.iter().map(|p| ("prog", p)))
                 {
-                    let how = if p.reused { "reused" } else { "new" };
-                    writeln!(out, "    {kind} {} (id {}, {how})", p.pin, p.id)?;
+                    let tag = p
+                        .tag
+                        .map(|t| format!(", tag {}", netbpfload::progtag::hex(&t)))
+                        .unwrap_or_default();
+                    let how = if p.replaced {
+                        "REPLACED the changed program"
+                    } else if p.changed {
+                        "reused, CHANGED: not the object's program, kept (--replace replaces it)"
+                    } else if p.reused {
+                        "reused"
+                    } else {
+                        "new"
+                    };
+                    writeln!(out, "    {kind} {} (id {}{tag}, {how})", p.pin, p.id)?;
                 }
                 for s in skipped {
                     writeln!(out, "    skipped {}: {}", s.name, s.reason)?;
+                    if let Some(l) = &s.verifier_log {
+                        writeln!(out, "      verifier log:")?;
+                        for line in l.lines() {
+                            writeln!(out, "        {line}")?;
+                        }
+                    }
                 }
                 for w in warnings {
                     writeln!(out, "    warning: {w}")?;
@@ -235,11 +261,20 @@ pub fn run(a: LoadArgs, g: &GlobalArgs) -> i32 {
     if lock.is_some() {
         netbpfload::boot::setup::clean_stale_tmp_pins(&sys, &bpffs, creds.pid);
     }
-    let mut cfg = match LoadConfig::new(&sys, bpffs, rel.rules().role(a.role), gate) {
+    // `load` is the board's tool: the release's rules plus libbpf-style
+    // objects (release.rs, `Host::Board`).
+    let rules = rel.rules().role_on(a.role, Host::Board);
+    let mut cfg = match LoadConfig::new(&sys, bpffs, rules, gate) {
         Ok(c) => c.sequential(g.sequential).insecure(g.insecure),
         Err(e) => return fail(e),
     };
     cfg.create_pin_dirs = true;
+    cfg.kernel_btf = netbpfload::libbpf::KernelBtf::new(&a.kernel_btf);
+    // The summary prints the verifier log; the log line must not repeat it.
+    cfg.log_verifier = false;
+    if a.replace {
+        cfg.on_change = OnChange::Replace;
+    }
     cfg.manifest_key = netbpfload::manifest::resolve_key(&sys, g.manifest_key.as_deref());
     cfg.manifest_min_version = netbpfload::manifest::min_version(g.manifest_min_version);
     if let Some(s) = g.verify_budget_secs {
@@ -249,18 +284,9 @@ pub fn run(a: LoadArgs, g: &GlobalArgs) -> i32 {
     let location = Location::new(&a.location, &a.prefix);
     let report = engine::load_location(&sys, &cfg, &location);
     let mut out = io::BufWriter::new(io::stdout().lock());
-    let written = if a.json || a.compact {
-        let doc = LoadJson::new(rel, a.role, &cfg, &report);
-        // Serialized whole before any byte is written: a document is
-        // printed complete or not at all.
-        let text = if a.compact {
-            serde_json::to_vec(&doc)
-        } else {
-            serde_json::to_vec_pretty(&doc)
-        };
-        text.map_err(io::Error::from)
-            .and_then(|t| out.write_all(&t))
-            .and_then(|()| writeln!(out))
+    let written = if a.out.is_json() {
+        a.out
+            .write_json(&mut out, &LoadJson::new(rel, a.role, &cfg, &report))
     } else {
         write_human(&mut out, &report, &cfg)
     };

@@ -10,6 +10,9 @@ mod args;
 mod boot;
 mod inspect;
 mod load;
+mod output;
+mod show;
+mod unload;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -32,6 +35,10 @@ enum Cmd {
     Inspect(inspect::InspectArgs),
     /// Load one location directory into a bpffs (manual use on a dev board).
     Load(load::LoadArgs),
+    /// List the pins under the bpffs: what they hold, and which object declares them.
+    Show(show::ShowArgs),
+    /// Remove the pins the objects of one location declare, and nothing else.
+    Unload(unload::UnloadArgs),
     /// Set `bpf.progs_loaded=1` (run by the platform loader at the end of boot).
     Done,
     /// Run the platform (follow-up) loader role.
@@ -87,6 +94,8 @@ pub fn main() -> i32 {
             check("inspect", inspect::HONOURED).map(|()| inspect::run(a, &global))
         }
         Some(Cmd::Load(a)) => check("load", load::HONOURED).map(|()| load::run(a, &global)),
+        Some(Cmd::Show(a)) => check("show", show::HONOURED).map(|()| show::run(a, &global)),
+        Some(Cmd::Unload(a)) => check("unload", unload::HONOURED).map(|()| unload::run(a, &global)),
         Some(Cmd::Done) => Ok(boot::run_done(&global, &sub)),
         Some(Cmd::Bpfloader) => Ok(boot::run_platform(&global, &sub)),
         None if argv0_is_bpfloader => Ok(boot::run_platform(&global, &sub)),

@@ -28,13 +28,15 @@ mod tests;
 
 pub use error::LoadError;
 pub use object::check_map;
+pub use pin::{examine as examine_pin, unpin, Contents as PinContents};
 
 use crate::bpffs::Bpffs;
 use crate::error::ObjectError;
 use crate::gate::{GateEnv, SkipReason};
+use crate::libbpf::KernelBtf;
 use crate::manifest::{self, ManifestError, PublicKey};
 use crate::paths::{self, Location};
-use crate::plan::{self, ObjectPlan, PlanEnv};
+use crate::plan::{self, ObjectPlan, OnChange, PlanEnv};
 use crate::release::{FailurePolicy, RoleRules};
 use crate::spec::ObjectSpec;
 use crate::sys::{Credentials, Sys, SysError};
@@ -89,12 +91,23 @@ pub struct LoadConfig {
     /// instead of failing the object (the boot flow, which creates them all
     /// up front as Android does).
     pub create_pin_dirs: bool,
+    /// What to do with a pinned program that differs from the object's:
+    /// keep it (the default, and always at boot) or replace it
+    /// (`load --replace`).
+    pub on_change: OnChange,
+    /// Include the verifier log's tail in the log record of a failed object
+    /// (the boot flow: the log is the only report). `load` turns it off: its
+    /// summary prints the log, which must not appear twice on a terminal.
+    pub log_verifier: bool,
     /// Key the per-location manifests must be signed with
     /// ([`manifest::resolve_key`]); `None` checks unsigned manifests only
     /// where present, `Some(Err(_))` refuses every location.
     pub manifest_key: Option<Result<PublicKey, ManifestError>>,
     /// Lowest manifest version accepted ([`manifest::min_version`]).
     pub manifest_min_version: u64,
+    /// The kernel's BTF, read (once) for libbpf-style objects with CO-RE
+    /// relocations; [`crate::libbpf::DEFAULT_KERNEL_BTF`] by default.
+    pub kernel_btf: KernelBtf,
 }
 
 impl LoadConfig {
@@ -125,8 +138,11 @@ impl LoadConfig {
             verify_budget: verify::DEFAULT_VERIFY_BUDGET,
             trust: trust::Policy::enforcing(),
             create_pin_dirs: false,
+            on_change: OnChange::Keep,
+            log_verifier: true,
             manifest_key: manifest::configured_key(),
             manifest_min_version: manifest::BUILD_TIME_MIN_VERSION,
+            kernel_btf: KernelBtf::new(crate::libbpf::DEFAULT_KERNEL_BTF),
         })
     }
 
@@ -149,7 +165,7 @@ impl LoadConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectReport {
     /// The `.o` file.
-    #[serde(serialize_with = "crate::report::path")]
+    #[serde(serialize_with = "crate::report::serialize_path")]
     pub file: PathBuf,
     /// The object name its pins carry (`offload@mainline.o` → `offload`).
     pub object: String,
@@ -209,6 +225,30 @@ pub struct PinReport {
     pub reused: bool,
     /// Kernel id of the map or program behind the pin (0 below 4.14).
     pub id: u32,
+    /// A program's tag (`bpf_prog_info.tag`) as pinned after the load
+    /// (`None` for maps and below 4.14).
+    pub tag: Option<crate::progtag::Tag>,
+    /// A reused program pin holds a program other than the object's (its tag
+    /// is not the object's): kept, with a warning ([`OnChange::Keep`]).
+    pub changed: bool,
+    /// The pin held a program other than the object's and now holds the
+    /// object's ([`OnChange::Replace`]); `reused` is false.
+    pub replaced: bool,
+}
+
+impl PinReport {
+    /// A report for a map or program pin that is neither changed nor replaced.
+    pub fn plain(name: &str, pin: &str, reused: bool, id: u32) -> Self {
+        PinReport {
+            name: name.to_string(),
+            pin: pin.to_string(),
+            reused,
+            id,
+            tag: None,
+            changed: false,
+            replaced: false,
+        }
+    }
 }
 
 /// One gated-out map or program.
@@ -218,6 +258,8 @@ pub struct SkipReport {
     pub name: String,
     /// Why.
     pub reason: SkipReason,
+    /// For an optional program the kernel refused: the verifier log's tail.
+    pub verifier_log: Option<String>,
 }
 
 /// Why a whole location was refused. A refused location fails the boot
@@ -270,7 +312,7 @@ impl Serialize for LocationError {
 #[derive(Debug, Clone, Serialize)]
 pub struct LocationReport {
     /// Directory scanned.
-    #[serde(serialize_with = "crate::report::path")]
+    #[serde(serialize_with = "crate::report::serialize_path")]
     pub dir: PathBuf,
     /// Prefix under the bpffs root.
     pub prefix: String,
@@ -340,6 +382,7 @@ pub(crate) fn plan_for(
             location,
             page_size: cfg.page_size,
             tmp_tag: &tag,
+            on_change: cfg.on_change,
         },
     )
 }
@@ -392,9 +435,23 @@ fn prepare(
                 })
             }
             Ok(()) => {
-                match crate::parse::parse_object_as(&file, &bytes, cfg.rules.record_sizes.records())
-                {
-                    Err(e) => Err(ObjectError::from(e)),
+                // The kernel's BTF, read through `sys` once per configuration,
+                // only for a libbpf object with CO-RE relocations.
+                let kernel_btf = || {
+                    cfg.kernel_btf.get(|path| {
+                        sys.read_file(path, crate::libbpf::MAX_KERNEL_BTF_SIZE)
+                            .map(|(bytes, _)| bytes)
+                            .map_err(|e| e.to_string())
+                    })
+                };
+                let env = crate::object::ParseEnv {
+                    kver: cfg.gate.kver,
+                    records: cfg.rules.record_sizes.records(),
+                    kernel_btf: &kernel_btf,
+                    libbpf: cfg.rules.libbpf,
+                };
+                match crate::object::parse(&file, &bytes, &env) {
+                    Err(e) => Err(e),
                     Ok(spec) => {
                         drop(bytes);
                         own_critical.clone_from(&spec.critical);
@@ -456,9 +513,13 @@ pub fn load_object(
         })
 }
 
-/// Logs one object's outcome: one line, and the verifier log's tail for a
-/// rejected program.
-fn log_outcome(r: &ObjectReport) {
+/// Logs one object's outcome. A failure is one message (at most
+/// [`crate::logging::MAX_RECORDS_PER_MESSAGE`] kernel-log records): the
+/// file, whether it is fatal and the reason on its first line, then (unless
+/// the caller prints it itself) the verifier log's tail. A loaded object's
+/// warnings are one message; that it loaded is a debug line (the location's
+/// summary says it at info).
+fn log_outcome(r: &ObjectReport, log_verifier: bool) {
     let file = crate::logging::shown(&r.file);
     match &r.outcome {
         ObjectOutcome::Loaded {
@@ -467,18 +528,23 @@ fn log_outcome(r: &ObjectReport) {
             skipped,
             warnings,
         } => {
-            for w in warnings {
-                log::warn!("{file}: {}", crate::logging::escape(w));
+            if !warnings.is_empty() {
+                let mut msg = format!("{file}: {} warning(s):", warnings.len());
+                for w in warnings {
+                    msg.push('\n');
+                    msg.push_str(&crate::logging::escape(w));
+                }
+                log::warn!("{msg}");
             }
             let new = maps.iter().chain(programs).filter(|p| !p.reused).count();
-            log::info!(
+            log::debug!(
                 "{file}: loaded: {} maps, {} programs ({new} new pins), {} skipped",
                 maps.len(),
                 programs.len(),
                 skipped.len()
             );
         }
-        ObjectOutcome::Skipped { reason } => log::info!("{file}: skipped: {reason}"),
+        ObjectOutcome::Skipped { reason } => log::debug!("{file}: skipped: {reason}"),
         ObjectOutcome::Failed { error } => {
             let crit = if r.fatal { " (fatal)" } else { "" };
             // Some errors (parse, integrity) start with the file already.
@@ -486,13 +552,61 @@ fn log_outcome(r: &ObjectReport) {
             let own = format!("{file}: ");
             let text = text.strip_prefix(own.as_str()).unwrap_or(&text);
             let mut msg = format!("{file}: failed{crit}: {}", crate::logging::escape(text));
-            if let Some(l) = error.verifier_log() {
-                msg.push_str("\nverifier log (tail):\n");
-                msg.push_str(l);
+            if let Some(l) = error.verifier_log().filter(|_| log_verifier) {
+                msg.push_str("\nverifier log (tail):");
+                for line in l.lines() {
+                    msg.push('\n');
+                    msg.push_str(&crate::logging::escape(line));
+                }
             }
             log::error!("{msg}");
         }
     }
+}
+
+/// What happened to a location in one line: its prefix, the counts, and
+/// the objects skipped or failed (their reasons were logged with them).
+pub fn location_summary(report: &LocationReport) -> String {
+    let name = |o: &ObjectReport| {
+        o.file
+            .file_name()
+            .map(|n| crate::logging::shown(Path::new(n)))
+            .unwrap_or_default()
+    };
+    let (mut loaded, mut skipped, mut failed) = (0, Vec::new(), Vec::new());
+    for o in &report.objects {
+        match &o.outcome {
+            ObjectOutcome::Loaded { .. } => loaded += 1,
+            ObjectOutcome::Skipped { .. } => skipped.push(name(o)),
+            ObjectOutcome::Failed { .. } => failed.push(name(o)),
+        }
+    }
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", v.join(", "))
+        }
+    };
+    let prefix = if report.prefix.is_empty() {
+        "/"
+    } else {
+        report.prefix.as_str()
+    };
+    let mut line = format!("{prefix}: {loaded} loaded");
+    if !skipped.is_empty() {
+        line.push_str(&format!(", {} skipped{}", skipped.len(), list(&skipped)));
+    }
+    if !failed.is_empty() {
+        line.push_str(&format!(", {} failed{}", failed.len(), list(&failed)));
+    }
+    if let Some(e) = &report.error {
+        line.push_str(&format!(
+            ", refused: {}",
+            crate::logging::escape(&e.to_string())
+        ));
+    }
+    line
 }
 
 /// Loads every `*.o` of `location` (readdir order, non-recursive, regular
@@ -590,7 +704,7 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
                 critical: p.critical,
                 outcome,
             };
-            log_outcome(&r);
+            log_outcome(&r, cfg.log_verifier);
             report.objects.push(r);
         }
         start = end;
@@ -618,7 +732,7 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
             },
             file,
         };
-        log_outcome(&r);
+        log_outcome(&r, cfg.log_verifier);
         report.objects.push(r);
     }
     report

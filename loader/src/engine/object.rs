@@ -13,12 +13,14 @@
 //! A failure in 1–3 leaves the pin tree exactly as it was.
 
 use super::error::LoadError;
-use super::pin::{self, Found, NewPin, Repair};
+use super::pin::{self, Found, NewPin, Repair, Replacement};
 use super::verify::{self, VerifyBudget};
 use super::{EngineCtx, PinReport, SkipReport};
 use crate::gate;
-use crate::plan::{LoadPlan, MapAttrs, MapStep, ProgStep};
+use crate::plan::{LoadPlan, MapAttrs, MapStep, OnChange, ProgLoad, ProgStep};
+use crate::progtag::{self, Tag};
 use crate::reloc;
+use crate::spec::Kver;
 use crate::spec::ObjectSpec;
 use crate::sys::{MapBtf, MapCreateAttr, MapInfo, ObjKind, PinHandle, ProgLoadAttr};
 use aya_obj::generated::BPF_F_RDONLY_PROG;
@@ -76,18 +78,36 @@ pub fn check_map(
     Ok(())
 }
 
-/// A map or program of this run: created now, or reused.
+/// A map or program of this run: created now, reused, or (a program)
+/// loaded to take the place of a changed pinned one.
 enum Held {
     New(OwnedFd),
-    Reused(OwnedFd, PinHandle),
+    /// A reused pin; its handle is kept only when the pin needs a repair of
+    /// mode and owner at commit (rare), so a reused pin costs one fd.
+    Reused(OwnedFd, Option<PinHandle>),
+    Replacing {
+        new: OwnedFd,
+        old: OwnedFd,
+        pin: PinHandle,
+    },
 }
 
 impl Held {
     fn fd(&self) -> &OwnedFd {
         match self {
-            Held::New(fd) | Held::Reused(fd, _) => fd,
+            Held::New(fd) | Held::Reused(fd, _) | Held::Replacing { new: fd, .. } => fd,
         }
     }
+}
+
+/// One program of this run: its step index, what is held, and what the
+/// report says of it.
+struct ProgHeld {
+    step: usize,
+    held: Held,
+    id: u32,
+    tag: Option<Tag>,
+    changed: bool,
 }
 
 /// Applies `plan` to `spec` (see the module doc).
@@ -101,11 +121,30 @@ pub(crate) fn apply(
     let info = gate::kernel_has_obj_info(cfg.gate.kver);
     for d in &plan.pin_dirs {
         let dir = cfg.bpffs.path(d);
-        if cfg.create_pin_dirs && sys.lstat(&dir).is_err_and(|e| e.is(libc::ENOENT)) {
-            match sys.mkdir(&dir, crate::paths::PIN_DIR_MODE) {
-                Ok(()) => log::info!("created pin directory {}", dir.display()),
-                Err(e) if e.is(libc::EEXIST) => {}
-                Err(e) => return Err(LoadError::sys(format!("create pin directory {d}"), e)),
+        if cfg.create_pin_dirs {
+            // The directory and any missing parent (`vendor/x/`), each
+            // checked to be a directory of the bpffs before going into it.
+            let mut at = String::new();
+            for part in d.split('/').filter(|p| !p.is_empty()) {
+                if !at.is_empty() {
+                    cfg.bpffs
+                        .check_dir(sys, &at)
+                        .map_err(|problem| LoadError::PinDir {
+                            dir: cfg.bpffs.path(&at),
+                            problem,
+                        })?;
+                    at.push('/');
+                }
+                at.push_str(part);
+                let path = cfg.bpffs.path(&at);
+                if !sys.lstat(&path).is_err_and(|e| e.is(libc::ENOENT)) {
+                    continue;
+                }
+                match sys.mkdir(&path, crate::paths::PIN_DIR_MODE) {
+                    Ok(()) => log::info!("created pin directory {}", path.display()),
+                    Err(e) if e.is(libc::EEXIST) => {}
+                    Err(e) => return Err(LoadError::sys(format!("create pin directory {at}"), e)),
+                }
             }
         }
         cfg.bpffs
@@ -125,6 +164,7 @@ pub(crate) fn apply(
                 out.skipped.push(SkipReport {
                     name: name.clone(),
                     reason: reason.clone(),
+                    verifier_log: None,
                 });
                 maps.push(None);
                 continue;
@@ -144,6 +184,7 @@ pub(crate) fn apply(
                 } else {
                     0
                 };
+                let pin = pin::needs_repair(&cfg.creds, &pin, &m.pin).then_some(pin);
                 (Held::Reused(fd, pin), id)
             }
             Found::Absent => {
@@ -193,7 +234,7 @@ pub(crate) fn apply(
         .map(|m| m.as_ref().map(|(h, _)| h.fd().as_raw_fd()))
         .collect();
     let mut budget = VerifyBudget::new(cfg.verify_budget);
-    let mut progs: Vec<(usize, Held, u32)> = Vec::new();
+    let mut progs: Vec<ProgHeld> = Vec::new();
     // Pin path → index into `progs`: a later `$variant` with the same pin
     // reuses what an earlier one produced, as if it were already pinned.
     let mut by_pin: HashMap<&str, usize> = HashMap::new();
@@ -203,6 +244,7 @@ pub(crate) fn apply(
                 out.skipped.push(SkipReport {
                     name: section.clone(),
                     reason: reason.clone(),
+                    verifier_log: None,
                 });
                 continue;
             }
@@ -211,21 +253,19 @@ pub(crate) fn apply(
         let rel = p.pin.rel.as_str();
         let what = format!("program {}", p.section);
         if let Some(&k) = by_pin.get(rel) {
-            let id = progs.get(k).map_or(0, |(_, _, id)| *id);
+            let (id, tag) = progs.get(k).map_or((0, None), |h| (h.id, h.tag));
             out.programs.push(PinReport {
-                name: p.section.clone(),
-                pin: rel.to_string(),
-                reused: true,
-                id,
+                tag,
+                ..PinReport::plain(&p.section, rel, true, id)
             });
             continue;
         }
         let Some(prog) = spec.programs.get(j) else {
             continue;
         };
-        match pin::find(sys, &cfg.bpffs, &cfg.creds, rel, ObjKind::Prog)? {
+        let held = match pin::find(sys, &cfg.bpffs, &cfg.creds, rel, ObjKind::Prog)? {
             Found::Pinned { fd, pin } => {
-                let id = if info {
+                let pinned = if info {
                     let i = sys
                         .prog_info(fd.as_fd())
                         .map_err(|e| LoadError::sys(format!("{what}: query existing pin"), e))?;
@@ -241,12 +281,20 @@ pub(crate) fn apply(
                             prog: p.section.clone(),
                         });
                     }
-                    i.id
+                    Some(i)
                 } else {
-                    0
+                    None
                 };
-                by_pin.insert(rel, progs.len());
-                progs.push((j, Held::Reused(fd, pin), id));
+                reuse_or_replace(
+                    ctx,
+                    spec,
+                    j,
+                    p,
+                    &raw_fds,
+                    &mut budget,
+                    &mut out,
+                    (fd, pin, pinned),
+                )?
             }
             Found::Absent => {
                 let mut insns = prog.insns.clone();
@@ -255,48 +303,45 @@ pub(crate) fn apply(
                         prog: p.section.clone(),
                         source,
                     })?;
-                for s in skipped {
-                    log::warn!("{}: {what}: {s}", ctx.file.display());
+                if let Some(first) = skipped.first() {
+                    // One line per program, however many there are.
+                    log::warn!(
+                        "{}: {what}: {} relocation(s) skipped, the first: {first}",
+                        crate::logging::shown(ctx.file),
+                        skipped.len(),
+                    );
                 }
-                let attr = ProgLoadAttr {
-                    prog_type: p.kind.prog_type,
-                    expected_attach_type: p.kind.expected_attach_type,
-                    insns: &insns,
-                    license: &spec.license,
-                    kern_version: cfg.gate.kver.0,
-                    name: &p.kernel_name,
-                };
-                let fd = match verify::load(sys, &attr, &p.section, &mut budget) {
+                let fd = match load_program(ctx, spec, p, &insns, &mut budget) {
                     Ok(fd) => fd,
                     Err(e @ LoadError::ProgLoad { .. }) if p.optional => {
-                        log::warn!("{}: optional {e}", ctx.file.display());
+                        log::warn!(
+                            "{}: optional {}",
+                            ctx.file.display(),
+                            crate::logging::escape(&e.to_string())
+                        );
                         out.skipped.push(SkipReport {
                             name: p.section.clone(),
                             reason: gate::SkipReason::OptionalFailed {
                                 errno: e.errno().unwrap_or(0),
                             },
+                            verifier_log: e.verifier_log().map(str::to_string),
                         });
                         continue;
                     }
                     Err(e) => return Err(e),
                 };
-                let id = if info {
-                    let i = sys
-                        .prog_info(fd.as_fd())
-                        .map_err(|e| LoadError::sys(format!("{what}: query new program"), e))?;
-                    if p.require_jited && i.jited_prog_len == 0 {
-                        return Err(LoadError::NotJited {
-                            prog: p.section.clone(),
-                        });
-                    }
-                    i.id
-                } else {
-                    0
-                };
-                by_pin.insert(rel, progs.len());
-                progs.push((j, Held::New(fd), id));
+                let (id, tag) = new_prog_info(ctx, p, &fd)?;
+                ProgHeld {
+                    step: j,
+                    held: Held::New(fd),
+                    id,
+                    tag,
+                    changed: false,
+                }
             }
-        }
+        };
+        by_pin.insert(rel, progs.len());
+        progs.push(held);
     }
 
     // Everything is in hand: make the new pins appear.
@@ -311,51 +356,231 @@ pub(crate) fn apply(
         .collect();
     let prog_loads: Vec<_> = progs
         .iter()
-        .filter_map(|(j, held, id)| match plan.programs.get(*j) {
-            Some(ProgStep::Load(p)) => Some((p, held, *id)),
+        .filter_map(|h| match plan.programs.get(h.step) {
+            Some(ProgStep::Load(p)) => Some((p, h)),
             _ => None,
         })
         .collect();
     let mut new = Vec::new();
     let mut repairs = Vec::new();
+    let mut replacements = Vec::new();
     for (plan_pin, held) in map_loads
         .iter()
         .map(|(m, h, _)| (&m.pin, *h))
-        .chain(prog_loads.iter().map(|(p, h, _)| (&p.pin, *h)))
+        .chain(prog_loads.iter().map(|(p, h)| (&p.pin, &h.held)))
     {
         match held {
             Held::New(fd) => new.push(NewPin {
                 plan: plan_pin,
                 fd: fd.as_fd(),
             }),
-            Held::Reused(_, pin) if pin::needs_repair(&cfg.creds, pin, plan_pin) => {
-                repairs.push(Repair {
-                    plan: plan_pin,
-                    pin,
-                });
-            }
-            Held::Reused(..) => {}
+            Held::Reused(_, Some(pin)) => repairs.push(Repair {
+                plan: plan_pin,
+                pin,
+            }),
+            Held::Reused(_, None) => {}
+            Held::Replacing { new: fd, old, pin } => replacements.push(Replacement {
+                plan: plan_pin,
+                fd: fd.as_fd(),
+                old: old.as_fd(),
+                pin,
+            }),
         }
     }
-    pin::commit(sys, &cfg.bpffs, &cfg.creds, &new, &repairs)?;
+    pin::commit(sys, &cfg.bpffs, &cfg.creds, &new, &replacements, &repairs)?;
 
     for (m, held, id) in map_loads {
-        out.maps.push(PinReport {
-            name: m.name.clone(),
-            pin: m.pin.rel.clone(),
-            reused: matches!(held, Held::Reused(..)),
+        out.maps.push(PinReport::plain(
+            &m.name,
+            &m.pin.rel,
+            matches!(held, Held::Reused(..)),
             id,
-        });
+        ));
     }
     let variants = std::mem::take(&mut out.programs);
-    for (p, held, id) in prog_loads {
+    for (p, h) in prog_loads {
         out.programs.push(PinReport {
-            name: p.section.clone(),
-            pin: p.pin.rel.clone(),
-            reused: matches!(held, Held::Reused(..)),
-            id,
+            tag: h.tag,
+            changed: h.changed,
+            replaced: matches!(h.held, Held::Replacing { .. }),
+            ..PinReport::plain(
+                &p.section,
+                &p.pin.rel,
+                matches!(h.held, Held::Reused(..)),
+                h.id,
+            )
         });
     }
     out.programs.extend(variants);
     Ok(out)
+}
+
+/// Verifies one relocated program ([`verify::load`]).
+fn load_program(
+    ctx: &EngineCtx<'_>,
+    spec: &ObjectSpec,
+    p: &ProgLoad,
+    insns: &[u8],
+    budget: &mut VerifyBudget,
+) -> Result<OwnedFd, LoadError> {
+    let attr = ProgLoadAttr {
+        prog_type: p.kind.prog_type,
+        expected_attach_type: p.kind.expected_attach_type,
+        insns,
+        license: &spec.license,
+        kern_version: ctx.cfg.gate.kver.0,
+        name: &p.kernel_name,
+    };
+    verify::load(ctx.sys, &attr, &p.section, budget)
+}
+
+/// Id and tag of a program just loaded, checking it was JIT-compiled if
+/// the release requires it.
+fn new_prog_info(
+    ctx: &EngineCtx<'_>,
+    p: &ProgLoad,
+    fd: &OwnedFd,
+) -> Result<(u32, Option<Tag>), LoadError> {
+    if !gate::kernel_has_obj_info(ctx.cfg.gate.kver) {
+        return Ok((0, None));
+    }
+    let i = ctx
+        .sys
+        .prog_info(fd.as_fd())
+        .map_err(|e| LoadError::sys(format!("program {}: query new program", p.section), e))?;
+    if p.require_jited && i.jited_prog_len == 0 {
+        return Err(LoadError::NotJited {
+            prog: p.section.clone(),
+        });
+    }
+    Ok((i.id, Some(i.tag)))
+}
+
+/// An existing program pin: reused as it is when it holds the object's
+/// program (same tag) or when its tag cannot be known; otherwise kept with
+/// a warning ([`OnChange::Keep`]) or replaced by the object's program
+/// ([`OnChange::Replace`]). The comparison hashes the relocated
+/// instructions ([`progtag`]): no verification is spent on it.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the pieces of one step of `apply`, kept apart for readability"
+)]
+fn reuse_or_replace(
+    ctx: &EngineCtx<'_>,
+    spec: &ObjectSpec,
+    step: usize,
+    p: &ProgLoad,
+    raw_fds: &[Option<i32>],
+    budget: &mut VerifyBudget,
+    out: &mut Applied,
+    (fd, pin, pinned): (OwnedFd, PinHandle, Option<crate::sys::ProgInfo>),
+) -> Result<ProgHeld, LoadError> {
+    let (id, tag) = pinned.as_ref().map_or((0, None), |i| (i.id, Some(i.tag)));
+    // A kept pin keeps its handle only if it needs a repair at commit.
+    let kept = |fd, pin: PinHandle| {
+        let pin = pin::needs_repair(&ctx.cfg.creds, &pin, &p.pin).then_some(pin);
+        Held::Reused(fd, pin)
+    };
+    let Some(prog) = spec.programs.get(step) else {
+        return Ok(ProgHeld {
+            step,
+            held: kept(fd, pin),
+            id,
+            tag,
+            changed: false,
+        });
+    };
+    let mut insns = prog.insns.clone();
+    let ours = reloc::relocate_maps(&mut insns, &prog.relocations, raw_fds)
+        .ok()
+        .map(|_| progtag::kernel_tags(&insns));
+    let (Some(pinned_tag), Some(ours)) = (tag, ours) else {
+        return Ok(ProgHeld {
+            step,
+            held: kept(fd, pin),
+            id,
+            tag,
+            changed: false,
+        });
+    };
+    if ours.contains(&pinned_tag) {
+        return Ok(ProgHeld {
+            step,
+            held: kept(fd, pin),
+            id,
+            tag,
+            changed: false,
+        });
+    }
+    // The tag this kernel would give the object's program (SHA-256 from
+    // 6.18 on, SHA-1 before): what bpftool would show after a replace.
+    let [sha1, sha256] = ours;
+    let our_tag = if ctx.cfg.gate.kver >= Kver::new(6, 18, 0) {
+        sha256
+    } else {
+        sha1
+    };
+    let file = crate::logging::shown(ctx.file);
+    let keep = |out_reason: &str| {
+        log::warn!(
+            "{file}: program {}: {} holds program id {id} tag {}, not the object's (tag {}); {out_reason}",
+            p.section,
+            p.pin.rel,
+            progtag::hex(&pinned_tag),
+            progtag::hex(&our_tag),
+        );
+    };
+    match p.on_change {
+        OnChange::Keep => {
+            keep("kept (the boot flow never replaces a pinned program; `netbpfload load --replace` does)");
+            Ok(ProgHeld {
+                step,
+                held: kept(fd, pin),
+                id,
+                tag,
+                changed: true,
+            })
+        }
+        OnChange::Replace => {
+            let new = match load_program(ctx, spec, p, &insns, budget) {
+                Ok(new) => new,
+                Err(e @ LoadError::ProgLoad { .. }) if p.optional => {
+                    keep(&format!(
+                        "kept: the object's optional program was refused ({})",
+                        crate::logging::escape(&e.to_string())
+                    ));
+                    out.skipped.push(SkipReport {
+                        name: p.section.clone(),
+                        reason: gate::SkipReason::OptionalFailed {
+                            errno: e.errno().unwrap_or(0),
+                        },
+                        verifier_log: e.verifier_log().map(str::to_string),
+                    });
+                    return Ok(ProgHeld {
+                        step,
+                        held: kept(fd, pin),
+                        id,
+                        tag,
+                        changed: true,
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+            let (new_id, new_tag) = new_prog_info(ctx, p, &new)?;
+            log::info!(
+                "{file}: program {}: replacing program id {id} tag {} at {} with id {new_id} tag {}",
+                p.section,
+                progtag::hex(&pinned_tag),
+                p.pin.rel,
+                new_tag.map_or_else(|| "?".to_string(), |t| progtag::hex(&t)),
+            );
+            Ok(ProgHeld {
+                step,
+                held: Held::Replacing { new, old: fd, pin },
+                id: new_id,
+                tag: new_tag,
+                changed: false,
+            })
+        }
+    }
 }

@@ -17,13 +17,23 @@
 //! rename moves the ones already in place back to their temporary names
 //! (except when another loader got there first: then the object is tried
 //! again and completes by reusing what both put in place).
-//! The loader never unlinks (Android's policy forbids it on the boot path).
+//!
+//! A replaced program (`load --replace`, never the boot flow) is staged the
+//! same way, then renamed *over* its pin (`rename(2)`, atomic: the path
+//! holds the old program or the new one, never nothing), after every new
+//! pin of the object is in place. If one replacement fails, those already
+//! made are undone by pinning the old program (still held open) again and
+//! renaming it back over, and the new pins are taken back as above: a
+//! failed replace leaves the old pins. Maps are never replaced.
+//!
+//! The loader never unlinks a pin while loading (Android's policy forbids it
+//! on the boot path); only `netbpfload unload` does ([`unpin`]).
 
 use super::error::LoadError;
 use crate::bpffs::Bpffs;
 use crate::plan::PinPlan;
 use crate::sys::{Credentials, ObjKind, PinHandle, Sys, BPF_F_RDONLY};
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// What is at a pin path.
 #[derive(Debug)]
@@ -148,6 +158,18 @@ pub(crate) struct NewPin<'a> {
     pub(crate) fd: BorrowedFd<'a>,
 }
 
+/// The object's program, to take the place of a changed one at its pin.
+pub(crate) struct Replacement<'a> {
+    /// Where and how (mode and owner of the new pin).
+    pub(crate) plan: &'a PinPlan,
+    /// The new program.
+    pub(crate) fd: BorrowedFd<'a>,
+    /// The program pinned there now (kept open to put it back on failure).
+    pub(crate) old: BorrowedFd<'a>,
+    /// The existing pin (its mode and owner, to put them back too).
+    pub(crate) pin: &'a PinHandle,
+}
+
 /// A reused pin whose mode or owner differs from the declaration.
 pub(crate) struct Repair<'a> {
     /// Declared mode and owner.
@@ -185,6 +207,49 @@ pub(crate) fn needs_repair(creds: &Credentials, pin: &PinHandle, plan: &PinPlan)
     false
 }
 
+/// Takes back new pins already put in place, by renaming them back to their
+/// temporary names (rename, not unlink: all the policy allows), so that no
+/// half of the object stays in place.
+fn take_back<'p>(
+    sys: &dyn Sys,
+    bpffs: &Bpffs,
+    placed: impl DoubleEndedIterator<Item = &'p PinPlan>,
+) {
+    let failed: Vec<String> = placed
+        .rev()
+        .filter_map(|q| {
+            sys.rename_noreplace(&bpffs.path(&q.rel), &bpffs.path(&q.tmp_rel))
+                .err()
+                .map(|e| format!("{}: {e}", q.rel))
+        })
+        .collect();
+    if !failed.is_empty() {
+        log::error!(
+            "cannot take back pins after a failed rename: {}",
+            failed.join("; ")
+        );
+    }
+}
+
+/// Undoes one replacement: the old program (still open) is pinned again at
+/// the temporary name, given its old mode and owner, and renamed back over.
+fn put_back(sys: &dyn Sys, bpffs: &Bpffs, r: &Replacement<'_>) {
+    let p = r.plan;
+    let tmp = bpffs.path(&p.tmp_rel);
+    let st = r.pin.stat;
+    let restored = sys
+        .obj_pin(r.old, &tmp)
+        .and_then(|()| sys.chmod(&tmp, st.perm()))
+        .and_then(|()| sys.chown(&tmp, st.uid, st.gid))
+        .and_then(|()| sys.rename_over(&tmp, &bpffs.path(&p.rel)));
+    if let Err(e) = restored {
+        log::error!(
+            "{}: cannot put the replaced program back after a failed replace: {e}",
+            p.rel
+        );
+    }
+}
+
 /// Makes the new pins of one object appear (see the module doc), then
 /// repairs the reused pins a killed loader left at the kernel's default.
 pub(crate) fn commit(
@@ -192,13 +257,19 @@ pub(crate) fn commit(
     bpffs: &Bpffs,
     creds: &Credentials,
     new: &[NewPin<'_>],
+    replacements: &[Replacement<'_>],
     repairs: &[Repair<'_>],
 ) -> Result<(), LoadError> {
     let needs_chown = |p: &PinPlan| (p.uid, p.gid) != (creds.euid, creds.egid);
-    // Before anything exists: every declared owner must be settable.
-    if let Some(p) = new
+    let staging: Vec<(&PinPlan, BorrowedFd<'_>)> = new
         .iter()
-        .map(|n| n.plan)
+        .map(|n| (n.plan, n.fd))
+        .chain(replacements.iter().map(|r| (r.plan, r.fd)))
+        .collect();
+    // Before anything exists: every declared owner must be settable.
+    if let Some(p) = staging
+        .iter()
+        .map(|(p, _)| *p)
         .find(|p| needs_chown(p) && !creds.may_chown_to(p.uid, p.gid))
     {
         return Err(LoadError::Owner {
@@ -207,11 +278,10 @@ pub(crate) fn commit(
             gid: p.gid,
         });
     }
-    let mut made: Vec<&PinPlan> = Vec::with_capacity(new.len());
-    let staged = new.iter().try_for_each(|n| {
-        let p = n.plan;
+    let mut made: Vec<&PinPlan> = Vec::with_capacity(staging.len());
+    let staged = staging.iter().try_for_each(|&(p, fd)| {
         let tmp = bpffs.path(&p.tmp_rel);
-        sys.obj_pin(n.fd, &tmp).map_err(|e| {
+        sys.obj_pin(fd, &tmp).map_err(|e| {
             LoadError::sys(
                 format!("pin {} (temporary name of {})", p.tmp_rel, p.rel),
                 e,
@@ -239,7 +309,8 @@ pub(crate) fn commit(
         }
         return Err(e);
     }
-    for (i, p) in made.iter().enumerate() {
+    let placed = new.len();
+    for (i, p) in made.iter().take(placed).enumerate() {
         let failure = match sys.rename_noreplace(&bpffs.path(&p.tmp_rel), &bpffs.path(&p.rel)) {
             Ok(()) => continue,
             // Another loader put this pin in place first: what this object
@@ -249,14 +320,19 @@ pub(crate) fn commit(
             Err(e) if e.is(libc::EEXIST) => return Err(LoadError::Raced { pin: p.rel.clone() }),
             Err(e) => LoadError::sys(format!("move {} into place", p.rel), e),
         };
-        // Take back what this object already put in place, by renaming it
-        // back to its temporary name (rename, not unlink: all the policy
-        // allows), so that no half of the object stays in place.
-        for q in made.iter().take(i).rev() {
-            if let Err(e) = sys.rename_noreplace(&bpffs.path(&q.rel), &bpffs.path(&q.tmp_rel)) {
-                log::error!("{}: cannot take it back after a failed rename: {e}", q.rel);
-            }
+        take_back(sys, bpffs, made.iter().take(i).copied());
+        return Err(failure);
+    }
+    for (i, r) in replacements.iter().enumerate() {
+        let p = r.plan;
+        let Err(e) = sys.rename_over(&bpffs.path(&p.tmp_rel), &bpffs.path(&p.rel)) else {
+            continue;
+        };
+        let failure = LoadError::sys(format!("replace {}", p.rel), e);
+        for done in replacements.iter().take(i).rev() {
+            put_back(sys, bpffs, done);
         }
+        take_back(sys, bpffs, made.iter().take(placed).copied());
         return Err(failure);
     }
     for r in repairs {
@@ -276,4 +352,75 @@ pub(crate) fn commit(
         }
     }
     Ok(())
+}
+
+/// What a pin holds, as `netbpfload show` reports it.
+#[derive(Debug, Clone)]
+pub enum Contents {
+    /// A map.
+    Map(crate::sys::MapInfo),
+    /// A program.
+    Prog(crate::sys::ProgInfo),
+    /// Something else pinned (a link, an iterator), or a file this loader
+    /// cannot open; the text says what.
+    Other(String),
+}
+
+/// Opens what is pinned at `rel` read-only and asks the kernel what it is.
+/// Never changes anything (unlike the load path, it does not lend itself read
+/// access to an unreadable pin: it reports it).
+pub fn examine(sys: &dyn Sys, bpffs: &Bpffs, rel: &str) -> Contents {
+    let path = bpffs.path(rel);
+    let pin = match sys.open_pin(&path) {
+        Ok(p) => p,
+        Err(e) => return Contents::Other(e.to_string()),
+    };
+    if !pin.stat.is_file() {
+        return Contents::Other(format!("a {}", pin.stat.kind_name()));
+    }
+    if pin.stat.dev != bpffs.dev() {
+        return Contents::Other("a file of another filesystem".to_string());
+    }
+    let mut refused = None;
+    for kind in [ObjKind::Map, ObjKind::Prog] {
+        match sys.obj_get_pin(&pin, BPF_F_RDONLY, kind) {
+            Ok(fd) => {
+                let info = match kind {
+                    ObjKind::Map => sys.map_info(fd.as_fd()).map(Contents::Map),
+                    ObjKind::Prog => sys.prog_info(fd.as_fd()).map(Contents::Prog),
+                };
+                return info.unwrap_or_else(|e| Contents::Other(e.to_string()));
+            }
+            Err(e) if e.is(libc::EINVAL) => {}
+            Err(e) => refused = Some(e),
+        }
+    }
+    Contents::Other(match refused {
+        Some(e) if e.is(libc::EACCES) || e.is(libc::EPERM) => format!("cannot be opened: {e}"),
+        Some(e) => format!("not a pinned map or program ({e})"),
+        None => "a pinned object that is neither a map nor a program".to_string(),
+    })
+}
+
+/// Removes the pin at `rel` if it is a pin of `kind` on the loader's bpffs
+/// (the load path's checks: a symlink, a directory, a file of another mount or
+/// a pinned object of the other kind is refused and left). Only
+/// `netbpfload unload` calls it: the boot flow never unlinks.
+pub fn unpin(
+    sys: &dyn Sys,
+    bpffs: &Bpffs,
+    creds: &Credentials,
+    rel: &str,
+    kind: ObjKind,
+) -> Result<bool, LoadError> {
+    match find(sys, bpffs, creds, rel, kind)? {
+        Found::Absent => Ok(false),
+        Found::Pinned { fd, pin } => {
+            drop(fd);
+            drop(pin);
+            sys.unlink(&bpffs.path(rel))
+                .map_err(|e| LoadError::sys(format!("unpin {rel}"), e))?;
+            Ok(true)
+        }
+    }
 }

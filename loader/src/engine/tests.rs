@@ -1026,3 +1026,190 @@ fn old_kernels_get_no_names_and_no_info_checks() {
     loaded(load(&f, &spec));
     assert!(f.calls().contains(&"BPF_MAP_CREATE m".to_string()));
 }
+
+/// The object of `rerun`/`replace` tests: one map and two programs; `imm`
+/// is the constant the first program returns (a rebuilt object changes it).
+fn changing_obj(imm: u8) -> ObjectSpec {
+    let mut a = prog("skfilter/a", 0);
+    a.insns[16 + 4] = imm;
+    obj(
+        vec![map("m", ARRAY, 4, 8, 2)],
+        vec![a, prog("skfilter/b", 0)],
+    )
+}
+
+#[test]
+fn a_changed_program_is_kept_with_a_warning_and_never_reverified() {
+    let f = fake();
+    let (_, first, _) = loaded(load(&f, &changing_obj(1)));
+    assert!(first
+        .iter()
+        .all(|p| !p.reused && !p.changed && p.tag.is_some()));
+    let loads = count_calls(&f, Op::ProgLoad.name());
+
+    // The same object again: reused, unchanged (the tag is computed here,
+    // nothing is verified).
+    let (_, same, _) = loaded(load(&f, &changing_obj(1)));
+    assert!(
+        same.iter().all(|p| p.reused && !p.changed && !p.replaced),
+        "{same:#?}"
+    );
+    assert_eq!(count_calls(&f, Op::ProgLoad.name()), loads);
+
+    // A rebuilt object: the changed program is flagged and kept.
+    let (maps, changed, _) = loaded(load(&f, &changing_obj(2)));
+    assert!(maps.iter().all(|m| m.reused && !m.changed));
+    let a = changed.iter().find(|p| p.name == "skfilter/a").expect("a");
+    let b = changed.iter().find(|p| p.name == "skfilter/b").expect("b");
+    assert!(a.reused && a.changed && !a.replaced, "{a:#?}");
+    assert_eq!(a.tag, first[0].tag, "the pinned program stays");
+    assert!(b.reused && !b.changed);
+    assert_eq!(
+        count_calls(&f, Op::ProgLoad.name()),
+        loads,
+        "keeping a changed program verifies nothing"
+    );
+    assert_no_lock_no_unlink(&f);
+}
+
+fn replace_cfg(f: &FakeSys) -> LoadConfig {
+    let mut c = cfg(f);
+    c.on_change = OnChange::Replace;
+    c
+}
+
+#[test]
+fn replace_puts_the_new_program_at_the_pin_and_keeps_the_maps() {
+    let f = fake();
+    let (maps0, first, _) = loaded(load(&f, &changing_obj(1)));
+    let a_rel = "tethering/prog_obj_skfilter_a";
+    let b_rel = "tethering/prog_obj_skfilter_b";
+    let (_, old_a, ..) = pin_at(&f, a_rel).expect("a pinned");
+    let (_, old_b, ..) = pin_at(&f, b_rel).expect("b pinned");
+
+    // Unchanged: --replace reuses like the default.
+    let (_, same, _) = loaded(load_cfg(&f, &replace_cfg(&f), &changing_obj(1)));
+    assert!(same.iter().all(|p| p.reused && !p.replaced));
+
+    let c = replace_cfg(&f);
+    let (maps, progs, _) = loaded(load_cfg(&f, &c, &changing_obj(2)));
+    assert_eq!(maps[0].id, maps0[0].id, "the map (and its data) is kept");
+    assert!(maps[0].reused);
+    let a = progs.iter().find(|p| p.name == "skfilter/a").expect("a");
+    assert!(a.replaced && !a.reused && !a.changed, "{a:#?}");
+    assert_ne!(a.tag, first[0].tag);
+    let (kind, new_a, mode, uid, gid) = pin_at(&f, a_rel).expect("a still pinned");
+    assert_eq!(kind, ObjKind::Prog);
+    assert_ne!(new_a, old_a, "a new program at the pin");
+    assert_eq!(new_a, a.id);
+    assert_eq!(
+        (mode, uid, gid),
+        (0o440, 0, AID_SYSTEM),
+        "declared mode and owner"
+    );
+    assert_eq!(pin_at(&f, b_rel).expect("b").1, old_b, "unchanged b kept");
+    // Replaced by a rename over the pin, never an unlink, and no temporary
+    // pin is left behind.
+    assert_no_lock_no_unlink(&f);
+    assert_eq!(count_calls(&f, Op::RenameOver.name()), 1);
+    assert!(f
+        .pins()
+        .iter()
+        .all(|(p, ..)| !p.to_string_lossy().contains(paths::TMP_PIN_PREFIX)));
+    // Once replaced, the new object is the pinned one.
+    let (_, again, _) = loaded(load(&f, &changing_obj(2)));
+    assert!(again.iter().all(|p| p.reused && !p.changed));
+}
+
+#[test]
+fn a_failed_replace_leaves_the_old_pins() {
+    // Two changed programs; the second rename over fails: the first
+    // replacement is undone, and both pins hold the old programs.
+    let obj2 = |imm: u8| {
+        let mut o = changing_obj(imm);
+        o.programs[1].insns[16 + 4] = imm;
+        o
+    };
+    let f = fake();
+    loaded(load(&f, &obj2(1)));
+    let a_rel = "tethering/prog_obj_skfilter_a";
+    let b_rel = "tethering/prog_obj_skfilter_b";
+    let before = (pin_at(&f, a_rel), pin_at(&f, b_rel));
+    f.fail_op(Op::RenameOver, p(b_rel), libc::EIO);
+    let e = load_error(load_cfg(&f, &replace_cfg(&f), &obj2(2)));
+    assert_eq!(e.errno(), Some(libc::EIO), "{e}");
+    assert!(e.to_string().contains(b_rel), "{e}");
+    assert_eq!((pin_at(&f, a_rel), pin_at(&f, b_rel)), before);
+    assert_no_lock_no_unlink(&f);
+
+    // A replacement the verifier refuses fails the object before any pin
+    // moves.
+    let f = fake();
+    loaded(load(&f, &obj2(1)));
+    let before = (pin_at(&f, a_rel), pin_at(&f, b_rel));
+    f.fail_prog_load("skfilter_b", libc::EACCES, "0: invalid\n");
+    let e = load_error(load_cfg(&f, &replace_cfg(&f), &obj2(2)));
+    assert!(matches!(e, LoadError::ProgLoad { .. }), "{e}");
+    assert_eq!((pin_at(&f, a_rel), pin_at(&f, b_rel)), before);
+    assert_eq!(count_calls(&f, Op::RenameOver.name()), 0);
+}
+
+#[test]
+fn a_refused_optional_replacement_keeps_the_pinned_program_and_its_log() {
+    let opt = |imm: u8| {
+        let mut o = changing_obj(imm);
+        o.programs[0].def.optional = true;
+        o
+    };
+    let f = fake();
+    loaded(load(&f, &opt(1)));
+    let a_rel = "tethering/prog_obj_skfilter_a";
+    let before = pin_at(&f, a_rel);
+    f.fail_prog_load("skfilter_a", libc::EACCES, "0: R0 !read_ok\n");
+    let (_, progs, skipped) = loaded(load_cfg(&f, &replace_cfg(&f), &opt(2)));
+    let a = progs.iter().find(|p| p.name == "skfilter/a").expect("a");
+    assert!(a.reused && a.changed && !a.replaced, "{a:#?}");
+    assert_eq!(pin_at(&f, a_rel), before);
+    assert_eq!(skipped.len(), 1, "{skipped:#?}");
+    assert_eq!(
+        skipped[0].verifier_log.as_deref(),
+        Some("0: R0 !read_ok"),
+        "the optional program's verifier log is kept"
+    );
+}
+
+#[test]
+fn load_creates_missing_pin_directories_and_their_parents() {
+    let f = fake();
+    let mut c = cfg(&f);
+    c.create_pin_dirs = true;
+    let spec = obj(vec![map("m", ARRAY, 4, 8, 2)], vec![prog("skfilter/a", 0)]);
+    let loc = Location::new(DIR, "vendor/x/");
+    let (maps, ..) = loaded(load_object(
+        &f,
+        &c,
+        &loc,
+        Path::new("/etc/bpf/obj.o"),
+        &spec,
+    ));
+    assert_eq!(maps[0].pin, "vendor/x/map_obj_m");
+    for d in ["vendor", "vendor/x"] {
+        assert!(
+            matches!(f.node(p(d)), Some(Node::Dir(m)) if m.mode == paths::PIN_DIR_MODE),
+            "{d}"
+        );
+    }
+    // Without the option (the boot flow) a missing directory fails the
+    // object, naming it, and nothing is created.
+    let f = fake();
+    let e = load_error(load_object(
+        &f,
+        &cfg(&f),
+        &loc,
+        Path::new("/etc/bpf/obj.o"),
+        &spec,
+    ));
+    assert!(matches!(e, LoadError::PinDir { .. }), "{e}");
+    assert!(e.to_string().contains("vendor/x"), "{e}");
+    assert!(f.node(p("vendor")).is_none());
+}

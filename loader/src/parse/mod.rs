@@ -213,6 +213,7 @@ pub fn parse_object_as(
             btf: get(Special::Btf).is_some(),
         },
         btf,
+        libbpf: None,
     })
 }
 

@@ -33,6 +33,7 @@ fn plan_for(
             location,
             page_size: 4096,
             tmp_tag: "77_3",
+            on_change: Default::default(),
         },
     )
 }

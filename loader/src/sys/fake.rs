@@ -876,6 +876,7 @@ impl Bpf for FakeSys {
         match s.entry(fd).map(|e| &e.obj) {
             Some(Obj::Map(m)) => Ok(MapInfo {
                 id: m.id,
+                name: m.attr.name.chars().take(15).collect(),
                 map_type: m.attr.map_type,
                 key_size: m.attr.key_size,
                 value_size: m.attr.value_size,
@@ -899,6 +900,7 @@ impl Bpf for FakeSys {
                 let len = u32::try_from(p.insns.len()).unwrap_or(u32::MAX);
                 Ok(ProgInfo {
                     id: p.id,
+                    name: p.name.chars().take(15).collect(),
                     prog_type: p.prog_type,
                     tag: fake_tag(&p.insns),
                     jited_prog_len: len,
@@ -1003,6 +1005,28 @@ impl Files for FakeSys {
         }
         if s.tree.contains_key(to) {
             return Err(err(OP, to, libc::EEXIST));
+        }
+        if s.in_bpffs(from) != s.in_bpffs(to) {
+            return Err(err(OP, to, libc::EXDEV));
+        }
+        if let Some(n) = s.tree.remove(from) {
+            s.tree.insert(to.to_path_buf(), n);
+        }
+        Ok(())
+    }
+
+    fn rename_over(&self, from: &Path, to: &Path) -> SysResult<()> {
+        const OP: Op = Op::RenameOver;
+        let mut s = self.lock();
+        s.gate(OP, Some(to), &format!("from {}", from.display()))?;
+        if !s.tree.contains_key(from) {
+            return Err(err(OP, from, libc::ENOENT));
+        }
+        if !s.parent_is_dir(to) {
+            return Err(err(OP, to, libc::ENOENT));
+        }
+        if matches!(s.tree.get(to), Some(Node::Dir(_))) {
+            return Err(err(OP, to, libc::EISDIR));
         }
         if s.in_bpffs(from) != s.in_bpffs(to) {
             return Err(err(OP, to, libc::EXDEV));
@@ -1238,11 +1262,10 @@ impl Process for FakeSys {
 }
 
 /// A stand-in for the kernel's program tag: a hash of the instructions.
+/// The tag Linux 6.18 gives a program of these instructions.
 fn fake_tag(insns: &[u8]) -> [u8; 8] {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    insns.hash(&mut h);
-    h.finish().to_le_bytes()
+    let [_, sha256] = crate::progtag::kernel_tags(insns);
+    sha256
 }
 
 #[cfg(test)]

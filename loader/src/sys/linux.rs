@@ -62,6 +62,17 @@ fn copy_name(dst: &mut [libc::c_char; 16], name: &str) {
     }
 }
 
+/// A kernel `char[16]` object name (NUL-terminated unless full) as text;
+/// the kernel only accepts ASCII alphanumerics, `_` and `.` in it.
+fn c_name(name: &[libc::c_char; 16]) -> String {
+    // `c_char` is i8 on x86 and u8 on Arm: take its byte either way.
+    name.iter()
+        .map(|c| u8::from_ne_bytes(c.to_ne_bytes()))
+        .take_while(|&b| b != 0)
+        .map(char::from)
+        .collect()
+}
+
 /// `bpf(cmd, attr, sizeof(*attr))`.
 fn sys_bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> Result<libc::c_long, Errno> {
     // SAFETY: `attr` is a valid, exclusively borrowed `bpf_attr` of the size we
@@ -117,13 +128,19 @@ fn obj_info<T: Copy>(op: Op, fd: BorrowedFd<'_>, info: &mut T) -> SysResult<()> 
 /// available the check is skipped and the caller's field comparison still
 /// fails. Only fds from pins need it: the loader knows what it created.
 fn check_fd_kind(op: Op, path: &Path, fd: BorrowedFd<'_>, kind: ObjKind) -> SysResult<()> {
+    check_kind(op, Some(path), fd, kind)
+}
+
+/// `EINVAL` unless `fd` is a BPF object of `kind` (the kernel's
+/// `BPF_OBJ_GET_INFO_BY_FD` answers for any BPF fd, in that fd's layout).
+fn check_kind(op: Op, path: Option<&Path>, fd: BorrowedFd<'_>, kind: ObjKind) -> SysResult<()> {
     let want: &[u8] = match kind {
         ObjKind::Map => b"anon_inode:bpf-map",
         ObjKind::Prog => b"anon_inode:bpf-prog",
     };
     match std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) {
         Ok(target) if target.as_os_str().as_bytes() != want => {
-            Err(SysError::from_errno(op, Some(path), libc::EINVAL))
+            Err(SysError::from_errno(op, path, libc::EINVAL))
         }
         _ => Ok(()),
     }
@@ -263,9 +280,11 @@ impl Bpf for LinuxSys {
     fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
         // SAFETY: `bpf_map_info` is a plain C struct; all-zero is valid.
         let mut info: bpf_map_info = unsafe { std::mem::zeroed() };
+        check_kind(Op::MapInfo, None, fd, ObjKind::Map)?;
         obj_info(Op::MapInfo, fd, &mut info)?;
         Ok(MapInfo {
             id: info.id,
+            name: c_name(&info.name),
             map_type: info.type_,
             key_size: info.key_size,
             value_size: info.value_size,
@@ -281,9 +300,11 @@ impl Bpf for LinuxSys {
         // SAFETY: `bpf_prog_info` is a plain C struct; all-zero is valid (its
         // pointer fields are null, so the kernel copies no arrays out).
         let mut info: bpf_prog_info = unsafe { std::mem::zeroed() };
+        check_kind(Op::ProgInfo, None, fd, ObjKind::Prog)?;
         obj_info(Op::ProgInfo, fd, &mut info)?;
         Ok(ProgInfo {
             id: info.id,
+            name: c_name(&info.name),
             prog_type: info.type_,
             tag: info.tag,
             jited_prog_len: info.jited_prog_len,
@@ -389,6 +410,10 @@ impl Files for LinuxSys {
             return Err(nix_err(OP, Some(to), Errno::last()));
         }
         Ok(())
+    }
+
+    fn rename_over(&self, from: &Path, to: &Path) -> SysResult<()> {
+        std::fs::rename(from, to).map_err(|e| io_err(Op::RenameOver, to, e))
     }
 
     fn unlink(&self, path: &Path) -> SysResult<()> {

@@ -51,6 +51,9 @@ pub enum Op {
     Chown,
     /// `renameat2(2)` with `RENAME_NOREPLACE`.
     Rename,
+    /// `rename(2)` onto an existing pin, replacing it atomically (only
+    /// `load --replace`; never on the boot path).
+    RenameOver,
     /// `unlink(2)` (only `unload` and the clean-up of a dead run's temporary
     /// pins under the run lock; never on the boot path of a device).
     Unlink,
@@ -88,7 +91,7 @@ pub enum Op {
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 28] = [
+    pub const ALL: [Op; 29] = [
         Op::MapCreate,
         Op::ProgLoad,
         Op::BtfLoad,
@@ -101,6 +104,7 @@ impl Op {
         Op::Chmod,
         Op::Chown,
         Op::Rename,
+        Op::RenameOver,
         Op::Unlink,
         Op::Mkdir,
         Op::Lstat,
@@ -134,6 +138,7 @@ impl Op {
             Op::Chmod => "chmod",
             Op::Chown => "lchown",
             Op::Rename => "renameat2(RENAME_NOREPLACE)",
+            Op::RenameOver => "rename(replace)",
             Op::Unlink => "unlink",
             Op::Mkdir => "mkdir",
             Op::Lstat => "lstat",
@@ -163,6 +168,7 @@ impl Op {
                 | Op::Chmod
                 | Op::Chown
                 | Op::Rename
+                | Op::RenameOver
                 | Op::Unlink
                 | Op::Mkdir
                 | Op::WriteFile
@@ -283,10 +289,12 @@ pub struct ProgLoadAttr<'a> {
 }
 
 /// What `BPF_OBJ_GET_INFO_BY_FD` says of a map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MapInfo {
     /// Map id.
     pub id: u32,
+    /// The name given at creation (at most 15 bytes; empty if none).
+    pub name: String,
     /// `enum bpf_map_type`.
     pub map_type: u32,
     /// Key size.
@@ -306,10 +314,12 @@ pub struct MapInfo {
 }
 
 /// What `BPF_OBJ_GET_INFO_BY_FD` says of a program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProgInfo {
     /// Program id.
     pub id: u32,
+    /// The name given at load (at most 15 bytes; empty if none).
+    pub name: String,
     /// `enum bpf_prog_type`.
     pub prog_type: u32,
     /// The program's tag (hash of its instructions, map fds cleared).
@@ -503,6 +513,9 @@ pub trait Files: Send + Sync {
     fn chown(&self, path: &Path, uid: u32, gid: u32) -> SysResult<()>;
     /// `renameat2(from, to, RENAME_NOREPLACE)`.
     fn rename_noreplace(&self, from: &Path, to: &Path) -> SysResult<()>;
+    /// `rename(from, to)`: atomically replaces what is at `to` (a pin
+    /// being replaced by `load --replace`).
+    fn rename_over(&self, from: &Path, to: &Path) -> SysResult<()>;
     /// `unlink(path)`.
     fn unlink(&self, path: &Path) -> SysResult<()>;
     /// `mkdir(path, mode)` with umask 0; `EEXIST` is reported, not hidden.
@@ -661,6 +674,11 @@ impl<S: Sys, H: Hook> Files for Interposed<S, H> {
     fn rename_noreplace(&self, from: &Path, to: &Path) -> SysResult<()> {
         self.call(Op::Rename, Some(to), || {
             self.inner.rename_noreplace(from, to)
+        })
+    }
+    fn rename_over(&self, from: &Path, to: &Path) -> SysResult<()> {
+        self.call(Op::RenameOver, Some(to), || {
+            self.inner.rename_over(from, to)
         })
     }
     fn unlink(&self, path: &Path) -> SysResult<()> {

@@ -64,9 +64,9 @@ BPF_CLANG=clang-19 BPF_LLVM_STRIP=llvm-strip-19 \
 
 step "tier 2: root tests (real kernel, private mount namespace + bpffs)"
 # Build first so the namespace only runs tests.
-cargo test -p netbpfload-tests --locked --no-run --test root --test robustness --test parallel --test faults --test privilege --test btf --test hostile_boot --test android_path --test libbpf --test board
+cargo test -p netbpfload-tests --locked --no-run --test root --test robustness --test parallel --test faults --test privilege --test btf --test hostile_boot --test android_path --test libbpf --test board --test releases
 unshare -m --propagation private \
-  cargo test -p netbpfload-tests --locked --test root --test robustness --test parallel --test faults --test privilege --test btf --test hostile_boot --test android_path --test libbpf --test board
+  cargo test -p netbpfload-tests --locked --test root --test robustness --test parallel --test faults --test privilege --test btf --test hostile_boot --test android_path --test libbpf --test board --test releases
 
 step "tier 3: QEMU boot matrix ($QEMU_MATRIX)"
 # Kernels for every cell (cached under target/qemu-kernels/ after the first

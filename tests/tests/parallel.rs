@@ -10,7 +10,7 @@ use netbpfload::engine::{self, LoadConfig, LocationReport, ObjectOutcome};
 use netbpfload::paths::{self, Location};
 use netbpfload::release::{Release, Role};
 use netbpfload::sys::linux::LinuxSys;
-use netbpfload::sys::{Bpf, BPF_F_RDONLY};
+use netbpfload::sys::ObjKind;
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
 use netbpfload_tests::stage::netbpfload_bin;
 use std::os::fd::AsFd;
@@ -63,17 +63,15 @@ fn load(locations: &[Location], parallel: bool) -> (PrivateBpffs, Vec<LocationRe
 
 /// What the kernel says is pinned at `path`: map attributes or program type.
 fn kernel_object(path: &Path) -> String {
-    let fd =
-        bpffs::obj_get(path, BPF_F_RDONLY).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    if let Ok(m) = LinuxSys.map_info(fd.as_fd()) {
-        return format!(
-            "map type {} key {} value {} max {} flags {:#x}",
-            m.map_type, m.key_size, m.value_size, m.max_entries, m.map_flags
-        );
-    }
-    match LinuxSys.prog_info(fd.as_fd()) {
-        Ok(p) => format!("prog type {}", p.prog_type),
-        Err(e) => panic!("{}: neither a map nor a program: {e}", path.display()),
+    match bpffs::kind_of(path) {
+        ObjKind::Map => {
+            let m = bpffs::map_info(path);
+            format!(
+                "map type {} key {} value {} max {} flags {:#x}",
+                m.map_type, m.key_size, m.value_size, m.max_entries, m.map_flags
+            )
+        }
+        ObjKind::Prog => format!("prog type {}", bpffs::prog_info(path).prog_type),
     }
 }
 

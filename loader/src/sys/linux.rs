@@ -126,21 +126,17 @@ fn obj_info<T: Copy>(op: Op, fd: BorrowedFd<'_>, info: &mut T) -> SysResult<()> 
 /// expected. The fd's anon-inode name tells the kinds apart
 /// (`anon_inode:bpf-map`, `anon_inode:bpf-prog`); if `/proc` is not
 /// available the check is skipped and the caller's field comparison still
-/// fails. Only fds from pins need it: the loader knows what it created.
+/// fails. Only fds from pins need it: the loader knows what it created, so
+/// `map_info`/`prog_info` do not repeat the check (one `readlink` per pin
+/// opened, not two: it showed in the warm boot's cost).
 fn check_fd_kind(op: Op, path: &Path, fd: BorrowedFd<'_>, kind: ObjKind) -> SysResult<()> {
-    check_kind(op, Some(path), fd, kind)
-}
-
-/// `EINVAL` unless `fd` is a BPF object of `kind` (the kernel's
-/// `BPF_OBJ_GET_INFO_BY_FD` answers for any BPF fd, in that fd's layout).
-fn check_kind(op: Op, path: Option<&Path>, fd: BorrowedFd<'_>, kind: ObjKind) -> SysResult<()> {
     let want: &[u8] = match kind {
         ObjKind::Map => b"anon_inode:bpf-map",
         ObjKind::Prog => b"anon_inode:bpf-prog",
     };
     match std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) {
         Ok(target) if target.as_os_str().as_bytes() != want => {
-            Err(SysError::from_errno(op, path, libc::EINVAL))
+            Err(SysError::from_errno(op, Some(path), libc::EINVAL))
         }
         _ => Ok(()),
     }
@@ -280,7 +276,6 @@ impl Bpf for LinuxSys {
     fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo> {
         // SAFETY: `bpf_map_info` is a plain C struct; all-zero is valid.
         let mut info: bpf_map_info = unsafe { std::mem::zeroed() };
-        check_kind(Op::MapInfo, None, fd, ObjKind::Map)?;
         obj_info(Op::MapInfo, fd, &mut info)?;
         Ok(MapInfo {
             id: info.id,
@@ -300,7 +295,6 @@ impl Bpf for LinuxSys {
         // SAFETY: `bpf_prog_info` is a plain C struct; all-zero is valid (its
         // pointer fields are null, so the kernel copies no arrays out).
         let mut info: bpf_prog_info = unsafe { std::mem::zeroed() };
-        check_kind(Op::ProgInfo, None, fd, ObjKind::Prog)?;
         obj_info(Op::ProgInfo, fd, &mut info)?;
         Ok(ProgInfo {
             id: info.id,

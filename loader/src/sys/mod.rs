@@ -493,9 +493,11 @@ pub trait Bpf: Send + Sync {
     fn obj_get(&self, path: &Path, file_flags: u32, kind: ObjKind) -> SysResult<OwnedFd>;
     /// [`Bpf::obj_get`] of the inode behind `pin` (never a symlink).
     fn obj_get_pin(&self, pin: &PinHandle, file_flags: u32, kind: ObjKind) -> SysResult<OwnedFd>;
-    /// `BPF_OBJ_GET_INFO_BY_FD` on a map fd.
+    /// `BPF_OBJ_GET_INFO_BY_FD` on a map fd: one the loader created, or one
+    /// [`Bpf::obj_get`] opened as a map (the kernel answers any BPF fd in
+    /// that fd's own layout, so the kind must be known before).
     fn map_info(&self, fd: BorrowedFd<'_>) -> SysResult<MapInfo>;
-    /// `BPF_OBJ_GET_INFO_BY_FD` on a program fd.
+    /// `BPF_OBJ_GET_INFO_BY_FD` on a program fd (same condition).
     fn prog_info(&self, fd: BorrowedFd<'_>) -> SysResult<ProgInfo>;
     /// `BPF_MAP_UPDATE_ELEM`.
     fn map_update(&self, fd: BorrowedFd<'_>, key: &[u8], value: &[u8], flags: u64)

@@ -319,13 +319,7 @@ pub(crate) fn apply(
                             ctx.file.display(),
                             crate::logging::escape(&e.to_string())
                         );
-                        out.skipped.push(SkipReport {
-                            name: p.section.clone(),
-                            reason: gate::SkipReason::OptionalFailed {
-                                errno: e.errno().unwrap_or(0),
-                            },
-                            verifier_log: e.verifier_log().map(str::to_string),
-                        });
+                        out.skipped.push(optional_failed(&p.section, &e));
                         continue;
                     }
                     Err(e) => return Err(e),
@@ -416,6 +410,17 @@ pub(crate) fn apply(
 }
 
 /// Verifies one relocated program ([`verify::load`]).
+/// What an optional program refused by the kernel leaves in the report.
+fn optional_failed(section: &str, e: &LoadError) -> SkipReport {
+    SkipReport {
+        name: section.to_string(),
+        reason: gate::SkipReason::OptionalFailed {
+            errno: e.errno().unwrap_or(0),
+        },
+        verifier_log: e.verifier_log().map(str::to_string),
+    }
+}
+
 fn load_program(
     ctx: &EngineCtx<'_>,
     spec: &ObjectSpec,
@@ -549,13 +554,7 @@ fn reuse_or_replace(
                         "kept: the object's optional program was refused ({})",
                         crate::logging::escape(&e.to_string())
                     ));
-                    out.skipped.push(SkipReport {
-                        name: p.section.clone(),
-                        reason: gate::SkipReason::OptionalFailed {
-                            errno: e.errno().unwrap_or(0),
-                        },
-                        verifier_log: e.verifier_log().map(str::to_string),
-                    });
+                    out.skipped.push(optional_failed(&p.section, &e));
                     return Ok(ProgHeld {
                         step,
                         held: kept(fd, pin),

@@ -57,8 +57,14 @@ pub const MAX_OBJECT_SIZE: u64 = 16 * 1024 * 1024;
 /// lock, the standard streams).
 pub const FD_RESERVE: usize = 64;
 
-/// Most objects read and planned ahead of loading, per batch.
-pub const BATCH_OBJECTS: usize = 32;
+/// Objects read and planned ahead of loading, per worker and batch: enough
+/// to keep every worker busy while one object is slower than the others,
+/// few enough that the parsed objects waiting in a batch stay a small part
+/// of the loader's memory (one worker: 4 objects, not the 32 a whole batch
+/// of the 2-core benchmark machine once held).
+pub const BATCH_OBJECTS_PER_WORKER: usize = 4;
+/// Most objects per batch, whatever the number of workers.
+pub const BATCH_OBJECTS_MAX: usize = 32;
 /// Most bytes of object files read ahead of loading, per batch (a batch
 /// holds at least one object).
 pub const BATCH_BYTES: u64 = 32 * 1024 * 1024;
@@ -674,14 +680,19 @@ pub fn load_location(sys: &dyn Sys, cfg: &LoadConfig, location: &Location) -> Lo
         }
     }
     let fatal_policy = cfg.rules.failure == FailurePolicy::Any;
+    let batch_objects = cfg
+        .workers
+        .max(1)
+        .saturating_mul(BATCH_OBJECTS_PER_WORKER)
+        .min(BATCH_OBJECTS_MAX);
     let mut start = 0;
     while start < files.len() {
-        // A batch: up to BATCH_OBJECTS files and BATCH_BYTES bytes (at
+        // A batch: up to `batch_objects` files and BATCH_BYTES bytes (at
         // least one file), read and planned, then applied; the next batch
         // sees every pin of this one, as sequential loading would.
         let mut end = start;
         let mut bytes = 0u64;
-        while end < files.len() && end - start < BATCH_OBJECTS {
+        while end < files.len() && end - start < batch_objects {
             let size = files.get(end).map_or(0, |f| f.1);
             if end > start && bytes.saturating_add(size) > BATCH_BYTES {
                 break;

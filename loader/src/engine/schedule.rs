@@ -190,10 +190,21 @@ fn apply_one(
         }
     }
     match attempt {
-        Ok(a) => ObjectOutcome::Loaded {
-            maps: a.maps,
-            programs: a.programs,
-            skipped: a.skipped,
+        // The report outlives the load (the location's report keeps every
+        // object's): it keeps no spare capacity.
+        Ok(mut a) => ObjectOutcome::Loaded {
+            maps: {
+                a.maps.shrink_to_fit();
+                a.maps
+            },
+            programs: {
+                a.programs.shrink_to_fit();
+                a.programs
+            },
+            skipped: {
+                a.skipped.shrink_to_fit();
+                a.skipped
+            },
             warnings: spec
                 .warnings
                 .iter()

@@ -1213,3 +1213,50 @@ fn load_creates_missing_pin_directories_and_their_parents() {
     assert!(e.to_string().contains("vendor/x"), "{e}");
     assert!(f.node(p("vendor")).is_none());
 }
+
+#[test]
+fn objects_are_read_a_few_per_worker_ahead_of_loading() {
+    // The memory a location costs while loading is the parsed objects
+    // waiting in the current batch: one worker reads at most
+    // BATCH_OBJECTS_PER_WORKER objects before the first of them is pinned,
+    // and the next batch sees every pin of the previous one.
+    let f = fake();
+    let obj = bpf_progs::object("pktCount.o").expect("corpus object");
+    let n = 3 * BATCH_OBJECTS_PER_WORKER + 1;
+    for i in 0..n {
+        f.add_file(format!("{DIR}/p{i:02}.o"), obj.bytes);
+    }
+    let r = load_location(&f, &cfg(&f), &loc());
+    assert_eq!(r.objects.len(), n);
+    assert!(r.objects.iter().all(|o| o.error().is_none()), "{r:#?}");
+    let calls = f.calls();
+    let pos = |pat: &str| {
+        calls
+            .iter()
+            .position(|c| c.starts_with(pat))
+            .unwrap_or_else(|| panic!("{pat} not in {calls:#?}"))
+    };
+    let read = |i: usize| pos(&format!("read {DIR}/p{i:02}.o"));
+    let renamed = |i: usize| {
+        calls
+            .iter()
+            .rposition(|c| {
+                c.starts_with("renameat2(RENAME_NOREPLACE)") && c.contains(&format!("_p{i:02}_"))
+            })
+            .unwrap_or_else(|| panic!("p{i:02} never put in place: {calls:#?}"))
+    };
+    for i in BATCH_OBJECTS_PER_WORKER..n {
+        let batch_start = i - i % BATCH_OBJECTS_PER_WORKER;
+        // Object i is read only once the whole previous batch is in place...
+        assert!(
+            read(i) > renamed(batch_start - 1),
+            "p{i:02} read before p{:02} was pinned",
+            batch_start - 1
+        );
+    }
+    // ...and a batch is read whole before any of it is loaded.
+    for b in (0..n).step_by(BATCH_OBJECTS_PER_WORKER) {
+        let last = (b + BATCH_OBJECTS_PER_WORKER - 1).min(n - 1);
+        assert!(read(last) < renamed(b), "batch at p{b:02}");
+    }
+}

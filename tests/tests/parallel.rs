@@ -13,7 +13,6 @@ use netbpfload::sys::linux::LinuxSys;
 use netbpfload::sys::ObjKind;
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
 use netbpfload_tests::stage::netbpfload_bin;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -192,6 +192,9 @@ pub static CLASSES: &[Class] = &[
         E("TooMany"), false, (MAX_OBJECT_INSNS + 4) * INSN + 4 * KIB, too_many_insns_object),
     class!("too-many-relocations", "2^18+1 relocation entries",
         E("TooMany"), false, (MAX_RELOCATIONS + 1) * REL_SIZE + 4 * KIB, too_many_relocations),
+    // ---- Verifier time (issue item 3, the variant that passes).
+    class!("slow-verify", "up to 4096 programs that each pass, after the verifier walked a loop of 90,000 iterations (900k instructions, about 0.1 s each on a fast x86_64)",
+        OK, false, 4 * KIB, slow_verify),
     // ---- The control: big and valid.
     class!("valid-big", "many legitimate programs with map loads, as much code and relocations as the caps allow, BTF-like padding",
         OK, true, 4 * KIB, valid_big),
@@ -714,6 +717,51 @@ fn too_many_relocations(_: usize) -> Vec<u8> {
     let r = w.data(&blob);
     let rn = w.str(b".relskfilter/p");
     w.rel_at(rn, sec, r);
+    w.build()
+}
+
+/// One instruction.
+const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
+    let o = off.to_le_bytes();
+    let i = imm.to_le_bytes();
+    [code, (src << 4) | dst, o[0], o[1], i[0], i[1], i[2], i[3]]
+}
+
+/// A socket filter the verifier accepts only after walking every one of
+/// its `iterations` loop turns (10 instructions each: no branch on packet
+/// data, so no state is ever pruned), as clang -O2 compiles
+/// `for (u32 i = 0; i < N; i++) acc += skb->len ^ i; return acc & 1;`.
+fn slow_loop(iterations: i32) -> Vec<u8> {
+    [
+        insn(0xb7, 2, 0, 0, 0),          // r2 = 0
+        insn(0x61, 1, 1, 0, 0),          // r1 = *(u32 *)(r1 + 0): skb->len
+        insn(0xb7, 3, 0, 0, 0),          // r3 = 0
+        insn(0xbf, 0, 2, 0, 0),          // loop: r0 = r2
+        insn(0xaf, 0, 1, 0, 0),          // r0 ^= r1
+        insn(0x0f, 0, 3, 0, 0),          // r0 += r3
+        insn(0x07, 2, 0, 0, 1),          // r2 += 1
+        insn(0xbf, 4, 2, 0, 0),          // r4 = r2
+        insn(0x67, 4, 0, 0, 32),         // r4 <<= 32
+        insn(0x77, 4, 0, 0, 32),         // r4 >>= 32
+        insn(0xbf, 3, 0, 0, 0),          // r3 = r0
+        insn(0x15, 4, 0, 1, iterations), // if r4 == N goto out
+        insn(0x05, 0, 0, -10, 0),        // goto loop
+        insn(0x57, 0, 0, 0, 1),          // out: r0 &= 1
+        EXIT,
+    ]
+    .concat()
+}
+
+fn slow_verify(size: usize) -> Vec<u8> {
+    let mut w = Writer::new();
+    let (_, f) = simple_base(&mut w);
+    let code = slow_loop(90_000);
+    let per = code.len() + SHDR_SIZE + SYM_SIZE + 24;
+    let p = (room(&w, size) / per).clamp(1, MAX_PROGRAMS);
+    for i in 0..p {
+        let n = w.str(format!("skfilter/slow{i}").as_bytes());
+        program(&mut w, n, &code, f);
+    }
     w.build()
 }
 

@@ -103,6 +103,8 @@ pub struct BootConfig {
     pub run_lock_timeout: Duration,
     /// Failed-verification time budget of one object.
     pub verify_budget: Duration,
+    /// Time budget of all the verifications of one object.
+    pub verify_total: Duration,
 }
 
 impl BootConfig {
@@ -132,6 +134,7 @@ impl BootConfig {
                 .then(|| PathBuf::from(DEFAULT_RUN_LOCK)),
             run_lock_timeout: DEFAULT_RUN_LOCK_TIMEOUT,
             verify_budget: engine::verify::DEFAULT_VERIFY_BUDGET,
+            verify_total: engine::verify::DEFAULT_VERIFY_TOTAL,
             root,
         }
     }
@@ -317,6 +320,7 @@ fn load_config(
     lc.manifest_key = crate::manifest::resolve_key(sys, cfg.manifest_key_file.as_deref());
     lc.manifest_min_version = crate::manifest::min_version(cfg.manifest_min_version);
     lc.verify_budget = cfg.verify_budget;
+    lc.verify_total = cfg.verify_total;
     Ok(lc)
 }
 

@@ -91,6 +91,10 @@ pub struct GlobalArgs {
     /// remaining programs are not tried [default: 10].
     #[arg(long, value_name = "SECS", global = true)]
     pub verify_budget_secs: Option<u64>,
+    /// Seconds one object may spend in all its verifications, passing or
+    /// failing, before its remaining programs are not tried [default: 30].
+    #[arg(long, value_name = "SECS", global = true)]
+    pub verify_total_secs: Option<u64>,
 }
 
 fn parse_build_type(s: &str) -> Result<BuildType, String> {
@@ -228,9 +232,11 @@ mod tests {
     /// A value each option accepts.
     fn sample_value(long: &str) -> &'static str {
         match long {
-            "api-level" | "critical-delay-secs" | "verify-budget-secs" | "manifest-min-version" => {
-                "7"
-            }
+            "api-level"
+            | "critical-delay-secs"
+            | "verify-budget-secs"
+            | "verify-total-secs"
+            | "manifest-min-version" => "7",
             "build-type" => "eng",
             "release" => "25q2",
             _ => "/p",

@@ -50,6 +50,9 @@ pub fn config(g: &GlobalArgs, m: &ArgMatches) -> BootConfig {
     if let Some(s) = g.verify_budget_secs {
         c.verify_budget = Duration::from_secs(s);
     }
+    if let Some(s) = g.verify_total_secs {
+        c.verify_total = Duration::from_secs(s);
+    }
     c.forward_args = forward(m);
     c
 }

@@ -41,6 +41,7 @@ pub const HONOURED: &[&str] = &[
     "manifest_min_version",
     "run_lock",
     "verify_budget_secs",
+    "verify_total_secs",
 ];
 
 /// Arguments of `netbpfload load`.
@@ -279,6 +280,9 @@ pub fn run(a: LoadArgs, g: &GlobalArgs) -> i32 {
     cfg.manifest_min_version = netbpfload::manifest::min_version(g.manifest_min_version);
     if let Some(s) = g.verify_budget_secs {
         cfg.verify_budget = Duration::from_secs(s);
+    }
+    if let Some(s) = g.verify_total_secs {
+        cfg.verify_total = Duration::from_secs(s);
     }
     sys.set_umask(0);
     let location = Location::new(&a.location, &a.prefix);

@@ -115,6 +115,18 @@ pub enum LoadError {
         /// The budget.
         budget_ms: u64,
     },
+    /// The object's verifications, passing or not, took its whole budget.
+    #[error("program {prog} not attempted: the object's {verified} verifications already took {spent_ms} ms of its {budget_ms} ms budget for all verifications")]
+    VerifyTime {
+        /// The program not attempted.
+        prog: String,
+        /// Verifications so far.
+        verified: usize,
+        /// Time they took.
+        spent_ms: u64,
+        /// The budget.
+        budget_ms: u64,
+    },
     /// A new pin's declared owner cannot be set by this process.
     #[error("{pin}: cannot give the pin its owner {uid}:{gid} without CAP_CHOWN; nothing created")]
     Owner {
@@ -177,6 +189,7 @@ impl LoadError {
             LoadError::ProgLoad { .. } => "prog_load",
             LoadError::NotJited { .. } => "not_jited",
             LoadError::VerifyBudget { .. } => "verify_budget",
+            LoadError::VerifyTime { .. } => "verify_time",
             LoadError::Owner { .. } => "owner",
             LoadError::Raced { .. } => "raced",
         }

@@ -93,6 +93,8 @@ pub struct LoadConfig {
     pub fd_budget: usize,
     /// Time a single object may spend in failing verifications.
     pub verify_budget: Duration,
+    /// Time a single object may spend in all its verifications.
+    pub verify_total: Duration,
     /// Ownership/mode/symlink rules for object files and directories.
     pub trust: trust::Policy,
     /// Create a missing pin directory an object needs (`load` on a board),
@@ -144,6 +146,7 @@ impl LoadConfig {
                 .unwrap_or(usize::MAX)
                 .saturating_sub(FD_RESERVE),
             verify_budget: verify::DEFAULT_VERIFY_BUDGET,
+            verify_total: verify::DEFAULT_VERIFY_TOTAL,
             trust: trust::Policy::enforcing(),
             create_pin_dirs: false,
             on_change: OnChange::Keep,

@@ -233,7 +233,7 @@ pub(crate) fn apply(
         .iter()
         .map(|m| m.as_ref().map(|(h, _)| h.fd().as_raw_fd()))
         .collect();
-    let mut budget = VerifyBudget::new(cfg.verify_budget);
+    let mut budget = VerifyBudget::new(cfg.verify_budget, cfg.verify_total);
     let mut progs: Vec<ProgHeld> = Vec::new();
     // Pin path → index into `progs`: a later `$variant` with the same pin
     // reuses what an earlier one produced, as if it were already pinned.

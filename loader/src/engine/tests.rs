@@ -747,6 +747,64 @@ fn a_spent_verification_budget_stops_further_attempts() {
     assert!(f.pins().is_empty());
 }
 
+/// Every verification takes at least 60 ms (a program the verifier walks
+/// for long, and passes).
+struct SlowVerifier;
+
+impl crate::sys::Hook for SlowVerifier {
+    fn before(&self, op: Op, _path: Option<&Path>) -> crate::sys::SysResult<()> {
+        if op == Op::ProgLoad {
+            std::thread::sleep(Duration::from_millis(60));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn passing_verifications_share_a_total_budget() {
+    let f = fake();
+    let mut c = cfg(&f);
+    c.verify_total = Duration::from_millis(100);
+    let progs: Vec<_> = (0..6).map(|i| prog(&format!("skfilter/p{i}"), 0)).collect();
+    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], progs);
+    let sys = crate::sys::Interposed::new(f, SlowVerifier);
+    let outcome = load_object(&sys, &c, &loc(), Path::new("/etc/bpf/obj.o"), &spec);
+    // Every program passes; the budget alone stops the object: after 2
+    // verifications at the latest (each took at least 60 ms), never before
+    // the first.
+    let loads = count_calls(&sys.inner, "BPF_PROG_LOAD");
+    match load_error(outcome) {
+        LoadError::VerifyTime {
+            prog,
+            verified,
+            spent_ms,
+            budget_ms,
+        } => {
+            assert!((1..=2).contains(&verified), "{verified}");
+            assert_eq!(verified, loads, "one load per verification");
+            assert_eq!(prog, format!("skfilter/p{verified}"));
+            assert!(spent_ms >= 100, "{spent_ms}");
+            assert_eq!(budget_ms, 100);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(sys.inner.pins().is_empty(), "a failed object pins nothing");
+
+    // The default budget lets the same object load.
+    let f = fake();
+    let c = cfg(&f);
+    assert_eq!(c.verify_total, verify::DEFAULT_VERIFY_TOTAL);
+    let progs: Vec<_> = (0..6).map(|i| prog(&format!("skfilter/p{i}"), 0)).collect();
+    let spec = obj(vec![map("m", ARRAY, 4, 4, 1)], progs);
+    let sys = crate::sys::Interposed::new(f, SlowVerifier);
+    let outcome = load_object(&sys, &c, &loc(), Path::new("/etc/bpf/obj.o"), &spec);
+    assert!(
+        matches!(outcome, ObjectOutcome::Loaded { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(count_calls(&sys.inner, "BPF_PROG_LOAD"), 6);
+}
+
 #[test]
 fn map_create_failure_names_map_and_errno() {
     let f = fake();

@@ -69,7 +69,10 @@ impl Hook for Timings {
             if op == Op::BtfLoad {
                 self.btf_loads.fetch_add(1, Ordering::Relaxed);
             }
-        } else if !matches!(op, Op::Credentials | Op::Rlimit | Op::PageSize | Op::Uname) {
+        } else if !matches!(
+            op,
+            Op::Credentials | Op::Rlimit | Op::PageSize | Op::Machine | Op::Uname
+        ) {
             self.fs_ns.fetch_add(ns, Ordering::Relaxed);
         }
     }

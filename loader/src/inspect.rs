@@ -857,6 +857,10 @@ mod tests {
             },
             location: loc,
             page_size: 4096,
+            map_bytes: crate::plan::MapBytes {
+                max: 1 << 30,
+                cpus: 2,
+            },
             tmp_tag: "PID_N",
             on_change: Default::default(),
         }

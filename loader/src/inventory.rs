@@ -130,6 +130,12 @@ pub fn declared(
                 gate,
                 location: loc,
                 page_size,
+                // What an object declares, whatever budget it was loaded
+                // under.
+                map_bytes: plan::MapBytes {
+                    max: u64::MAX,
+                    cpus: 1,
+                },
                 tmp_tag: "0",
                 on_change: OnChange::Keep,
             };

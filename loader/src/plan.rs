@@ -16,6 +16,7 @@ use crate::release::{
 use crate::spec::{
     Domain, Kver, ObjectSpec, ProgKind, RawDomains, BPF_MAP_DEF_SIZE, BPF_PROG_DEF_SIZE,
 };
+use crate::sys::Machine;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
@@ -30,6 +31,9 @@ pub struct PlanEnv<'a> {
     pub location: &'a Location,
     /// `sysconf(_SC_PAGESIZE)` (ring buffers are at least one page).
     pub page_size: u32,
+    /// The kernel memory the object's maps may declare in all
+    /// ([`map_bytes`]).
+    pub map_bytes: MapBytes,
     /// Makes this object's temporary pin names unique in the process
     /// (the engine passes `<pid>_<n>`).
     pub tmp_tag: &'a str,
@@ -326,6 +330,18 @@ pub enum PlanError {
         /// Why (which release, what it lacks).
         reason: &'static str,
     },
+    /// The maps to create declare more kernel memory than an object may.
+    #[error("its maps declare {total} bytes of kernel memory (largest: {largest}, {largest_bytes} bytes), more than the {max} an object may have")]
+    MapBytes {
+        /// All the maps to create.
+        total: u64,
+        /// The budget.
+        max: u64,
+        /// The largest map.
+        largest: String,
+        /// Its bytes.
+        largest_bytes: u64,
+    },
     /// A pin file name longer than the filesystem allows.
     #[error("pin name {name:?} is {len} bytes, more than {max}")]
     PinNameTooLong {
@@ -336,6 +352,81 @@ pub enum PlanError {
         /// `NAME_MAX`.
         max: usize,
     },
+}
+
+/// What an object's maps may ask of the kernel's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapBytes {
+    /// Most bytes the object's maps may declare, all together.
+    pub max: u64,
+    /// Copies of a per-CPU map's value (the kernel's possible CPUs).
+    pub cpus: u32,
+}
+
+impl MapBytes {
+    /// The default for a machine: a quarter of its memory per object, so
+    /// that no single object can take the memory the rest of the boot
+    /// needs (Android's objects declare a few MiB).
+    pub fn for_machine(m: Machine) -> MapBytes {
+        MapBytes {
+            max: m.memory / 4,
+            cpus: m.cpus,
+        }
+    }
+}
+
+/// Bytes a map declares: `max_entries x (key_size + value_size)`, the
+/// value rounded up to 8 bytes and counted once per CPU for the per-CPU
+/// types; a ring buffer's `max_entries` bytes. What the kernel allocates at
+/// creation for the preallocated types (without its per-element overhead),
+/// and what the others (`BPF_F_NO_PREALLOC` hashes, tries, storages) may
+/// grow to once used.
+pub fn map_bytes(a: &MapAttrs, cpus: u32) -> u64 {
+    use aya_obj::generated::bpf_map_type as t;
+    let entries = u64::from(a.max_entries);
+    let ty = a.map_type;
+    if ty == t::BPF_MAP_TYPE_RINGBUF as u32 || ty == t::BPF_MAP_TYPE_USER_RINGBUF as u32 {
+        return entries;
+    }
+    let per_cpu = [
+        t::BPF_MAP_TYPE_PERCPU_HASH,
+        t::BPF_MAP_TYPE_PERCPU_ARRAY,
+        t::BPF_MAP_TYPE_LRU_PERCPU_HASH,
+        t::BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE,
+    ]
+    .iter()
+    .any(|&p| p as u32 == ty);
+    let value = u64::from(a.value_size).div_ceil(8) * 8;
+    let value = if per_cpu {
+        value.saturating_mul(u64::from(cpus))
+    } else {
+        value
+    };
+    entries.saturating_mul(u64::from(a.key_size).saturating_add(value))
+}
+
+/// Refuses an object whose maps to create declare more than the budget.
+fn check_map_bytes(maps: &[MapStep], env: &PlanEnv<'_>) -> Result<(), PlanError> {
+    let mut total = 0u64;
+    let mut largest: Option<(&str, u64)> = None;
+    for m in maps {
+        if let MapStep::Load(m) = m {
+            let b = map_bytes(&m.attrs, env.map_bytes.cpus);
+            total = total.saturating_add(b);
+            if largest.is_none_or(|(_, l)| b > l) {
+                largest = Some((&m.name, b));
+            }
+        }
+    }
+    match largest {
+        Some((name, bytes)) if total > env.map_bytes.max => Err(PlanError::MapBytes {
+            total,
+            max: env.map_bytes.max,
+            largest: name.to_string(),
+            largest_bytes: bytes,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Kernels from this version on load BTF (`BPF_BTF_LOAD`, 4.18).
@@ -597,6 +688,8 @@ pub fn plan_object(spec: &ObjectSpec, env: &PlanEnv<'_>) -> Result<ObjectPlan, P
             },
         }));
     }
+
+    check_map_bytes(&maps, env)?;
 
     let mut programs = Vec::with_capacity(spec.programs.len());
     for (i, p) in spec.programs.iter().enumerate() {

@@ -52,6 +52,10 @@ fn plan_on(spec: &ObjectSpec, prefix: &str, kver: Kver) -> LoadPlan {
         },
         location: &location,
         page_size: 4096,
+        map_bytes: netbpfload::plan::MapBytes {
+            max: 1 << 30,
+            cpus: 2,
+        },
         tmp_tag: "1_0",
         on_change: Default::default(),
     };

@@ -481,11 +481,12 @@ fn kernel_refusing_absurd_maps_fails_only_those_objects() {
     compile(dir.path(), "hugeArray.o", &map_object("8", "0xffffffffu"));
     compile(dir.path(), "fine.o", &map_object("8", "16"));
     fs.mkdir("net_private");
-    let r = engine::load_location(
-        &LinuxSys,
-        &cfg(fs.path(), Role::Mainline),
-        &Location::new(dir.path(), "net_private/"),
-    );
+    // 32 GiB is over any machine's default budget (a quarter of its memory:
+    // `maps_over_the_memory_budget_are_never_created`); lifted here, the
+    // kernel is asked and refuses.
+    let mut c = cfg(fs.path(), Role::Mainline);
+    c.map_bytes.max = u64::MAX;
+    let r = engine::load_location(&LinuxSys, &c, &Location::new(dir.path(), "net_private/"));
     for (file, errno) in [("hugeValue.o", libc::E2BIG), ("hugeArray.o", libc::ENOMEM)] {
         match outcome_of(&r, file) {
             ObjectOutcome::Failed {
@@ -882,4 +883,86 @@ fn boot_flow_on_a_good_bpffs_reaches_done() {
     );
     let meta = std::fs::metadata(fs.pin("tethering")).expect("tethering dir");
     assert_eq!(meta.mode() & 0o7777, paths::PIN_DIR_MODE);
+}
+
+/// Counts `BPF_MAP_CREATE` calls.
+#[derive(Default)]
+struct MapCreates(AtomicUsize);
+
+impl Hook for MapCreates {
+    fn before(&self, op: Op, _path: Option<&Path>) -> SysResult<()> {
+        if op == Op::MapCreate {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn maps_over_the_memory_budget_are_never_created() {
+    let fs = PrivateBpffs::new();
+    let dir = tempfile::tempdir().expect("objects");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // 32,768 x (4 + 4,096) bytes = 128 MiB, plus ok_map's 4 x (4 + 8).
+    compile(dir.path(), "greedy.o", &map_object("4096", "32768"));
+    // 8,192 x 4,100 bytes: 32 MiB.
+    compile(dir.path(), "modest.o", &map_object("4096", "8192"));
+    fs.mkdir("net_private");
+    let loc = Location::new(dir.path(), "net_private/");
+
+    // The engine, with a 64 MiB budget: greedy.o fails at its plan, before
+    // any map of it exists (only modest.o's two maps are created).
+    let mut c = cfg(fs.path(), Role::Mainline);
+    assert!(c.map_bytes.max >= 64 << 20, "{:?}", c.map_bytes);
+    c.map_bytes.max = 64 << 20;
+    let sys = Interposed::new(LinuxSys, MapCreates::default());
+    let r = engine::load_location(&sys, &c, &loc);
+    match outcome_of(&r, "greedy.o") {
+        ObjectOutcome::Failed {
+            error: ObjectError::Plan(e),
+        } => {
+            let text = e.to_string();
+            assert!(
+                text.contains(
+                    "its maps declare 134348848 bytes of kernel memory (largest: sized_map"
+                ) && text.contains("more than the 67108864"),
+                "{text}"
+            );
+        }
+        o => panic!("greedy.o: {o:#?}"),
+    }
+    assert!(
+        matches!(outcome_of(&r, "modest.o"), ObjectOutcome::Loaded { .. }),
+        "{r:#?}"
+    );
+    assert_eq!(sys.hook.0.load(Ordering::SeqCst), 2, "modest.o's maps only");
+    let names: Vec<String> = snapshot(fs.path()).into_keys().collect();
+    assert!(names.iter().all(|n| !n.contains("greedy")), "{names:?}");
+
+    // The CLI: --map-memory-max-mib, reported in JSON as a plan failure.
+    let fs = PrivateBpffs::new();
+    let bin = netbpfload_bin();
+    let (code, text) = run(load_cmd(&bin, &loc, fs.path()).arg("--insecure").args([
+        "--map-memory-max-mib",
+        "64",
+        "-j",
+    ]));
+    assert_eq!(code, Some(1), "{text}");
+    let json: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {text}"));
+    let greedy = json["location"]["objects"]
+        .as_array()
+        .and_then(|o| {
+            o.iter()
+                .find(|o| o["file"].as_str().is_some_and(|f| f.ends_with("greedy.o")))
+        })
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(greedy["outcome"]["error"]["kind"], "plan", "{greedy}");
+    assert_eq!(greedy["outcome"]["error"]["reason"], "map_bytes", "{greedy}");
+    let names: Vec<String> = snapshot(fs.path()).into_keys().collect();
+    assert!(
+        names.iter().any(|n| n.contains("map_modest_sized_map")),
+        "{names:?}"
+    );
+    assert!(names.iter().all(|n| !n.contains("greedy")), "{names:?}");
 }

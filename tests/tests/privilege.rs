@@ -482,6 +482,7 @@ fn without_cap_chown_objects_with_non_root_pins_fail_cleanly() {
                     gate: cfg.gate,
                     location: &l,
                     page_size: cfg.page_size,
+                    map_bytes: cfg.map_bytes,
                     tmp_tag: "x",
                     on_change: Default::default(),
                 },

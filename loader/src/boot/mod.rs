@@ -105,6 +105,9 @@ pub struct BootConfig {
     pub verify_budget: Duration,
     /// Time budget of all the verifications of one object.
     pub verify_total: Duration,
+    /// Most bytes of kernel memory one object's maps may declare (`None`:
+    /// a quarter of the machine's memory).
+    pub map_memory_max: Option<u64>,
 }
 
 impl BootConfig {
@@ -135,6 +138,7 @@ impl BootConfig {
             run_lock_timeout: DEFAULT_RUN_LOCK_TIMEOUT,
             verify_budget: engine::verify::DEFAULT_VERIFY_BUDGET,
             verify_total: engine::verify::DEFAULT_VERIFY_TOTAL,
+            map_memory_max: None,
             root,
         }
     }
@@ -321,6 +325,9 @@ fn load_config(
     lc.manifest_min_version = crate::manifest::min_version(cfg.manifest_min_version);
     lc.verify_budget = cfg.verify_budget;
     lc.verify_total = cfg.verify_total;
+    if let Some(max) = cfg.map_memory_max {
+        lc.map_bytes.max = max;
+    }
     Ok(lc)
 }
 

@@ -10,7 +10,9 @@
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Command};
 use netbpfload::gate::BuildType;
+use netbpfload::plan::MapBytes;
 use netbpfload::release::Release;
+use netbpfload::sys::Machine;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -95,6 +97,11 @@ pub struct GlobalArgs {
     /// failing, before its remaining programs are not tried [default: 30].
     #[arg(long, value_name = "SECS", global = true)]
     pub verify_total_secs: Option<u64>,
+    /// Most MiB of kernel memory the maps of one object may declare in all
+    /// (max_entries x (key + value), per CPU for per-CPU maps) [default: a
+    /// quarter of the machine's memory].
+    #[arg(long, value_name = "MIB", global = true)]
+    pub map_memory_max_mib: Option<u64>,
 }
 
 fn parse_build_type(s: &str) -> Result<BuildType, String> {
@@ -143,6 +150,22 @@ pub fn forward(m: &ArgMatches) -> Vec<OsString> {
         }
     }
     out
+}
+
+/// The map memory budget of one object: `--map-memory-max-mib`, else the
+/// machine's default (no limit when the machine cannot be read).
+pub fn map_bytes(g: &GlobalArgs, machine: Option<Machine>) -> MapBytes {
+    let mut b = machine.map_or(
+        MapBytes {
+            max: u64::MAX,
+            cpus: 1,
+        },
+        MapBytes::for_machine,
+    );
+    if let Some(mib) = g.map_memory_max_mib {
+        b.max = mib.saturating_mul(1 << 20);
+    }
+    b
 }
 
 /// Refuses the options given that `command` does not honour (by id).
@@ -236,6 +259,7 @@ mod tests {
             | "critical-delay-secs"
             | "verify-budget-secs"
             | "verify-total-secs"
+            | "map-memory-max-mib"
             | "manifest-min-version" => "7",
             "build-type" => "eng",
             "release" => "25q2",

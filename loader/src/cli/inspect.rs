@@ -21,7 +21,13 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 /// The global options `inspect` honours.
-pub const HONOURED: &[&str] = &["release", "api_level", "build_type", "verbose"];
+pub const HONOURED: &[&str] = &[
+    "release",
+    "api_level",
+    "build_type",
+    "verbose",
+    "map_memory_max_mib",
+];
 
 /// Arguments of `inspect`.
 #[derive(Debug, clap::Args)]
@@ -116,6 +122,7 @@ pub fn run(a: InspectArgs, g: &GlobalArgs) -> i32 {
         gate,
         location: &location,
         page_size: sys.page_size().unwrap_or(4096),
+        map_bytes: super::args::map_bytes(g, sys.machine().ok()),
         tmp_tag: "PID_N",
         on_change: if a.replace {
             OnChange::Replace

@@ -42,6 +42,7 @@ pub const HONOURED: &[&str] = &[
     "run_lock",
     "verify_budget_secs",
     "verify_total_secs",
+    "map_memory_max_mib",
 ];
 
 /// Arguments of `netbpfload load`.
@@ -284,6 +285,7 @@ pub fn run(a: LoadArgs, g: &GlobalArgs) -> i32 {
     if let Some(s) = g.verify_total_secs {
         cfg.verify_total = Duration::from_secs(s);
     }
+    cfg.map_bytes = super::args::map_bytes(g, sys.machine().ok());
     sys.set_umask(0);
     let location = Location::new(&a.location, &a.prefix);
     let report = engine::load_location(&sys, &cfg, &location);

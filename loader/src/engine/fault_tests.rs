@@ -206,7 +206,10 @@ fn kernel_refusal_at_any_call_fails_only_that_object_and_pins_none_of_it() {
     }
     let mut injected = 0;
     for (&op, &count) in &per_op {
-        if matches!(op, Op::Credentials | Op::Rlimit | Op::PageSize | Op::Statfs) {
+        if matches!(
+            op,
+            Op::Credentials | Op::Rlimit | Op::PageSize | Op::Machine | Op::Statfs
+        ) {
             continue; // configuration, not the object's work
         }
         for nth in 0..count {

@@ -87,6 +87,9 @@ pub struct LoadConfig {
     pub pid: u32,
     /// `sysconf(_SC_PAGESIZE)`.
     pub page_size: u32,
+    /// What one object's maps may declare ([`plan::MapBytes::for_machine`]
+    /// by default).
+    pub map_bytes: plan::MapBytes,
     /// Workers applying objects concurrently (1 = sequential).
     pub workers: usize,
     /// File descriptors all workers may hold at once.
@@ -141,6 +144,7 @@ impl LoadConfig {
             pid: creds.pid,
             creds,
             page_size: sys.page_size()?,
+            map_bytes: plan::MapBytes::for_machine(sys.machine()?),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             fd_budget: usize::try_from(nofile)
                 .unwrap_or(usize::MAX)
@@ -392,6 +396,7 @@ pub(crate) fn plan_for(
             gate: cfg.gate,
             location,
             page_size: cfg.page_size,
+            map_bytes: cfg.map_bytes,
             tmp_tag: &tag,
             on_change: cfg.on_change,
         },

@@ -806,6 +806,39 @@ fn passing_verifications_share_a_total_budget() {
 }
 
 #[test]
+fn maps_beyond_the_memory_budget_are_never_created() {
+    let f = fake();
+    let mut c = cfg(&f);
+    // The fake machine: 4 GiB, so 1 GiB per object by default.
+    assert_eq!(c.map_bytes.max, 1 << 30);
+    let spec = obj(
+        vec![
+            map("ok", ARRAY, 4, 4, 1),
+            // 2^30 x (4 + 8) bytes: 12 GiB.
+            map("greedy", ARRAY, 4, 8, 1 << 30),
+        ],
+        vec![prog("skfilter/p", 0)],
+    );
+    match failed(load_cfg(&f, &c, &spec)) {
+        ObjectError::Plan(crate::plan::PlanError::MapBytes { largest, max, .. }) => {
+            assert_eq!(largest, "greedy");
+            assert_eq!(max, 1 << 30);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(count_calls(&f, "BPF_MAP_CREATE"), 0, "{:#?}", f.calls());
+    assert_eq!(count_calls(&f, "BPF_PROG_LOAD"), 0);
+    assert!(f.pins().is_empty());
+    // Raised (`--map-memory-max-mib`), the kernel is asked.
+    c.map_bytes.max = u64::MAX;
+    assert!(matches!(
+        load_cfg(&f, &c, &spec),
+        ObjectOutcome::Loaded { .. }
+    ));
+    assert_eq!(count_calls(&f, "BPF_MAP_CREATE"), 2);
+}
+
+#[test]
 fn map_create_failure_names_map_and_errno() {
     let f = fake();
     f.fail_map_create("big", libc::ENOMEM);

@@ -775,6 +775,10 @@ mod plan {
             },
             location: loc,
             page_size: 4096,
+            map_bytes: crate::plan::MapBytes {
+                max: 1 << 30,
+                cpus: 2,
+            },
             tmp_tag: "1_0",
             on_change: crate::plan::OnChange::Keep,
         }

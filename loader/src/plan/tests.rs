@@ -32,6 +32,10 @@ fn plan_for(
             gate: gate(loader_ver, kver),
             location,
             page_size: 4096,
+            map_bytes: crate::plan::MapBytes {
+                max: 1 << 30,
+                cpus: 2,
+            },
             tmp_tag: "77_3",
             on_change: Default::default(),
         },
@@ -500,4 +504,103 @@ fn pin_names_longer_than_name_max_fail() {
         mainline(&spec, Release::V),
         Err(PlanError::PinNameTooLong { .. })
     ));
+}
+
+#[test]
+fn map_bytes_count_entries_keys_values_cpus_and_ring_sizes() {
+    let attrs = |map_type: bpf_map_type, key, value, entries| MapAttrs {
+        map_type: map_type as u32,
+        key_size: key,
+        value_size: value,
+        max_entries: entries,
+        map_flags: 0,
+    };
+    use bpf_map_type as t;
+    // 1000 x (4 + 8).
+    assert_eq!(
+        map_bytes(&attrs(t::BPF_MAP_TYPE_ARRAY, 4, 8, 1000), 4),
+        12_000
+    );
+    // The value rounded up to 8 bytes: 10 x (4 + 16).
+    assert_eq!(map_bytes(&attrs(t::BPF_MAP_TYPE_HASH, 4, 9, 10), 4), 200);
+    // Per-CPU: the value once per CPU, 10 x (4 + 8 x 4).
+    for ty in [
+        t::BPF_MAP_TYPE_PERCPU_ARRAY,
+        t::BPF_MAP_TYPE_PERCPU_HASH,
+        t::BPF_MAP_TYPE_LRU_PERCPU_HASH,
+    ] {
+        assert_eq!(map_bytes(&attrs(ty, 4, 8, 10), 4), 360, "{ty:?}");
+    }
+    // A ring buffer: its size.
+    assert_eq!(
+        map_bytes(&attrs(t::BPF_MAP_TYPE_RINGBUF, 0, 0, 1 << 20), 4),
+        1 << 20
+    );
+    // No overflow: 2^32-1 entries of 2^32-1-byte values.
+    assert!(
+        map_bytes(
+            &attrs(t::BPF_MAP_TYPE_PERCPU_ARRAY, 4, u32::MAX, u32::MAX),
+            u32::MAX
+        ) > 1 << 62
+    );
+}
+
+#[test]
+fn maps_declaring_more_memory_than_the_budget_fail_the_object() {
+    let loc = Location::new("/apex/x/etc/bpf/", "tethering/");
+    let env = |max| PlanEnv {
+        rules: Release::V.rules().role(Role::Mainline),
+        gate: gate(46, Kver::new(6, 1, 57)),
+        location: &loc,
+        page_size: 4096,
+        map_bytes: MapBytes { max, cpus: 2 },
+        tmp_tag: "1_0",
+        on_change: Default::default(),
+    };
+    // 1 MiB + 4 MiB of maps (the per-CPU one counts twice on 2 CPUs).
+    let mut gated = map("later", ARRAY, 4, 1 << 20, 1 << 12);
+    gated.def.min_kver = Kver::new(7, 0, 0);
+    let spec = obj(
+        vec![
+            map("small", ARRAY, 0, 1 << 10, 1 << 10),
+            map(
+                "big",
+                bpf_map_type::BPF_MAP_TYPE_PERCPU_ARRAY as u32,
+                0,
+                1 << 10,
+                1 << 11,
+            ),
+            // 4 GiB, but gated out on this kernel: never created, not counted.
+            gated,
+        ],
+        vec![prog("skfilter/p", 0)],
+    );
+    let total = 5 << 20;
+    assert!(matches!(
+        plan_object(&spec, &env(total)),
+        Ok(ObjectPlan::Load(_))
+    ));
+    match plan_object(&spec, &env(total - 1)) {
+        Err(PlanError::MapBytes {
+            total: t,
+            max,
+            largest,
+            largest_bytes,
+        }) => {
+            assert_eq!((t, max), (total, total - 1));
+            assert_eq!((largest.as_str(), largest_bytes), ("big", 4 << 20));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The default for a machine: a quarter of its memory.
+    assert_eq!(
+        MapBytes::for_machine(crate::sys::Machine {
+            memory: 8 << 30,
+            cpus: 8
+        }),
+        MapBytes {
+            max: 2 << 30,
+            cpus: 8
+        }
+    );
 }

@@ -23,8 +23,8 @@
 //! key and `BPF_F_NO_PREALLOC` (`EINVAL`).
 
 use super::{
-    Bpf, Credentials, FileStat, Files, FsInfo, MapCreateAttr, MapInfo, Op, PinHandle, Process,
-    ProgInfo, ProgLoadAttr, SysError, SysResult, BPF_FS_MAGIC,
+    Bpf, Credentials, FileStat, Files, FsInfo, Machine, MapCreateAttr, MapInfo, Op, PinHandle,
+    Process, ProgInfo, ProgLoadAttr, SysError, SysResult, BPF_FS_MAGIC,
 };
 use aya_obj::generated::{bpf_map_type, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_PSEUDO_MAP_FD};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -1240,6 +1240,16 @@ impl Process for FakeSys {
         let mut s = self.lock();
         s.gate(Op::PageSize, None, "")?;
         Ok(s.page_size)
+    }
+
+    /// 4 GiB and 2 CPUs.
+    fn machine(&self) -> SysResult<Machine> {
+        let mut s = self.lock();
+        s.gate(Op::Machine, None, "")?;
+        Ok(Machine {
+            memory: 4 << 30,
+            cpus: 2,
+        })
     }
 
     /// Logged as `execve <path> <argv...>`; the fake cannot replace the

@@ -8,8 +8,8 @@
 //! because every attr starts zeroed.
 
 use super::{
-    Bpf, Credentials, FileStat, Files, FsInfo, MapCreateAttr, MapInfo, ObjKind, Op, PinHandle,
-    Process, ProgInfo, ProgLoadAttr, SysError, SysResult,
+    Bpf, Credentials, FileStat, Files, FsInfo, Machine, MapCreateAttr, MapInfo, ObjKind, Op,
+    PinHandle, Process, ProgInfo, ProgLoadAttr, SysError, SysResult,
 };
 use aya_obj::generated::{bpf_attr, bpf_cmd, bpf_map_info, bpf_prog_info};
 use nix::errno::Errno;
@@ -619,6 +619,23 @@ impl Process for LinuxSys {
             .map_err(|e| nix_err(OP, None, e))?
             .ok_or_else(|| SysError::from_errno(OP, None, libc::EINVAL))?;
         u32::try_from(v).map_err(|_| SysError::from_errno(OP, None, libc::ERANGE))
+    }
+
+    fn machine(&self) -> SysResult<Machine> {
+        const OP: Op = Op::Machine;
+        let get = |var| {
+            nix::unistd::sysconf(var)
+                .map_err(|e| nix_err(OP, None, e))?
+                .and_then(|v| u64::try_from(v).ok())
+                .ok_or_else(|| SysError::from_errno(OP, None, libc::EINVAL))
+        };
+        let pages = get(nix::unistd::SysconfVar::_PHYS_PAGES)?;
+        let page = get(nix::unistd::SysconfVar::PAGE_SIZE)?;
+        let cpus = get(nix::unistd::SysconfVar::_NPROCESSORS_CONF)?;
+        Ok(Machine {
+            memory: pages.saturating_mul(page),
+            cpus: u32::try_from(cpus).unwrap_or(u32::MAX).max(1),
+        })
     }
 
     fn set_umask(&self, mask: u32) -> u32 {

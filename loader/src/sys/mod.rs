@@ -83,6 +83,8 @@ pub enum Op {
     Rlimit,
     /// `sysconf(_SC_PAGESIZE)`.
     PageSize,
+    /// `sysconf(_SC_PHYS_PAGES)` and `sysconf(_SC_NPROCESSORS_CONF)`.
+    Machine,
     /// `execve(2)`.
     Exec,
     /// Setting a system property (`__system_property_set`, Android only).
@@ -91,7 +93,7 @@ pub enum Op {
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 29] = [
+    pub const ALL: [Op; 30] = [
         Op::MapCreate,
         Op::ProgLoad,
         Op::BtfLoad,
@@ -119,6 +121,7 @@ impl Op {
         Op::Credentials,
         Op::Rlimit,
         Op::PageSize,
+        Op::Machine,
         Op::Exec,
         Op::SetProperty,
     ];
@@ -153,6 +156,7 @@ impl Op {
             Op::Credentials => "capget",
             Op::Rlimit => "setrlimit(RLIMIT_NOFILE)",
             Op::PageSize => "sysconf(_SC_PAGESIZE)",
+            Op::Machine => "sysconf(_SC_PHYS_PAGES)",
             Op::Exec => "execve",
             Op::SetProperty => "__system_property_set",
         }
@@ -439,6 +443,16 @@ pub enum ObjKind {
     Prog,
 }
 
+/// The machine's memory and CPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Machine {
+    /// Physical memory, bytes (`_SC_PHYS_PAGES` x `_SC_PAGESIZE`).
+    pub memory: u64,
+    /// CPUs configured (`_SC_NPROCESSORS_CONF`): how many copies of a
+    /// per-CPU map's value the kernel allocates (its possible CPUs).
+    pub cpus: u32,
+}
+
 /// Who the loader runs as: what decides whether it may chown a pin, and
 /// whether it is the "running as root" loader step of Android U QPR3+.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -561,6 +575,9 @@ pub trait Process: Send + Sync {
     fn raise_nofile_limit(&self) -> SysResult<u64>;
     /// `sysconf(_SC_PAGESIZE)`: ring buffers are at least one page.
     fn page_size(&self) -> SysResult<u32>;
+    /// The machine's memory and CPUs, which bound what an object's maps may
+    /// ask of the kernel.
+    fn machine(&self) -> SysResult<Machine>;
     /// `execve(path, argv, environ)`: replaces the process (the next loader
     /// of the chain), so it only ever returns the error.
     fn exec(&self, path: &Path, argv: &[OsString]) -> SysError;
@@ -743,6 +760,9 @@ impl<S: Sys, H: Hook> Process for Interposed<S, H> {
     }
     fn page_size(&self) -> SysResult<u32> {
         self.call(Op::PageSize, None, || self.inner.page_size())
+    }
+    fn machine(&self) -> SysResult<Machine> {
+        self.call(Op::Machine, None, || self.inner.machine())
     }
     fn exec(&self, path: &Path, argv: &[OsString]) -> SysError {
         match self.call(Op::Exec, Some(path), || {

@@ -19,7 +19,7 @@
 //!   verifier walked close to its million instructions (about 0.1 s each on
 //!   a fast x86_64 host, several times that on a phone), would otherwise
 //!   hold the boot for as long as it likes (4096 such programs fit in 1 MiB:
-//!   8 minutes here). A real object is nowhere near it: Android's largest
+//!   7 minutes here). A real object is nowhere near it: Android's largest
 //!   verifies in milliseconds, and the 500 programs of the benchmark's 1x
 //!   corpus take 0.3 s in all.
 //!

@@ -289,6 +289,21 @@ pub enum Malformed {
         /// Blob size.
         total: usize,
     },
+    /// The type and string sections share bytes (the kernel refuses it:
+    /// "Section overlap found"; a DATASEC fix-up would write into names).
+    #[error(
+        "type section [{type_off}, +{type_len}) and string section [{str_off}, +{str_len}) overlap"
+    )]
+    SectionsOverlap {
+        /// `type_off`.
+        type_off: u32,
+        /// `type_len`.
+        type_len: u32,
+        /// `str_off`.
+        str_off: u32,
+        /// `str_len`.
+        str_len: u32,
+    },
     /// `type_off` is not a multiple of 4.
     #[error("type section offset {offset} is not 4-byte aligned")]
     TypeSectionUnaligned {
@@ -441,6 +456,14 @@ impl<'a> Btf<'a> {
         let (str_start, str_end) = bounds("string", str_off, str_len)?;
         if type_off % 4 != 0 {
             return Err(Malformed::TypeSectionUnaligned { offset: type_off });
+        }
+        if type_start < str_end && str_start < type_end {
+            return Err(Malformed::SectionsOverlap {
+                type_off,
+                type_len,
+                str_off,
+                str_len,
+            });
         }
         // libbpf and the kernel require this; it makes every in-range name
         // offset NUL-terminated within the section.

@@ -958,7 +958,10 @@ fn maps_over_the_memory_budget_are_never_created() {
         })
         .unwrap_or_else(|| panic!("{text}"));
     assert_eq!(greedy["outcome"]["error"]["kind"], "plan", "{greedy}");
-    assert_eq!(greedy["outcome"]["error"]["reason"], "map_bytes", "{greedy}");
+    assert_eq!(
+        greedy["outcome"]["error"]["reason"], "map_bytes",
+        "{greedy}"
+    );
     let names: Vec<String> = snapshot(fs.path()).into_keys().collect();
     assert!(
         names.iter().any(|n| n.contains("map_modest_sized_map")),

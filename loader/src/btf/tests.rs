@@ -691,3 +691,41 @@ fn truncations_and_byte_flips_of_corpus_btf_never_panic() {
         }
     }
 }
+
+/// A fuzz finding: type and string sections that share bytes parsed, and
+/// the DATASEC fix-up then wrote a section size into the string table (the
+/// fixed blob no longer parsed; the kernel refuses overlapping sections).
+#[test]
+fn overlapping_type_and_string_sections_are_refused() {
+    // A valid blob: header, one INT type, strings "\0int\0".
+    let mut b = Vec::new();
+    let strings = b"\0int\0";
+    for w in [0xeb9f_u16.to_le_bytes()] {
+        b.extend_from_slice(&w);
+    }
+    b.extend_from_slice(&[1, 0]); // version, flags
+    for w in [24u32, 0, 16, 16, strings.len() as u32] {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    // INT "int": name_off 1, info kind 1, size 4, encoding (signed, 32 bits).
+    for w in [1u32, 1 << 24, 4, (1 << 24) | 32] {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    b.extend_from_slice(strings);
+    assert!(summary(&b).is_ok(), "{:?}", summary(&b));
+    // The string section moved to start inside the type section: the
+    // bytes from offset 12 on (the INT's encoding word, then the strings).
+    let mut overlap = b.clone();
+    overlap[16..20].copy_from_slice(&12u32.to_le_bytes());
+    overlap[20..24].copy_from_slice(&(4 + strings.len() as u32).to_le_bytes());
+    overlap[24 + 12..24 + 16].copy_from_slice(&[0, 0, 0, 0]);
+    match summary(&overlap) {
+        Err(BtfError::Malformed(Malformed::SectionsOverlap {
+            type_off: 0,
+            type_len: 16,
+            str_off: 12,
+            ..
+        })) => {}
+        other => panic!("{other:?}"),
+    }
+}

@@ -700,9 +700,7 @@ fn overlapping_type_and_string_sections_are_refused() {
     // A valid blob: header, one INT type, strings "\0int\0".
     let mut b = Vec::new();
     let strings = b"\0int\0";
-    for w in [0xeb9f_u16.to_le_bytes()] {
-        b.extend_from_slice(&w);
-    }
+    b.extend_from_slice(&0xeb9f_u16.to_le_bytes());
     b.extend_from_slice(&[1, 0]); // version, flags
     for w in [24u32, 0, 16, 16, strings.len() as u32] {
         b.extend_from_slice(&w.to_le_bytes());

@@ -629,9 +629,20 @@ impl Process for LinuxSys {
                 .and_then(|v| u64::try_from(v).ok())
                 .ok_or_else(|| SysError::from_errno(OP, None, libc::EINVAL))
         };
+        // Both without reading a file: `_SC_PHYS_PAGES` is sysinfo(2) in
+        // glibc, musl and bionic, and the CPUs are those of the affinity
+        // mask. (`_SC_NPROCESSORS_CONF` would read
+        // /sys/devices/system/cpu/possible, then /proc/stat, which AOSP's
+        // policy does not let the loader read: the enforcing QEMU boot
+        // showed the denials.) The kernel sizes per-CPU maps by its
+        // possible CPUs; the affinity mask is all of them at boot.
         let pages = get(nix::unistd::SysconfVar::_PHYS_PAGES)?;
         let page = get(nix::unistd::SysconfVar::PAGE_SIZE)?;
-        let cpus = get(nix::unistd::SysconfVar::_NPROCESSORS_CONF)?;
+        let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+            .map_err(|e| nix_err(OP, None, e))?;
+        let cpus = (0..nix::sched::CpuSet::count())
+            .filter(|&i| set.is_set(i).unwrap_or(false))
+            .count();
         Ok(Machine {
             memory: pages.saturating_mul(page),
             cpus: u32::try_from(cpus).unwrap_or(u32::MAX).max(1),

@@ -83,7 +83,7 @@ pub enum Op {
     Rlimit,
     /// `sysconf(_SC_PAGESIZE)`.
     PageSize,
-    /// `sysconf(_SC_PHYS_PAGES)` and `sysconf(_SC_NPROCESSORS_CONF)`.
+    /// `sysconf(_SC_PHYS_PAGES)` (sysinfo) and `sched_getaffinity`.
     Machine,
     /// `execve(2)`.
     Exec,
@@ -156,7 +156,7 @@ impl Op {
             Op::Credentials => "capget",
             Op::Rlimit => "setrlimit(RLIMIT_NOFILE)",
             Op::PageSize => "sysconf(_SC_PAGESIZE)",
-            Op::Machine => "sysconf(_SC_PHYS_PAGES)",
+            Op::Machine => "sysconf(_SC_PHYS_PAGES)+sched_getaffinity",
             Op::Exec => "execve",
             Op::SetProperty => "__system_property_set",
         }
@@ -448,8 +448,9 @@ pub enum ObjKind {
 pub struct Machine {
     /// Physical memory, bytes (`_SC_PHYS_PAGES` x `_SC_PAGESIZE`).
     pub memory: u64,
-    /// CPUs configured (`_SC_NPROCESSORS_CONF`): how many copies of a
-    /// per-CPU map's value the kernel allocates (its possible CPUs).
+    /// CPUs of the loader's affinity mask: how many copies of a per-CPU
+    /// map's value the kernel allocates (its possible CPUs, all of which a
+    /// boot-time process may run on).
     pub cpus: u32,
 }
 

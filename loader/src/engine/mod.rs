@@ -127,7 +127,7 @@ impl LoadConfig {
     /// The configuration for loading under `rules` and `gate` into
     /// `bpffs` on this system: its credentials and page size, the soft
     /// `RLIMIT_NOFILE` raised to the hard limit (the fd budget), one worker
-    /// per core, root-only trust, the build-time manifest key, the default
+    /// per CPU it may run on, a quarter of the memory for one object's maps, root-only trust, the build-time manifest key, the default
     /// verification budget.
     pub fn new(
         sys: &dyn Sys,
@@ -137,6 +137,7 @@ impl LoadConfig {
     ) -> Result<LoadConfig, SysError> {
         let creds = sys.credentials()?;
         let nofile = sys.raise_nofile_limit()?;
+        let machine = sys.machine()?;
         Ok(LoadConfig {
             bpffs,
             rules,
@@ -144,8 +145,12 @@ impl LoadConfig {
             pid: creds.pid,
             creds,
             page_size: sys.page_size()?,
-            map_bytes: plan::MapBytes::for_machine(sys.machine()?),
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            map_bytes: plan::MapBytes::for_machine(machine),
+            // The affinity mask's CPUs. Not `available_parallelism()`: it
+            // also reads the cgroup's CPU quota files (/proc/self/cgroup,
+            // then /sys/fs/cgroup/...), which the bpfloader domain has no
+            // business reading on a device.
+            workers: usize::try_from(machine.cpus).unwrap_or(1).max(1),
             fd_budget: usize::try_from(nofile)
                 .unwrap_or(usize::MAX)
                 .saturating_sub(FD_RESERVE),

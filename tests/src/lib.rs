@@ -7,6 +7,7 @@ pub mod cli;
 pub mod expected;
 pub mod gen;
 pub mod qemu;
+pub mod record;
 pub mod schema;
 pub mod selinux;
 pub mod stage;

@@ -10,48 +10,11 @@ use netbpfload::engine::{self, LocationReport, ObjectOutcome};
 use netbpfload::paths::{self, Location};
 use netbpfload::release::{Release, Role};
 use netbpfload::sys::linux::LinuxSys;
-use netbpfload::sys::{Hook, Interposed, Op, SysError, SysResult};
+use netbpfload::sys::{Interposed, Op};
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
+use netbpfload_tests::record::Recorder;
 use netbpfload_tests::{cfg, expected, stage};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-
-/// `(op, which paths, errno)`: a refusal, as SELinux would give it.
-type Refusal = (Op, fn(&Path) -> bool, i32);
-
-/// Records every call; optionally refuses one op on some paths.
-#[derive(Default)]
-struct Recorder {
-    calls: Mutex<Vec<(Op, Option<PathBuf>)>>,
-    refuse: Option<Refusal>,
-}
-
-impl Hook for Recorder {
-    fn before(&self, op: Op, path: Option<&Path>) -> SysResult<()> {
-        self.calls
-            .lock()
-            .expect("calls")
-            .push((op, path.map(Path::to_path_buf)));
-        match (self.refuse, path) {
-            (Some((o, hit, errno)), Some(p)) if o == op && hit(p) => {
-                Err(SysError::from_errno(op, Some(p), errno))
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Recorder {
-    fn ops(&self, op: Op) -> Vec<Option<PathBuf>> {
-        self.calls
-            .lock()
-            .expect("calls")
-            .iter()
-            .filter(|(o, _)| *o == op)
-            .map(|(_, p)| p.clone())
-            .collect()
-    }
-}
 
 /// Every pin under `fs` at a final path (not one of our temporaries).
 fn final_pins(fs: &PrivateBpffs) -> Vec<String> {
@@ -162,10 +125,7 @@ fn a_refused_rename_leaves_no_final_pin_and_nothing_is_unlinked() {
     }
     let sys = Interposed::new(
         LinuxSys::new(),
-        Recorder {
-            refuse: Some((Op::Rename, prog_pin, libc::EACCES)),
-            ..Recorder::default()
-        },
+        Recorder::refusing((Op::Rename, prog_pin, libc::EACCES)),
     );
     let r = load_net_private(&sys, &fs);
     match outcome(&r, "pktCount.o") {

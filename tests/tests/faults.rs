@@ -17,6 +17,7 @@ use netbpfload::sys::{
     Bpf, Files, Hook, Interposed, Op, Process, Sys, SysError, SysResult, BPF_F_RDONLY,
 };
 use netbpfload_tests::bpffs::{self, PrivateBpffs};
+use netbpfload_tests::record::Recorder;
 use netbpfload_tests::stage::{netbpfload_bin, workspace};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -885,19 +886,6 @@ fn boot_flow_on_a_good_bpffs_reaches_done() {
     assert_eq!(meta.mode() & 0o7777, paths::PIN_DIR_MODE);
 }
 
-/// Counts `BPF_MAP_CREATE` calls.
-#[derive(Default)]
-struct MapCreates(AtomicUsize);
-
-impl Hook for MapCreates {
-    fn before(&self, op: Op, _path: Option<&Path>) -> SysResult<()> {
-        if op == Op::MapCreate {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(())
-    }
-}
-
 #[test]
 fn maps_over_the_memory_budget_are_never_created() {
     let fs = PrivateBpffs::new();
@@ -915,7 +903,7 @@ fn maps_over_the_memory_budget_are_never_created() {
     let mut c = cfg(fs.path(), Role::Mainline);
     assert!(c.map_bytes.max >= 64 << 20, "{:?}", c.map_bytes);
     c.map_bytes.max = 64 << 20;
-    let sys = Interposed::new(LinuxSys, MapCreates::default());
+    let sys = Interposed::new(LinuxSys, Recorder::default());
     let r = engine::load_location(&sys, &c, &loc);
     match outcome_of(&r, "greedy.o") {
         ObjectOutcome::Failed {
@@ -935,7 +923,7 @@ fn maps_over_the_memory_budget_are_never_created() {
         matches!(outcome_of(&r, "modest.o"), ObjectOutcome::Loaded { .. }),
         "{r:#?}"
     );
-    assert_eq!(sys.hook.0.load(Ordering::SeqCst), 2, "modest.o's maps only");
+    assert_eq!(sys.hook.ops(Op::MapCreate).len(), 2, "modest.o's maps only");
     let names: Vec<String> = snapshot(fs.path()).into_keys().collect();
     assert!(names.iter().all(|n| !n.contains("greedy")), "{names:?}");
 

@@ -162,8 +162,8 @@ pub fn map_bytes(g: &GlobalArgs, machine: Option<Machine>) -> MapBytes {
         },
         MapBytes::for_machine,
     );
-    if let Some(mib) = g.map_memory_max_mib {
-        b.max = mib.saturating_mul(1 << 20);
+    if let Some(max) = g.map_memory_max() {
+        b.max = max;
     }
     b
 }
@@ -200,6 +200,12 @@ impl GlobalArgs {
         self.run_lock
             .as_ref()
             .map(|p| (p.as_os_str() != "none").then(|| p.clone()))
+    }
+
+    /// `--map-memory-max-mib`, in bytes.
+    pub fn map_memory_max(&self) -> Option<u64> {
+        self.map_memory_max_mib
+            .map(|mib| mib.saturating_mul(1 << 20))
     }
 }
 

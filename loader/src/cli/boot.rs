@@ -53,7 +53,7 @@ pub fn config(g: &GlobalArgs, m: &ArgMatches) -> BootConfig {
     if let Some(s) = g.verify_total_secs {
         c.verify_total = Duration::from_secs(s);
     }
-    c.map_memory_max = g.map_memory_max_mib.map(|m| m.saturating_mul(1 << 20));
+    c.map_memory_max = g.map_memory_max();
     c.forward_args = forward(m);
     c
 }

@@ -285,7 +285,10 @@ pub fn run(a: LoadArgs, g: &GlobalArgs) -> i32 {
     if let Some(s) = g.verify_total_secs {
         cfg.verify_total = Duration::from_secs(s);
     }
-    cfg.map_bytes = super::args::map_bytes(g, sys.machine().ok());
+    // The machine's default is in `cfg` already.
+    if let Some(max) = g.map_memory_max() {
+        cfg.map_bytes.max = max;
+    }
     sys.set_umask(0);
     let location = Location::new(&a.location, &a.prefix);
     let report = engine::load_location(&sys, &cfg, &location);

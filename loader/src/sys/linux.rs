@@ -623,12 +623,6 @@ impl Process for LinuxSys {
 
     fn machine(&self) -> SysResult<Machine> {
         const OP: Op = Op::Machine;
-        let get = |var| {
-            nix::unistd::sysconf(var)
-                .map_err(|e| nix_err(OP, None, e))?
-                .and_then(|v| u64::try_from(v).ok())
-                .ok_or_else(|| SysError::from_errno(OP, None, libc::EINVAL))
-        };
         // Both without reading a file: `_SC_PHYS_PAGES` is sysinfo(2) in
         // glibc, musl and bionic, and the CPUs are those of the affinity
         // mask. (`_SC_NPROCESSORS_CONF` would read
@@ -636,8 +630,11 @@ impl Process for LinuxSys {
         // policy does not let the loader read: the enforcing QEMU boot
         // showed the denials.) The kernel sizes per-CPU maps by its
         // possible CPUs; the affinity mask is all of them at boot.
-        let pages = get(nix::unistd::SysconfVar::_PHYS_PAGES)?;
-        let page = get(nix::unistd::SysconfVar::PAGE_SIZE)?;
+        let pages = nix::unistd::sysconf(nix::unistd::SysconfVar::_PHYS_PAGES)
+            .map_err(|e| nix_err(OP, None, e))?
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or_else(|| SysError::from_errno(OP, None, libc::EINVAL))?;
+        let page = u64::from(self.page_size()?);
         let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
             .map_err(|e| nix_err(OP, None, e))?;
         let cpus = (0..nix::sched::CpuSet::count())

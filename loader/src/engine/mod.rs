@@ -127,8 +127,9 @@ impl LoadConfig {
     /// The configuration for loading under `rules` and `gate` into
     /// `bpffs` on this system: its credentials and page size, the soft
     /// `RLIMIT_NOFILE` raised to the hard limit (the fd budget), one worker
-    /// per CPU it may run on, a quarter of the memory for one object's maps, root-only trust, the build-time manifest key, the default
-    /// verification budget.
+    /// per CPU it may run on, a quarter of the memory for one object's maps,
+    /// root-only trust, the build-time manifest key, the default
+    /// verification budgets.
     pub fn new(
         sys: &dyn Sys,
         bpffs: Bpffs,

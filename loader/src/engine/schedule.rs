@@ -150,6 +150,12 @@ impl Drop for FdGuard<'_> {
 /// without the board's run lock can race).
 const RACE_ATTEMPTS: usize = 3;
 
+/// `v` without spare capacity.
+fn tight<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
+}
+
 /// Applies one planned object, again if another loader raced it to one
 /// of its pins: re-planned (fresh temporary names: the first attempt's are
 /// left where they are), the second attempt finds and reuses what the
@@ -192,19 +198,10 @@ fn apply_one(
     match attempt {
         // The report outlives the load (the location's report keeps every
         // object's): it keeps no spare capacity.
-        Ok(mut a) => ObjectOutcome::Loaded {
-            maps: {
-                a.maps.shrink_to_fit();
-                a.maps
-            },
-            programs: {
-                a.programs.shrink_to_fit();
-                a.programs
-            },
-            skipped: {
-                a.skipped.shrink_to_fit();
-                a.skipped
-            },
+        Ok(a) => ObjectOutcome::Loaded {
+            maps: tight(a.maps),
+            programs: tight(a.programs),
+            skipped: tight(a.skipped),
             warnings: spec
                 .warnings
                 .iter()

@@ -100,6 +100,14 @@ fn load_error(o: ObjectOutcome) -> LoadError {
     }
 }
 
+/// Index of the first call starting with `pat`.
+fn first_call(calls: &[String], pat: &str) -> usize {
+    calls
+        .iter()
+        .position(|c| c.starts_with(pat))
+        .unwrap_or_else(|| panic!("{pat} not in {calls:#?}"))
+}
+
 fn count_calls(f: &FakeSys, prefix: &str) -> usize {
     f.calls().iter().filter(|c| c.starts_with(prefix)).count()
 }
@@ -171,12 +179,7 @@ fn new_pins_appear_fully_set_up_and_maps_first() {
     pr.def.pin_subdir = Domain::NetdShared;
     loaded(load(&f, &obj(vec![m], vec![pr])));
     let calls = f.calls();
-    let pos = |pat: &str| {
-        calls
-            .iter()
-            .position(|c| c.starts_with(pat))
-            .unwrap_or_else(|| panic!("{pat} not in {calls:#?}"))
-    };
+    let pos = |pat: &str| first_call(&calls, pat);
     // Map: pinned under a temporary name in the selinux_context directory,
     // given mode and owner there, then renamed to its final path.
     let pin_tmp = pos(&format!("BPF_OBJ_PIN {ROOT}/netd_shared/tmp_nbl_4242_"));
@@ -1321,12 +1324,7 @@ fn objects_are_read_a_few_per_worker_ahead_of_loading() {
     assert_eq!(r.objects.len(), n);
     assert!(r.objects.iter().all(|o| o.error().is_none()), "{r:#?}");
     let calls = f.calls();
-    let pos = |pat: &str| {
-        calls
-            .iter()
-            .position(|c| c.starts_with(pat))
-            .unwrap_or_else(|| panic!("{pat} not in {calls:#?}"))
-    };
+    let pos = |pat: &str| first_call(&calls, pat);
     let read = |i: usize| pos(&format!("read {DIR}/p{i:02}.o"));
     let renamed = |i: usize| {
         calls

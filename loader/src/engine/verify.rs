@@ -113,9 +113,17 @@ impl VerifyBudget {
     /// Counts one verification of `d`.
     fn charge(&mut self, d: Duration, failed: bool) {
         self.verified += 1;
-        self.total_spent = self.total_spent.saturating_add(d);
         if failed {
             self.failed += 1;
+        }
+        self.add_time(d, failed);
+    }
+
+    /// Adds `d` to the budgets without counting a verification (the second
+    /// attempt at a program already counted).
+    fn add_time(&mut self, d: Duration, failed: bool) {
+        self.total_spent = self.total_spent.saturating_add(d);
+        if failed {
             self.spent = self.spent.saturating_add(d);
         }
     }
@@ -168,16 +176,13 @@ pub(crate) fn load(
     let mut buf = vec![0u8; LOG_SIZE];
     let t = Instant::now();
     let second = sys.prog_load(attr, &mut buf);
-    // The second attempt is part of the same failed program: it adds to
-    // both budgets' time, not to their counts.
-    budget.total_spent = budget.total_spent.saturating_add(t.elapsed());
+    budget.add_time(t.elapsed(), second.is_err());
     match second {
         Ok(fd) => {
             log::warn!("program {prog}: loaded on the second attempt, after {first}");
             Ok(fd)
         }
         Err(e) => {
-            budget.spent = budget.spent.saturating_add(t.elapsed());
             let mut text = log_tail(&buf);
             if e.is(libc::ENOSPC) {
                 text.push_str("\n... (verifier log cut at 1 MiB)");
